@@ -1,0 +1,29 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "darwinhost",
+    products: [
+        .executable(name: "darwinhost", targets: ["darwinhost"]),
+        .executable(name: "darwin-bench", targets: ["darwin-bench"]),
+        .library(name: "DarwinCore", targets: ["DarwinCore"]),
+        .library(name: "DarwinLua", targets: ["DarwinLua"]),
+    ],
+    targets: [
+        // System libraries (Debian: liblua5.4-dev, libopenblas-dev, libedit-dev, found through pkg-config).
+        .systemLibrary(name: "CLua", pkgConfig: "lua5.4", providers: [.apt(["liblua5.4-dev"])]),
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CEdit", pkgConfig: "libedit", providers: [.apt(["libedit-dev"])]),
+        // C glue: macro wrappers, the error-raising trampoline, protected calls with tracebacks.
+        .target(name: "CLuaGlue", dependencies: ["CLua"]),
+        // Data and compute: tensors, BLAS, random numbers. Knows nothing about Lua.
+        .target(name: "DarwinCore", dependencies: ["COpenBLAS"]),
+        // The Lua host: state, binding layer, bound modules, REPL logic.
+        .target(name: "DarwinLua", dependencies: ["CLua", "CLuaGlue", "DarwinCore"]),
+        .executableTarget(name: "darwinhost", dependencies: ["DarwinLua", "CEdit"]),
+        .executableTarget(name: "darwin-bench", dependencies: ["DarwinLua", "DarwinCore", "COpenBLAS"]),
+        .testTarget(name: "DarwinCoreTests", dependencies: ["DarwinCore"]),
+        .testTarget(name: "DarwinLuaTests", dependencies: ["DarwinLua", "DarwinCore", "CLua", "CLuaGlue"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,91 @@
+#include "darwin_glue.h"
+#include <stdio.h>
+#include <stdlib.h>
+
+static darwin_dispatch_fn dispatcher = NULL;
+
+void darwin_set_dispatcher(darwin_dispatch_fn fn) { dispatcher = fn; }
+
+/* Allocation failure aborts: an out-of-memory error would otherwise longjmp from any allocating API call. */
+static void *aborting_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+    (void)ud; (void)osize;
+    if (nsize == 0) { free(ptr); return NULL; }
+    void *p = realloc(ptr, nsize);
+    if (p == NULL) {
+        fprintf(stderr, "darwinhost: out of memory (Lua allocation of %zu bytes)\n", nsize);
+        abort();
+    }
+    return p;
+}
+
+static int panic_handler(lua_State *L) {
+    const char *msg = lua_tostring(L, -1);
+    fprintf(stderr, "darwinhost: unprotected Lua error: %s\n", msg ? msg : "(error object is not a string)");
+    abort();
+    return 0;
+}
+
+lua_State *darwin_newstate(void) {
+    lua_State *L = lua_newstate(aborting_alloc, NULL);
+    if (L == NULL) return NULL;
+    lua_atpanic(L, panic_handler);
+    luaL_openlibs(L);
+    return L;
+}
+
+/* Every Swift function reaches Lua through this closure. The Swift frame has fully returned before
+   lua_error runs, so Swift's cleanup (ARC releases, defer) is never skipped. */
+static int darwin_trampoline(lua_State *L) {
+    lua_Integer id = lua_tointeger(L, lua_upvalueindex(1));
+    int n = dispatcher(L, id);
+    if (n < 0) {
+        /* Prefix "chunk:line:" of the calling Lua code, like luaL_error does. */
+        if (lua_type(L, -1) == LUA_TSTRING) {
+            luaL_where(L, 1);
+            lua_insert(L, -2);
+            lua_concat(L, 2);
+        }
+        return lua_error(L);
+    }
+    return n;
+}
+
+void darwin_push_swift_function(lua_State *L, lua_Integer function_id) {
+    lua_pushinteger(L, function_id);
+    lua_pushcclosure(L, darwin_trampoline, 1);
+}
+
+static int traceback_handler(lua_State *L) {
+    const char *msg = lua_tostring(L, 1);
+    if (msg == NULL) {
+        if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) return 1;
+        msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+    }
+    luaL_traceback(L, L, msg, 1);
+    return 1;
+}
+
+int darwin_pcall_traceback(lua_State *L, int nargs, int nresults) {
+    int base = lua_gettop(L) - nargs;
+    lua_pushcfunction(L, traceback_handler);
+    lua_insert(L, base);
+    int status = lua_pcall(L, nargs, nresults, base);
+    lua_remove(L, base);
+    return status;
+}
+
+int darwin_load(lua_State *L, const char *code, size_t length, const char *chunkname) {
+    return luaL_loadbufferx(L, code, length, chunkname, "t");
+}
+
+static int tostring_body(lua_State *L) {
+    luaL_tolstring(L, 1, NULL);
+    return 1;
+}
+
+int darwin_tostring_protected(lua_State *L, int index) {
+    index = lua_absindex(L, index);
+    lua_pushcfunction(L, tostring_body);
+    lua_pushvalue(L, index);
+    return lua_pcall(L, 1, 1, 0);
+}
