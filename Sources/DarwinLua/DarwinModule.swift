@@ -1,0 +1,77 @@
+import CLua
+import CLuaGlue
+import DarwinCore
+import Foundation
+
+/// The `darwin` global: version, threads, clock, random generators, and the submodules (`darwin.tensor`).
+enum DarwinModule {
+    static func install(into host: LuaHost) throws {
+        try host.defineClass(RandomGenerator.self, name: "darwin.Generator", methods: generatorMethods,
+                             metamethods: [("__tostring", { c in c.push("darwin.Generator"); return 1 })], namespace: "generator")
+        host.pushModule("darwin", functions)
+        host.push(string: LuaHost.version)
+        host.rawSetField(tableIndex: -2, "version")
+        host.pushGlobal("tensor")
+        host.rawSetField(tableIndex: -2, "tensor")
+        host.setGlobal("darwin")
+    }
+
+    static let functions: [(String, LuaFunction)] = [
+        ("threads", { c in c.push(Parallel.threads); return 1 }),
+        ("set_threads", { c in
+            let n = try c.integer(1)
+            guard n >= 1 else { throw LuaError("set_threads: thread count must be at least 1, got \(n)") }
+            Parallel.threads = n; return 0
+        }),
+        ("clock", { c in c.push(Double(DispatchTime.now().uptimeNanoseconds) / 1e9); return 1 }),
+        ("generator", { c in c.push(object: RandomGenerator(seed: UInt64(bitPattern: Int64(try c.integer(1, default: 42))))); return 1 }),
+        ("default_generator", { c in c.push(object: RandomGenerator.shared); return 1 }),
+    ]
+
+    /// Methods of `darwin.Generator`: a seedable xoshiro256** stream whose state can be saved and restored.
+    static let generatorMethods: [(String, LuaFunction)] = [
+        ("uniform", { c in
+            let g = try c.object(1, as: RandomGenerator.self)
+            let lo = try c.number(2, default: 0), hi = try c.number(3, default: 1)
+            c.push(lo + (hi - lo) * g.uniform()); return 1
+        }),
+        ("integer", { c in
+            let g = try c.object(1, as: RandomGenerator.self)
+            let lo = try c.integer(2), hi = try c.integer(3)
+            guard lo <= hi else { throw LuaError("integer: empty interval [\(lo), \(hi)]") }
+            c.push(g.integer(lo, hi)); return 1
+        }),
+        ("normal", { c in
+            let g = try c.object(1, as: RandomGenerator.self)
+            var v: Float = 0
+            withUnsafeMutablePointer(to: &v) { g.fillNormal(UnsafeMutableBufferPointer(start: $0, count: 1)) }
+            let mean = try c.number(2, default: 0), std = try c.number(3, default: 1)
+            c.push(mean + std * Double(v)); return 1
+        }),
+        ("seed", { c in try c.object(1, as: RandomGenerator.self).reseed(UInt64(bitPattern: Int64(try c.integer(2)))); return 0 }),
+        ("state", { c in c.push(integers: try c.object(1, as: RandomGenerator.self).state.map { Int(Int64(bitPattern: $0)) }); return 1 }),
+        ("set_state", { c in
+            let g = try c.object(1, as: RandomGenerator.self)
+            let words = try c.integerList(from: 2)
+            guard words.count == 4 else { throw LuaError("set_state: expected a table of 4 integers from state(), got \(words.count)") }
+            g.state = words.map { UInt64(bitPattern: Int64($0)) }; return 0
+        }),
+    ]
+}
+
+extension LuaHost {
+    /// darwinhost's version string (also `darwin.version` in Lua).
+    public static let version = "0.1.0"
+
+    /// Pushes a string.
+    public func push(string: String) { lua_pushstring(state, string) }
+
+    /// A host with darwinhost's modules installed (`tensor`, `darwin`) and `package.path` set up to find `stdlib`.
+    public static func standard(stdlib: String? = StdlibLocator.locate()) throws -> LuaHost {
+        let host = LuaHost()
+        try TensorModule.install(into: host)
+        try DarwinModule.install(into: host)
+        try StdlibLocator.configurePackagePath(host, stdlib: stdlib)
+        return host
+    }
+}

@@ -1,0 +1,83 @@
+import CLua
+import CLuaGlue
+
+/// Swift objects as Lua userdata: one retained pointer per userdata, released by `__gc`.
+extension LuaHost {
+    /// Registers a Lua class for Swift type `T` under the metatable `name` (e.g. `darwin.Tensor`).
+    ///
+    /// - methods: reachable as `obj:method(...)` (through `__index`), also stored in the metatable's `__methods`.
+    /// - metamethods: `__tostring`, `__len`, `__add`, ... (`__gc` and `__name` are provided).
+    /// - indexFallback: called as `fallback(obj, key)` for keys that are not methods (e.g. numeric indexing).
+    /// - namespace: how methods are named in error messages (`tensor` gives `tensor.matmul: ...`); defaults to `name`.
+    public func defineClass<T: AnyObject>(_ type: T.Type, name: String, methods: [(String, LuaFunction)],
+                                          metamethods: [(String, LuaFunction)] = [], indexFallback: LuaFunction? = nil,
+                                          namespace: String? = nil) throws {
+        classNames[ObjectIdentifier(type)] = name
+        let L = state
+        luaL_newmetatable(L, name)
+        pushModule(namespace ?? name, methods)
+        lua_pushvalue(L, -1)
+        rawSetField(tableIndex: -3, "__methods")
+        if let indexFallback {
+            // __index = function(self, key) return methods[key] or fallback(self, key) end, built in Lua.
+            try load("local methods, fallback = ...\nreturn function(self, key)\n local m = methods[key]\n if m ~= nil then return m end\n return fallback(self, key)\nend",
+                     chunkName: "=(darwinhost index)")
+            lua_rotate(L, -2, 1)
+            pushFunction("\(namespace ?? name).__index", indexFallback)
+            try call(nargs: 2, nresults: 1)
+        }
+        rawSetField(tableIndex: -2, "__index")
+        for (field, body) in metamethods {
+            pushFunction("\(namespace ?? name).\(field)", body)
+            rawSetField(tableIndex: -2, field)
+        }
+        pushFunction("\(name).__gc") { call in
+            if let slot = lua_touserdata(call.L, 1)?.assumingMemoryBound(to: UnsafeMutableRawPointer?.self), let object = slot.pointee {
+                slot.pointee = nil
+                Unmanaged<AnyObject>.fromOpaque(object).release()
+            }
+            return 0
+        }
+        rawSetField(tableIndex: -2, "__gc")
+        darwin_pop(L, 1)
+    }
+
+    /// Pushes `object` as userdata of its registered class (retaining it until Lua collects the userdata).
+    public func push(object: AnyObject) {
+        guard let name = classNames[ObjectIdentifier(type(of: object))] else {
+            fatalError("darwinhost: no Lua class registered for \(type(of: object))")
+        }
+        let slot = darwin_newuserdata(state, MemoryLayout<UnsafeMutableRawPointer?>.size)!
+            .assumingMemoryBound(to: UnsafeMutableRawPointer?.self)
+        slot.pointee = Unmanaged.passRetained(object).toOpaque()
+        luaL_setmetatable(state, name)
+    }
+
+    /// The Swift object of type `T` at stack slot `index`, or nil (never raises).
+    public func object<T: AnyObject>(at index: Int32, as type: T.Type) -> T? {
+        guard let name = classNames[ObjectIdentifier(type)],
+              let raw = luaL_testudata(state, index, name),
+              let object = raw.assumingMemoryBound(to: UnsafeMutableRawPointer?.self).pointee else { return nil }
+        return Unmanaged<AnyObject>.fromOpaque(object).takeUnretainedValue() as? T
+    }
+
+    /// The registered class name of the userdata at `index`, if it is one of ours.
+    func className(at index: Int32) -> String? {
+        guard lua_type(state, index) == LUA_TUSERDATA, lua_getmetatable(state, index) != 0 else { return nil }
+        lua_pushstring(state, "__name")
+        lua_rawget(state, -2)
+        let name = string(at: -1)
+        darwin_pop(state, 2)
+        return name
+    }
+
+    /// Pushes the methods table of class `name` (nil if unknown).
+    public func pushMethods(ofClass name: String) {
+        darwin_getmetatable_named(state, name)
+        guard lua_type(state, -1) == LUA_TTABLE else { return }  // leaves nil
+        lua_pushstring(state, "__methods")
+        lua_rawget(state, -2)
+        lua_rotate(state, -2, 1)
+        darwin_pop(state, 1)
+    }
+}

@@ -1,0 +1,108 @@
+import CLua
+import CLuaGlue
+
+/// The body of a Swift function callable from Lua: reads its arguments from `call`, pushes its results and
+/// returns how many it pushed. Throwing turns into a Lua error; it never raises a Lua error itself.
+public typealias LuaFunction = (LuaCall) throws -> Int32
+
+/// An error raised by a bound function; the message is shown to the Lua user as is (after the function name).
+public struct LuaError: Error, CustomStringConvertible {
+    /// The message.
+    public let message: String
+    /// Creates an error with `message`.
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// Owns one Lua state and the Swift functions bound into it.
+///
+/// Every Swift function reaches Lua through the C trampoline in `CLuaGlue`: the Swift body runs to completion
+/// (its `defer`s and ARC releases included) and the trampoline raises the Lua error afterwards.
+public final class LuaHost {
+    /// The raw state. Only non-raising API may be called on it from Swift.
+    public let state: OpaquePointer
+    private var functions: [(name: String, body: LuaFunction)] = []
+    /// Metatable names registered with `defineClass`, keyed by Swift type.
+    var classNames: [ObjectIdentifier: String] = [:]
+
+    /// Creates a state with the standard libraries; `LuaHost.standard()` also installs darwinhost's modules.
+    public init() {
+        darwin_set_dispatcher(luaDispatch)
+        guard let L = darwin_newstate() else { fatalError("darwinhost: could not create a Lua state") }
+        state = L
+        darwin_extraspace(L).pointee = Unmanaged.passUnretained(self).toOpaque()
+    }
+
+    deinit { lua_close(state) }
+
+    /// The host that owns `L`.
+    static func from(_ L: OpaquePointer) -> LuaHost {
+        Unmanaged<LuaHost>.fromOpaque(darwin_extraspace(L).pointee!).takeUnretainedValue()
+    }
+
+    /// Pushes a Lua function that runs `body`; `name` (e.g. `tensor.matmul`) prefixes its error messages.
+    public func pushFunction(_ name: String, _ body: @escaping LuaFunction) {
+        functions.append((name, body))
+        darwin_push_swift_function(state, lua_Integer(functions.count - 1))
+    }
+
+    /// Runs function `id` for the trampoline: returns the result count, or -1 with a message pushed.
+    fileprivate func dispatch(_ id: Int) -> Int32 {
+        let entry = functions[id]
+        do {
+            return try entry.body(LuaCall(host: self, name: entry.name))
+        } catch {
+            lua_pushstring(state, LuaHost.qualify(String(describing: error), with: entry.name))
+            return -1
+        }
+    }
+
+    /// Prefixes `message` with the function name, without repeating a short name the message already starts with
+    /// (`matmul: shapes ...` from `tensor.matmul` becomes `tensor.matmul: shapes ...`).
+    static func qualify(_ message: String, with name: String) -> String {
+        if message.hasPrefix("bad argument") { return message }
+        let short = name.split(separator: ".").last.map(String.init) ?? name
+        if message.hasPrefix(short + ":") || message.hasPrefix(short + "_:") { return String(name.dropLast(short.count)) + message }
+        return name + ": " + message
+    }
+
+    /// Sets `table[key] = value-on-top` (pops the value) without invoking metamethods.
+    func rawSetField(tableIndex: Int32, _ key: String) {
+        let t = lua_absindex(state, tableIndex)
+        lua_pushstring(state, key)
+        lua_rotate(state, -2, 1)
+        lua_rawset(state, t)
+    }
+
+    /// Sets a global without invoking metamethods of the globals table (pops the value).
+    public func setGlobal(_ name: String) {
+        darwin_pushglobaltable(state)
+        lua_rotate(state, -2, 1)
+        rawSetField(tableIndex: -2, name)
+        darwin_pop(state, 1)
+    }
+
+    /// Pushes the global `name` (raw access), or nil.
+    public func pushGlobal(_ name: String) {
+        darwin_pushglobaltable(state)
+        lua_pushstring(state, name)
+        lua_rawget(state, -2)
+        lua_rotate(state, -2, 1)
+        darwin_pop(state, 1)
+    }
+
+    /// Creates a table of Swift functions, leaves it on the stack.
+    public func pushModule(_ name: String, _ functions: [(String, LuaFunction)]) {
+        lua_createtable(state, 0, Int32(functions.count))
+        for (field, body) in functions {
+            pushFunction("\(name).\(field)", body)
+            rawSetField(tableIndex: -2, field)
+        }
+    }
+}
+
+/// The process-wide dispatcher installed into the C glue: finds the host of `L` and runs function `id`.
+private let luaDispatch: darwin_dispatch_fn = { L, id in
+    guard let L else { return -1 }
+    return LuaHost.from(L).dispatch(Int(id))
+}
