@@ -33,7 +33,7 @@ extension Tensor {
         if let bad = tensors.firstIndex(where: { $0.shape != first.shape }) {
             throw TensorError("stack: tensor \(bad + 1) has shape \(TensorError.show(tensors[bad].shape)), expected \(TensorError.show(first.shape))")
         }
-        let d = try Shape.normalize(dim: dim < 0 ? dim + first.rank + 1 : dim, rank: first.rank + 1, op: "stack")
+        let d = try Shape.normalize(dim: dim, rank: first.rank + 1, op: "stack")
         return try cat(tensors.map { try $0.unsqueeze(d) }, dim: d)
     }
 }

@@ -7,21 +7,24 @@ extension Tensor {
     /// Reduces dimension `dim` with `op`; keeps it as size 1 when `keepdim`.
     /// `argmax`/`argmin` return 0-based indices stored as floats.
     public func reduce(_ op: ReduceOp, dim: Int, keepdim: Bool = false) throws -> Tensor {
-        let d = try Shape.normalize(dim: dim, rank: rank, op: op.rawValue)
-        guard shape[d] > 0 || op == .sum || op == .mean else {
-            throw TensorError("\(op.rawValue): cannot reduce an empty dimension \(d + 1)")
+        try reduceRows(dim: dim, keepdim: keepdim, op: op.rawValue, allowEmpty: op == .sum || op == .mean) {
+            Tensor.reduceStrided(op, $0, $1, $2)
         }
+    }
+
+    /// Applies `body(start, count, stride)` to every line of values along `dim`, producing one value per line.
+    private func reduceRows(dim: Int, keepdim: Bool, op: String, allowEmpty: Bool,
+                            _ body: (UnsafePointer<Float>, Int, Int) -> Float) throws -> Tensor {
+        let d = try Shape.normalize(dim: dim, rank: rank, op: op)
+        guard shape[d] > 0 || allowEmpty else { throw TensorError("\(op): cannot reduce an empty dimension \(d + 1)") }
         let src = contiguous()
-        let (outer, n, inner) = Shape.split(shape, at: d)
+        let (_, n, inner) = Shape.split(shape, at: d)
         var outShape = shape
         if keepdim { outShape[d] = 1 } else { outShape.remove(at: d) }
         let out = Tensor(uninitializedShape: outShape)
         let p = src.data, q = out.data
-        Parallel.forEachChunk(count: outer * inner, minimumChunk: max(1, Parallel.grainElements / max(n, 1))) { range in
-            for r in range {
-                let base = p + (r / inner) * n * inner + r % inner
-                q[r] = Tensor.reduceStrided(op, base, n, inner)
-            }
+        Parallel.forEachChunk(count: out.count, minimumChunk: max(1, Parallel.grainElements / max(n, 1))) { range in
+            for r in range { q[r] = body(p + (r / inner) * n * inner + r % inner, n, inner) }
         }
         return out
     }
@@ -80,30 +83,23 @@ extension Tensor {
 
     /// The p-norm of all elements, accumulated in float64 (p = 2 by default).
     public func norm(_ p: Double = 2) -> Double {
-        let c = contiguous(), x = c.data
-        var s = 0.0
-        if p == 2 { for i in 0..<c.count { let v = Double(x[i]); s += v * v }; return s.squareRoot() }
-        if p == 1 { for i in 0..<c.count { s += Swift.abs(Double(x[i])) }; return s }
-        if p.isInfinite { for i in 0..<c.count { s = Swift.max(s, Swift.abs(Double(x[i]))) }; return s }
-        for i in 0..<c.count { s += _pow(Swift.abs(Double(x[i])), p) }
-        return _pow(s, 1 / p)
+        let c = contiguous()
+        return Tensor.normStrided(c.data, c.count, 1, p)
     }
 
     /// The p-norm along dimension `dim`.
     public func norm(_ p: Double, dim: Int, keepdim: Bool = false) throws -> Tensor {
-        let d = try Shape.normalize(dim: dim, rank: rank, op: "norm")
-        let moved = try transpose(d, rank - 1).contiguous()
-        let n = shape[d], rows = count / Swift.max(n, 1)
-        var outShape = moved.shape
-        outShape.removeLast()
-        let out = Tensor(uninitializedShape: outShape)
-        for r in 0..<rows {
-            let row = Tensor(storage: moved.storage, shape: [n], strides: [1], offset: moved.offset + r * n)
-            out.data[r] = Float(row.norm(p))
-        }
-        var result = out
-        if rank > 1 && d != rank - 1 { result = try out.unsqueeze(rank - 1).transpose(d, rank - 1).squeeze(rank - 1).contiguous() }
-        return keepdim ? try result.unsqueeze(d) : result
+        try reduceRows(dim: dim, keepdim: keepdim, op: "norm", allowEmpty: true) { Float(Tensor.normStrided($0, $1, $2, p)) }
+    }
+
+    /// Float64 p-norm of `n` values spaced `stride` apart.
+    static func normStrided(_ x: UnsafePointer<Float>, _ n: Int, _ stride: Int, _ p: Double) -> Double {
+        var s = 0.0
+        if p == 2 { for i in 0..<n { let v = Double(x[i * stride]); s += v * v }; return s.squareRoot() }
+        if p == 1 { for i in 0..<n { s += Swift.abs(Double(x[i * stride])) }; return s }
+        if p.isInfinite { for i in 0..<n { s = Swift.max(s, Swift.abs(Double(x[i * stride]))) }; return s }
+        for i in 0..<n { s += _pow(Swift.abs(Double(x[i * stride])), p) }
+        return _pow(s, 1 / p)
     }
 }
 

@@ -85,7 +85,7 @@ extension Tensor {
 
     /// Inserts a dimension of size 1 at `dim` (a view); `dim` may equal the rank.
     public func unsqueeze(_ dim: Int) throws -> Tensor {
-        let d = try Shape.normalize(dim: dim < 0 ? dim + 1 : dim, rank: rank + 1, op: "unsqueeze")
+        let d = try Shape.normalize(dim: dim, rank: rank + 1, op: "unsqueeze")
         var sh = shape, st = strides
         sh.insert(1, at: d)
         st.insert(d < rank ? strides[d] * shape[d] : 1, at: d)
