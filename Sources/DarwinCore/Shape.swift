@@ -34,10 +34,11 @@ public enum Shape {
     }
 
     /// Validates a 0-based dimension index, accepting negative values counted from the end.
+    /// Messages show dimensions 1-based, as Lua users write them.
     public static func normalize(dim: Int, rank: Int, op: String) throws -> Int {
         let d = dim < 0 ? dim + rank : dim
         guard d >= 0 && d < rank else {
-            throw TensorError("\(op): dimension \(dim) out of range for a tensor of rank \(rank)")
+            throw TensorError("\(op): dimension \(dim >= 0 ? dim + 1 : dim) out of range for a tensor of rank \(rank)")
         }
         return d
     }

@@ -25,7 +25,7 @@ enum DarwinModule {
         }),
         ("clock", { c in c.push(Double(DispatchTime.now().uptimeNanoseconds) / 1e9); return 1 }),
         ("generator", { c in c.push(object: RandomGenerator(seed: UInt64(bitPattern: Int64(try c.integer(1, default: 42))))); return 1 }),
-        ("default_generator", { c in c.push(object: RandomGenerator.shared); return 1 }),
+        ("default_generator", { c in c.push(object: c.host.generator); return 1 }),
     ]
 
     /// Methods of `darwin.Generator`: a seedable xoshiro256** stream whose state can be saved and restored.

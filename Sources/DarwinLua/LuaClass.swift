@@ -28,7 +28,8 @@ extension LuaHost {
         }
         rawSetField(tableIndex: -2, "__index")
         for (field, body) in metamethods {
-            pushFunction("\(namespace ?? name).\(field)", body)
+            // Operators are named after the operation in messages: `__add` reports as `tensor.add`.
+            pushFunction("\(namespace ?? name).\(field.hasPrefix("__") ? String(field.dropFirst(2)) : field)", body)
             rawSetField(tableIndex: -2, field)
         }
         pushFunction("\(name).__gc") { call in

@@ -1,5 +1,6 @@
 import CLua
 import CLuaGlue
+import DarwinCore
 
 /// The body of a Swift function callable from Lua: reads its arguments from `call`, pushes its results and
 /// returns how many it pushed. Throwing turns into a Lua error; it never raises a Lua error itself.
@@ -22,6 +23,9 @@ public final class LuaHost {
     /// The raw state. Only non-raising API may be called on it from Swift.
     public let state: OpaquePointer
     private var functions: [(name: String, body: LuaFunction)] = []
+    /// This state's default random generator (`tensor.manual_seed` reseeds it); each host has its own,
+    /// so scripts are reproducible whatever else runs in the process.
+    public let generator = RandomGenerator(seed: 42)
     /// Metatable names registered with `defineClass`, keyed by Swift type.
     var classNames: [ObjectIdentifier: String] = [:]
 

@@ -37,7 +37,7 @@ enum TensorModule {
         }),
         ("rand", random { shape, g in try Tensor.rand(shape, generator: g) }),
         ("randn", random { shape, g in try Tensor.randn(shape, generator: g) }),
-        ("manual_seed", { c in RandomGenerator.shared.reseed(UInt64(bitPattern: Int64(try c.integer(1)))); return 0 }),
+        ("manual_seed", { c in c.host.generator.reseed(UInt64(bitPattern: Int64(try c.integer(1)))); return 0 }),
         ("cat", joiner { tensors, d in try Tensor.cat(tensors, dim: d) }),
         ("stack", joiner { tensors, d in try Tensor.stack(tensors, dim: d) }),
         ("is_tensor", { c in c.push(c.optionalObject(1, as: Tensor.self) != nil); return 1 }),
@@ -48,7 +48,7 @@ enum TensorModule {
         { c in
             let shape = try c.integerList(from: 1, allowTrailing: true)
             let gIndex: Int32 = c.isTable(1) ? 2 : Int32(shape.count) + 1
-            let g = c.isNil(gIndex) ? RandomGenerator.shared : try c.object(gIndex, as: RandomGenerator.self)
+            let g = c.isNil(gIndex) ? c.host.generator : try c.object(gIndex, as: RandomGenerator.self)
             c.push(try make(shape, g)); return 1
         }
     }

@@ -1,0 +1,101 @@
+import CLua
+import DarwinCore
+import Testing
+@testable import DarwinLua
+
+/// Counts events from Swift objects whose lifetime the tests observe.
+final class LifetimeLog {
+    var deinits = 0
+    var defers = 0
+}
+
+/// An object that reports its deinitialisation.
+final class Probe {
+    let log: LifetimeLog
+    init(_ log: LifetimeLog) { self.log = log }
+    deinit { log.deinits += 1 }
+}
+
+@Suite("binding layer: errors never skip Swift cleanup; userdata are collected")
+struct BindingSafetyTests {
+    @Test("a throwing binding runs its defer and releases its locals before Lua sees the error")
+    func cleanupOnError() throws {
+        let host = LuaHost()
+        let log = LifetimeLog()
+        host.pushFunction("test.fail") { _ in
+            let probe = Probe(log)
+            defer { log.defers += 1 }
+            _ = probe
+            throw LuaError("deliberate failure")
+        }
+        host.setGlobal("fail")
+        let results = try host.run("local msgs = {}\nfor i = 1, 100 do local ok, e = pcall(fail); msgs[#msgs + 1] = e end\nreturn msgs[100]")
+        #expect(log.defers == 100)
+        #expect(log.deinits == 100)
+        #expect(results == ["test.fail: deliberate failure"] || results.first?.hasSuffix("test.fail: deliberate failure") == true)
+    }
+
+    @Test("argument errors raised inside tensor bindings also leave no Swift object behind")
+    func tensorArgumentErrorsDoNotLeak() throws {
+        let host = try TestSupport.host()
+        try host.run("collectgarbage(); collectgarbage()")
+        let before = LiveTensorCounter.count
+        let weakCheck = try host.run("""
+            local a = tensor.zeros(3, 4)
+            for i = 1, 200 do pcall(a.matmul, a, tensor.zeros(5, 6)) end
+            a = nil
+            collectgarbage(); collectgarbage()
+            return 1
+            """)
+        #expect(weakCheck == ["1"])
+        // Other tests may allocate concurrently, so compare against a generous bound, not exact equality.
+        #expect(LiveTensorCounter.count - before < 50)
+    }
+
+    @Test("a tensor pushed to Lua is released when Lua collects it")
+    func tensorUserdataCollected() throws {
+        let host = try TestSupport.host()
+        weak var weakTensor: Tensor?
+        do {
+            let t = try Tensor.zeros([4])
+            weakTensor = t
+            host.push(object: t)
+            host.setGlobal("kept")
+        }
+        try host.run("collectgarbage()")
+        #expect(weakTensor != nil)  // still referenced from Lua
+        try host.run("assert(kept:numel() == 4); kept = nil; collectgarbage(); collectgarbage()")
+        #expect(weakTensor == nil)
+    }
+
+    @Test("objects of a custom class are collected, __gc runs once per userdata")
+    func customClassCollected() throws {
+        let host = LuaHost()
+        let log = LifetimeLog()
+        try host.defineClass(Probe.self, name: "test.Probe", methods: [("ping", { c in c.push("pong"); return 1 })])
+        host.pushFunction("test.make") { c in c.push(object: Probe(log)); return 1 }
+        host.setGlobal("make")
+        let r = try host.run("local last\nfor i = 1, 500 do last = make():ping() end\ncollectgarbage(); collectgarbage()\nreturn last")
+        #expect(r == ["pong"])
+        #expect(log.deinits == 500)
+    }
+
+    @Test("uncaught errors carry a traceback; error objects that are not strings are described")
+    func tracebacks() throws {
+        let host = try TestSupport.host()
+        let msg = TestSupport.errorMessage(host, "local function inner() tensor.zeros(2):get(5) end\nlocal function outer() inner() end\nouter()")
+        #expect(msg?.contains("tensor.get: index: index 5 out of range 1..2") == true || msg?.contains("index 5 out of range 1..2") == true)
+        #expect(msg?.contains("stack traceback:") == true)
+        #expect(msg?.contains("in local 'inner'") == true || msg?.contains("inner") == true)
+        let tableError = TestSupport.errorMessage(host, "error({})")
+        #expect(tableError?.contains("error object is a table value") == true)
+    }
+
+    @Test("error messages name the qualified function once")
+    func qualification() {
+        #expect(LuaHost.qualify("matmul: shapes [3,4] and [5,6] do not match", with: "tensor.matmul") == "tensor.matmul: shapes [3,4] and [5,6] do not match")
+        #expect(LuaHost.qualify("add_: bad", with: "tensor.add_") == "tensor.add_: bad")
+        #expect(LuaHost.qualify("reshape: cannot", with: "tensor.view") == "tensor.view: reshape: cannot")
+        #expect(LuaHost.qualify("bad argument #1 to 'x' (y)", with: "tensor.x") == "bad argument #1 to 'x' (y)")
+    }
+}

@@ -1,0 +1,42 @@
+import Foundation
+@testable import DarwinLua
+
+/// Paths and helpers shared by the Lua-side tests.
+enum TestSupport {
+    /// The repository root (three levels above this file).
+    static let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    /// The bundled stdlib folder of this checkout.
+    static var stdlib: String { repoRoot.appendingPathComponent("stdlib").path }
+
+    /// A standard host using this checkout's stdlib.
+    static func host() throws -> LuaHost { try LuaHost.standard(stdlib: stdlib) }
+
+    /// Runs `code` and returns the error message it raised (nil if none).
+    static func errorMessage(_ host: LuaHost, _ code: String) -> String? {
+        do { try host.run(code); return nil } catch { return "\(error)" }
+    }
+
+    /// The built `darwinhost` executable next to the test bundle.
+    static var executable: URL {
+        let exe = URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])
+        return exe.deletingLastPathComponent().appendingPathComponent("darwinhost")
+    }
+
+    /// Runs the executable with `arguments` and optional standard input; returns (status, stdout, stderr).
+    static func runExecutable(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:]) throws -> (Int32, String, String) {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let out = Pipe(), err = Pipe(), input = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = input
+        try process.run()
+        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+        try input.fileHandleForWriting.close()
+        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    }
+}
