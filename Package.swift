@@ -17,7 +17,8 @@ let package = Package(
         // C glue: macro wrappers, the error-raising trampoline, protected calls with tracebacks.
         .target(name: "CLuaGlue", dependencies: ["CLua"]),
         // Data and compute: tensors, BLAS, random numbers. Knows nothing about Lua.
-        .target(name: "DarwinCore", dependencies: ["COpenBLAS"]),
+        .target(name: "CDarwinSupport"),
+        .target(name: "DarwinCore", dependencies: ["COpenBLAS", "CDarwinSupport"]),
         // The Lua host: state, binding layer, bound modules, REPL logic.
         .target(name: "DarwinLua", dependencies: ["CLua", "CLuaGlue", "DarwinCore"]),
         .executableTarget(name: "darwinhost", dependencies: ["DarwinLua", "CEdit"]),

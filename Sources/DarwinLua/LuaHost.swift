@@ -26,6 +26,12 @@ public final class LuaHost {
     /// This state's default random generator (`tensor.manual_seed` reseeds it); each host has its own,
     /// so scripts are reproducible whatever else runs in the process.
     public let generator = RandomGenerator(seed: 42)
+    /// Tensor bytes handed to Lua since the last full collection (Lua itself sees only small userdata).
+    var tensorBytesSinceCollection = 0
+    /// Collect once this many tensor bytes were handed out since the last collection.
+    var collectionThreshold = LuaHost.minimumCollectionThreshold
+    /// The smallest allocation volume between forced collections.
+    static let minimumCollectionThreshold = 64 << 20
     /// Metatable names registered with `defineClass`, keyed by Swift type.
     var classNames: [ObjectIdentifier: String] = [:]
 
@@ -54,11 +60,26 @@ public final class LuaHost {
     fileprivate func dispatch(_ id: Int) -> Int32 {
         let entry = functions[id]
         do {
-            return try entry.body(LuaCall(host: self, name: entry.name))
+            let results = try entry.body(LuaCall(host: self, name: entry.name))
+            collectIfTensorMemoryGrew()
+            return results
         } catch {
             lua_pushstring(state, LuaHost.qualify(String(describing: error), with: entry.name))
             return -1
         }
+    }
+
+    /// Records tensor memory handed to Lua, so the collector runs as tensor memory grows.
+    func noteTensorHandedToLua(bytes: Int) { tensorBytesSinceCollection += bytes }
+
+    /// Runs a full collection when the tensor bytes handed to Lua since the last one exceed the threshold
+    /// (at least 64 MiB, and at least what was live after the last collection: memory at most about doubles).
+    /// Safe from Swift: finalizer errors become warnings in Lua 5.4 and allocation failure aborts.
+    private func collectIfTensorMemoryGrew() {
+        guard tensorBytesSinceCollection > collectionThreshold else { return }
+        darwin_gc_collect(state)
+        tensorBytesSinceCollection = 0
+        collectionThreshold = max(LuaHost.minimumCollectionThreshold, LiveTensorCounter.liveBytes)
     }
 
     /// Prefixes `message` with the function name, without repeating a short name the message already starts with

@@ -35,8 +35,11 @@ extension LuaCall {
         return try integerList(from: i).map { $0 - 1 }
     }
 
-    /// Pushes a tensor (as a new userdata).
-    public func push(_ t: Tensor) { push(object: t) }
+    /// Pushes a tensor (as a new userdata) and reports its memory to the host's collector pacing.
+    public func push(_ t: Tensor) {
+        host.noteTensorHandedToLua(bytes: t.storage.count * MemoryLayout<Float>.stride)
+        push(object: t)
+    }
 
     /// Pushes a tensor of 0-based indices converted to Lua's 1-based convention.
     public func push(indices t: Tensor) { push(t.binaryInPlace(.add, scalar: 1)) }

@@ -1,1 +1,31 @@
-print("placeholder")
+import DarwinCore
+import Foundation
+
+/// darwin-bench: performance checks printed as ratios against baselines measured in the same run.
+/// Usage: darwin-bench [matmul|elementwise|all] [--threads N] [--size N] [--repeats N]
+func benchMain() throws {
+    var args = Array(CommandLine.arguments.dropFirst())
+    var suite = "all", size = 1024, repeats = 5
+    func take(_ flag: String) -> String? {
+        guard let i = args.firstIndex(of: flag), i + 1 < args.count else { return nil }
+        let v = args[i + 1]
+        args.removeSubrange(i...(i + 1))
+        return v
+    }
+    if let t = take("--threads").flatMap(Int.init) { Parallel.threads = t } else { Parallel.threads = Parallel.threads }
+    if let s = take("--size").flatMap(Int.init) { size = s }
+    if let r = take("--repeats").flatMap(Int.init) { repeats = max(1, r) }
+    if args.contains("-h") || args.contains("--help") {
+        print("usage: darwin-bench [matmul|elementwise|all] [--threads N] [--size N] [--repeats N]")
+        return
+    }
+    if let s = args.first { suite = s }
+    print("darwin-bench: threads=\(Parallel.threads) (build with -c release for meaningful numbers)")
+    var rows: [BenchRow] = []
+    if suite == "matmul" || suite == "all" { rows += try TensorBenchmarks.matmul(size: size, repeats: repeats) }
+    if suite == "elementwise" || suite == "all" { rows += try TensorBenchmarks.elementwise(count: 1 << 22, repeats: repeats) }
+    guard !rows.isEmpty else { print("unknown suite '\(suite)'; expected matmul, elementwise or all"); exit(2) }
+    for row in rows { print(row.line) }
+}
+
+do { try benchMain() } catch { print("darwin-bench: \(error)"); exit(1) }

@@ -99,3 +99,20 @@ struct BindingSafetyTests {
         #expect(LuaHost.qualify("bad argument #1 to 'x' (y)", with: "tensor.x") == "bad argument #1 to 'x' (y)")
     }
 }
+
+@Suite("collector pacing")
+struct CollectorPacingTests {
+    @Test("a loop of large temporaries does not pile up memory without collectgarbage()")
+    func temporariesAreCollected() throws {
+        let host = try TestSupport.host()
+        // 400 temporaries of 4 MiB = 1.6 GiB allocated in total; Lua alone would see only 400 small userdata.
+        let last = try host.run("""
+            local x = tensor.zeros(1 << 20)
+            for i = 1, 400 do x = x + 1 end
+            return x:get(1)
+            """)
+        #expect(last == ["400.0"])
+        // Other tests run concurrently; their tensors are small, so a loose bound still separates the cases.
+        #expect(LiveTensorCounter.liveBytes < 400 << 20)
+    }
+}

@@ -1,0 +1,39 @@
+import Dispatch
+
+/// Median wall time of `body` over `repeats` runs after one warm-up run, in seconds.
+func medianSeconds(repeats: Int, _ body: () throws -> Void) rethrows -> Double {
+    try body()
+    var times: [Double] = []
+    for _ in 0..<repeats {
+        let start = DispatchTime.now().uptimeNanoseconds
+        try body()
+        times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+    }
+    times.sort()
+    return times[times.count / 2]
+}
+
+/// One printed benchmark row: what was measured, its rate, and the ratio to the row's baseline.
+struct BenchRow {
+    let name: String
+    let value: Double
+    let unit: String
+    let baseline: Double
+
+    var line: String {
+        let pad = String(repeating: " ", count: max(1, 44 - name.count))
+        return "\(name)\(pad)\(fixed(value, 2)) \(unit)\(String(repeating: " ", count: max(1, 10 - unit.count)))ratio \(fixed(value / baseline, 3))"
+    }
+}
+
+/// `v` with `digits` decimals.
+func fixed(_ v: Double, _ digits: Int) -> String {
+    let scale = (0..<digits).reduce(1.0) { a, _ in a * 10 }
+    let r = (v * scale).rounded() / scale
+    var s = String(r)
+    if let dot = s.firstIndex(of: ".") {
+        let decimals = s.distance(from: dot, to: s.endIndex) - 1
+        s += String(repeating: "0", count: max(0, digits - decimals))
+    }
+    return s
+}
