@@ -60,3 +60,17 @@ struct CommandLineTests {
         #expect(custom == "custom\t\(dir.path)\n")
     }
 }
+
+@Suite("example scripts")
+struct ExampleScriptTests {
+    @Test("quickstart trains: the loss falls and accuracy beats chance (25%)")
+    func quickstart() throws {
+        let script = TestSupport.repoRoot.appendingPathComponent("scripts/quickstart.lua").path
+        let (status, out, err) = try TestSupport.runExecutable([script, "60"])
+        #expect(status == 0, "stderr: \(err)")
+        let losses = out.split(separator: "\n").filter { $0.hasPrefix("step") }.compactMap { Double($0.split(separator: " ").last!) }
+        #expect(losses.count >= 2 && losses.first! > 1.38 && losses.last! < 0.9)
+        let accuracy = out.split(separator: "\n").last { $0.hasPrefix("accuracy") }.flatMap { Double($0.dropFirst(9).prefix { $0 != "%" }) }
+        #expect((accuracy ?? 0) > 50)
+    }
+}
