@@ -1,6 +1,8 @@
 #include "darwin_glue.h"
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
+#include <pthread.h>
 
 static darwin_dispatch_fn dispatcher = NULL;
 
@@ -88,4 +90,36 @@ int darwin_tostring_protected(lua_State *L, int index) {
     lua_pushcfunction(L, tostring_body);
     lua_pushvalue(L, index);
     return lua_pcall(L, 1, 1, 0);
+}
+
+/* Ctrl-C handling, as in lua.c: the signal handler only installs a hook; the hook raises the error. */
+static lua_State *interrupt_state = NULL;
+
+static void interrupt_hook(lua_State *L, lua_Debug *ar) {
+    (void)ar;
+    lua_sethook(L, NULL, 0, 0);
+    luaL_error(L, "interrupted!");
+}
+
+static void interrupt_action(int sig) {
+    (void)sig;
+    int flag = LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT;
+    signal(SIGINT, SIG_DFL);  /* a second Ctrl-C kills the process */
+    if (interrupt_state) lua_sethook(interrupt_state, interrupt_hook, flag, 1);
+}
+
+void darwin_interrupt_guard_begin(lua_State *L) {
+    interrupt_state = L;
+    signal(SIGINT, interrupt_action);
+    /* A parent may have spawned us from a thread that blocks signals (libdispatch workers do): unblock. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+}
+
+void darwin_interrupt_guard_end(void) {
+    signal(SIGINT, SIG_DFL);
+    if (interrupt_state) lua_sethook(interrupt_state, NULL, 0, 0);
+    interrupt_state = NULL;
 }

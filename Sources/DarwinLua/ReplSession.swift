@@ -59,6 +59,8 @@ public final class ReplSession {
 
     /// Runs the function loaded just above stack slot `top` and renders its results.
     private func execute(loadedAt top: Int32) -> Outcome {
+        darwin_interrupt_guard_begin(host.state)
+        defer { darwin_interrupt_guard_end() }
         do {
             let n = try host.call(nargs: 0)
             return .values(try (0..<n).map { try render(at: top + 1 + $0) })

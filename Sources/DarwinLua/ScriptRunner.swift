@@ -2,7 +2,7 @@ import CLua
 import CLuaGlue
 import Foundation
 
-/// Runs scripts the way the `lua` executable does: the global `arg` holds the script name at 0 and its
+/// Runs scripts the way the `lua` executable does (Ctrl-C interrupts with an error and a traceback): the global `arg` holds the script name at 0 and its
 /// arguments from 1 (interpreter options at negative indices), and the chunk receives the arguments as `...`.
 public enum ScriptRunner {
     /// Sets the global `arg` table.
@@ -35,6 +35,8 @@ public enum ScriptRunner {
         defer { lua_settop(L, top) }
         try host.load(code, chunkName: chunkName)
         for a in arguments { host.push(string: a) }
+        darwin_interrupt_guard_begin(L)
+        defer { darwin_interrupt_guard_end() }
         try host.call(nargs: Int32(arguments.count), nresults: 0)
     }
 }

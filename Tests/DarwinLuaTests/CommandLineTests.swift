@@ -48,9 +48,17 @@ struct CommandLineTests {
         #expect(err.contains("oops"))
     }
 
+    @Test("Ctrl-C interrupts a running script with an error and a traceback")
+    func interrupt() throws {
+        let (status, _, err) = try TestSupport.runExecutable(["-e", "local function spin() while true do end end\nspin()"], interruptAfter: 0.5)
+        #expect(status == 1)
+        #expect(err.contains("interrupted!") && err.contains("stack traceback") && err.contains("spin"))
+    }
+
     @Test("stdlib is found from another working directory and via DARWIN_PATH")
     func stdlibLocation() throws {
-        let (s, out, _) = try TestSupport.runExecutable(["-e", "print(require('pretty').format({1, x = 2}))"])
+        let (s, out, _) = try TestSupport.runExecutable(["-e", "print(require('pretty').format({1, x = 2}))"],
+                                                        directory: FileManager.default.temporaryDirectory)
         #expect(s == 0 && out == "{1, x = 2}\n")
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("darwin-path-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)

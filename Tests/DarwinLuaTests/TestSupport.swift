@@ -23,8 +23,10 @@ enum TestSupport {
     }
 
     /// Runs the executable with `arguments` and optional standard input; returns (status, stdout, stderr).
-    static func runExecutable(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:]) throws -> (Int32, String, String) {
+    static func runExecutable(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:],
+                              directory: URL? = nil, interruptAfter: Double? = nil) throws -> (Int32, String, String) {
         let process = Process()
+        if let directory { process.currentDirectoryURL = directory }
         process.executableURL = executable
         process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
@@ -34,6 +36,14 @@ enum TestSupport {
         process.standardInput = input
         try process.run()
         if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+        if let interruptAfter {
+            Thread.sleep(forTimeInterval: interruptAfter)
+            process.interrupt()
+            // An interrupt that does not work must fail the test, not hang the suite.
+            let deadline = Date().addingTimeInterval(10)
+            while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        }
         try input.fileHandleForWriting.close()
         let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()

@@ -34,6 +34,12 @@ int darwin_load(lua_State *L, const char *code, size_t length, const char *chunk
 /// Returns the Lua status code.
 int darwin_tostring_protected(lua_State *L, int index);
 
+/// While the guard is on, SIGINT (Ctrl-C) makes the running Lua code raise "interrupted!" at its next
+/// instruction, as in `lua.c`: the hook raises from C inside the Lua VM, never from a Swift frame.
+void darwin_interrupt_guard_begin(lua_State *L);
+/// Restores the default SIGINT behaviour.
+void darwin_interrupt_guard_end(void);
+
 /// The per-state pointer slot, used to find the Swift host object that owns the state.
 static inline void **darwin_extraspace(lua_State *L) { return (void **)lua_getextraspace(L); }
 
