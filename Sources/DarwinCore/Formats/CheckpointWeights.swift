@@ -1,0 +1,52 @@
+import Foundation
+
+/// The weights of a Hugging Face checkpoint directory: `model.safetensors`, or shards listed in
+/// `model.safetensors.index.json`. Files are opened lazily and memory-mapped.
+public final class CheckpointWeights {
+    /// The checkpoint directory.
+    public let directory: String
+    /// Which file holds each tensor name.
+    public let fileOfTensor: [String: String]
+    private var opened: [String: SafeTensorsFile] = [:]
+
+    /// Finds the weight files of `directory`.
+    public init(directory: String) throws {
+        self.directory = directory
+        let fm = FileManager.default
+        let index = directory + "/model.safetensors.index.json"
+        if fm.fileExists(atPath: index) {
+            guard let data = fm.contents(atPath: index),
+                  let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
+                  let map = json["weight_map"] as? [String: String] else {
+                throw FormatError(file: index, "expected a JSON object with a 'weight_map' of tensor name to file name")
+            }
+            for file in Set(map.values) where !fm.fileExists(atPath: directory + "/" + file) {
+                throw FormatError(file: index, "weight_map names shard '\(file)', which is missing from \(directory)")
+            }
+            fileOfTensor = map.mapValues { directory + "/" + $0 }
+        } else if fm.fileExists(atPath: directory + "/model.safetensors") {
+            let file = try SafeTensorsFile(path: directory + "/model.safetensors")
+            opened[file.path] = file
+            fileOfTensor = Dictionary(uniqueKeysWithValues: file.entries.keys.map { ($0, file.path) })
+        } else {
+            throw FormatError(file: directory, "no model.safetensors or model.safetensors.index.json found")
+        }
+    }
+
+    /// True if the checkpoint has a tensor called `name`.
+    public func contains(_ name: String) -> Bool { fileOfTensor[name] != nil }
+
+    /// The tensor `name` as float32, checked against `shape` when given.
+    public func tensor(_ name: String, shape: [Int]? = nil) throws -> Tensor {
+        guard let path = fileOfTensor[name] else { throw FormatError(file: directory, "checkpoint has no tensor '\(name)'") }
+        let file = try opened[path] ?? SafeTensorsFile(path: path)
+        opened[path] = file
+        guard let entry = file.entries[name] else {
+            throw FormatError(file: path, "tensor '\(name)' is listed in the index but missing from this shard")
+        }
+        if let shape, entry.shape != shape {
+            throw FormatError(file: path, "tensor '\(name)' has shape \(TensorError.show(entry.shape)), the config implies \(TensorError.show(shape))")
+        }
+        return try file.tensor(name)
+    }
+}

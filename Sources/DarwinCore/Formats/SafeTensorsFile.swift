@@ -1,0 +1,103 @@
+import Foundation
+
+/// Element types of safetensors entries that darwinhost reads (all converted to float32 on load).
+public enum SafeTensorsDType: String {
+    case f32 = "F32", f16 = "F16", bf16 = "BF16", f64 = "F64"
+
+    /// Bytes per element.
+    var size: Int {
+        switch self {
+        case .f32: return 4
+        case .f16, .bf16: return 2
+        case .f64: return 8
+        }
+    }
+}
+
+/// One tensor's entry in a safetensors header.
+public struct SafeTensorsEntry {
+    /// Element type as stored.
+    public let dtype: SafeTensorsDType
+    /// Shape as stored.
+    public let shape: [Int]
+    /// Byte range within the data section.
+    let begin: Int, end: Int
+}
+
+/// A memory-mapped `.safetensors` file: the header is parsed and validated on open; tensors are converted
+/// to float32 on demand.
+public final class SafeTensorsFile {
+    /// The file's path (used in error messages).
+    public let path: String
+    /// Entries by tensor name.
+    public let entries: [String: SafeTensorsEntry]
+    /// The free-form `__metadata__` strings.
+    public let metadata: [String: String]
+    private let data: Data
+    private let dataStart: Int
+
+    /// Opens and validates `path`: header size and JSON, known dtypes, offsets inside the file and
+    /// consistent with dtype and shape.
+    public init(path: String) throws {
+        self.path = path
+        guard FileManager.default.fileExists(atPath: path) else { throw FormatError(file: path, "file not found") }
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) } catch {
+            throw FormatError(file: path, "cannot read: \(error.localizedDescription)")
+        }
+        self.data = data
+        guard data.count >= 8 else { throw FormatError(file: path, "truncated: \(data.count) bytes, a safetensors file starts with an 8-byte header length") }
+        let headerLength = Int(data.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }.littleEndian)
+        guard headerLength > 1, headerLength <= data.count - 8, headerLength < 1 << 28 else {
+            throw FormatError(file: path, "truncated or not a safetensors file: header length \(headerLength) does not fit in \(data.count) bytes")
+        }
+        dataStart = 8 + headerLength
+        let header = data.subdata(in: 8..<dataStart)
+        guard let json = (try? JSONSerialization.jsonObject(with: header)) as? [String: Any] else {
+            throw FormatError(file: path, "header is not a JSON object")
+        }
+        var entries: [String: SafeTensorsEntry] = [:]
+        var metadata: [String: String] = [:]
+        let dataSize = data.count - dataStart
+        for (name, value) in json {
+            if name == "__metadata__" {
+                metadata = (value as? [String: String]) ?? [:]
+                continue
+            }
+            guard let info = value as? [String: Any], let dtypeName = info["dtype"] as? String,
+                  let shape = info["shape"] as? [Int], let offsets = info["data_offsets"] as? [Int], offsets.count == 2 else {
+                throw FormatError(file: path, "tensor '\(name)': header entry needs dtype, shape and data_offsets [begin, end]")
+            }
+            guard let dtype = SafeTensorsDType(rawValue: dtypeName) else {
+                throw FormatError(file: path, "tensor '\(name)': unsupported dtype \(dtypeName) (supported: F32, F16, BF16, F64)")
+            }
+            let expected = Shape.count(shape) * dtype.size
+            guard offsets[0] >= 0, offsets[1] >= offsets[0], offsets[1] <= dataSize else {
+                throw FormatError(file: path, "tensor '\(name)': data_offsets \(offsets) outside the data section of \(dataSize) bytes (truncated file?)")
+            }
+            guard offsets[1] - offsets[0] == expected else {
+                throw FormatError(file: path, "tensor '\(name)': \(offsets[1] - offsets[0]) bytes stored, \(expected) expected for \(dtypeName) \(TensorError.show(shape))")
+            }
+            entries[name] = SafeTensorsEntry(dtype: dtype, shape: shape, begin: offsets[0], end: offsets[1])
+        }
+        self.entries = entries
+        self.metadata = metadata
+    }
+
+    /// The tensor `name` converted to float32.
+    public func tensor(_ name: String) throws -> Tensor {
+        guard let e = entries[name] else { throw FormatError(file: path, "no tensor named '\(name)'") }
+        let out = Tensor(uninitializedShape: e.shape)
+        let count = out.count
+        data.withUnsafeBytes { raw in
+            let src = raw.baseAddress! + dataStart + e.begin
+            switch e.dtype {
+            case .f32: for i in 0..<count { out.data[i] = src.loadUnaligned(fromByteOffset: 4 * i, as: Float.self) }
+            case .bf16: HalfPrecision.bf16ToFloat(src, out.data, count: count)
+            case .f16: HalfPrecision.f16ToFloat(src, out.data, count: count)
+            case .f64: for i in 0..<count { out.data[i] = Float(src.loadUnaligned(fromByteOffset: 8 * i, as: Double.self)) }
+            }
+        }
+        return out
+    }
+}

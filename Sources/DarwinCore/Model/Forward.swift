@@ -1,0 +1,67 @@
+/// The forward pass of a `LanguageModel` on a batch of equal-length token sequences.
+extension LanguageModel {
+    /// What a forward pass returns.
+    public struct ForwardResult {
+        /// `[batch, seq, vocab]` next-token logits.
+        public let logits: Tensor
+        /// When requested: the embeddings output and the output of every block, each `[batch, seq, hidden]`
+        /// (the last entry is before the final norm).
+        public let hiddenStates: [Tensor]
+    }
+
+    /// Runs the model on `tokens` (`batch` rows of `seq` ids). Ids must be in `0..<vocab`.
+    public func forward(tokens: [Int32], batch: Int, keepHiddenStates: Bool = false) throws -> ForwardResult {
+        let hidden = try self.hidden(tokens: tokens, batch: batch, keepHiddenStates: keepHiddenStates)
+        let seq = tokens.count / batch
+        let normed = LayerKernels.rmsNorm(hidden.last, finalNorm, eps: config.rmsNormEps)
+        let logits = try LayerKernels.linear(normed, lmHead, nil).reshape([batch, seq, config.vocabSize])
+        return ForwardResult(logits: logits, hiddenStates: try hidden.states.map { try $0.reshape([batch, seq, config.hiddenSize]) })
+    }
+
+    /// Runs the embeddings and all blocks; returns the last hidden state `[batch*seq, hidden]` (before the final norm).
+    func hidden(tokens: [Int32], batch: Int, keepHiddenStates: Bool) throws -> (last: Tensor, states: [Tensor]) {
+        guard batch > 0, tokens.count % batch == 0, !tokens.isEmpty else {
+            throw TensorError("forward: \(tokens.count) tokens do not split into \(batch) equal sequences")
+        }
+        let seq = tokens.count / batch
+        var x = try embed(tokens)
+        var states: [Tensor] = keepHiddenStates ? [x.clone()] : []
+        let rope = ropeTables(length: seq)
+        for block in blocks {
+            try runBlock(block, &x, batch: batch, seq: seq, rope: rope)
+            if keepHiddenStates { states.append(x.clone()) }
+        }
+        return (x, states)
+    }
+
+    /// Gathers embedding rows: `[tokens, hidden]`.
+    func embed(_ tokens: [Int32]) throws -> Tensor {
+        let h = config.hiddenSize, vocab = config.vocabSize
+        if let bad = tokens.firstIndex(where: { $0 < 0 || Int($0) >= vocab }) {
+            throw TensorError("forward: token id \(tokens[bad]) at position \(bad + 1) is outside the vocabulary 0..<\(vocab)")
+        }
+        let x = Tensor(uninitializedShape: [tokens.count, h])
+        for (i, t) in tokens.enumerated() { (x.data + i * h).update(from: embedding.data + Int(t) * h, count: h) }
+        return x
+    }
+
+    /// One decoder block, updating the residual stream `x` in place.
+    func runBlock(_ block: TransformerBlock, _ x: inout Tensor, batch: Int, seq: Int, rope: RopeTables) throws {
+        if let a = block.attention {
+            let h = LayerKernels.rmsNorm(x, block.inputNorm, eps: config.rmsNormEps)
+            let q = try LayerKernels.linear(h, a.q, a.qBias)
+            let k = try LayerKernels.linear(h, a.k, a.kBias)
+            let v = try LayerKernels.linear(h, a.v, a.vBias)
+            rope.apply(q, sequenceLength: seq, heads: a.queryHeads)
+            rope.apply(k, sequenceLength: seq, heads: a.kvHeads)
+            let context = LayerKernels.causalAttention(q: q, k: k, v: v, kvOfQuery: a.kvOfQuery, batch: batch, seq: seq, headDim: a.headDim)
+            try x.binaryInPlace(.add, try LayerKernels.linear(context, a.o, a.oBias))
+        }
+        if let m = block.mlp {
+            let h = LayerKernels.rmsNorm(x, block.postAttentionNorm, eps: config.rmsNormEps)
+            let gate = try LayerKernels.linear(h, m.gate, m.gateBias)
+            LayerKernels.swiglu(gate: gate, up: try LayerKernels.linear(h, m.up, m.upBias))
+            try x.binaryInPlace(.add, try LayerKernels.linear(gate, m.down, m.downBias))
+        }
+    }
+}

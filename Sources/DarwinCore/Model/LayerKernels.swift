@@ -1,0 +1,73 @@
+import Foundation
+
+/// The building blocks of the forward pass, on row-major `[rows, features]` activations.
+enum LayerKernels {
+    /// `x W^T + b` for a Hugging Face `[out, in]` weight (the transposed view goes to sgemm without a copy).
+    static func linear(_ x: Tensor, _ w: Tensor, _ bias: Tensor?) throws -> Tensor {
+        let y = try x.matmul(w.t())
+        if let bias { try y.binaryInPlace(.add, bias) }
+        return y
+    }
+
+    /// RMSNorm: `x / sqrt(mean(x^2) + eps) * weight` per row (mean accumulated in float64).
+    static func rmsNorm(_ x: Tensor, _ weight: Tensor, eps: Double) -> Tensor {
+        let rows = x.shape[0], n = x.shape[1]
+        let out = Tensor(uninitializedShape: x.shape)
+        let p = x.data, q = out.data, w = weight.data
+        Parallel.forEachChunk(count: rows, minimumChunk: max(1, 4096 / max(n, 1))) { range in
+            for r in range {
+                let row = p + r * n, dst = q + r * n
+                var ss = 0.0
+                for i in 0..<n { let v = Double(row[i]); ss += v * v }
+                let scale = Float(1 / (ss / Double(n) + eps).squareRoot())
+                for i in 0..<n { dst[i] = w[i] * (row[i] * scale) }
+            }
+        }
+        return out
+    }
+
+    /// `silu(gate) * up`, written into `gate`.
+    static func swiglu(gate: Tensor, up: Tensor) {
+        let g = gate.data, u = up.data
+        Parallel.forEachChunk(count: gate.count, minimumChunk: 1 << 14) { range in
+            for i in range { let a = g[i]; g[i] = a / (1 + Foundation.exp(-a)) * u[i] }
+        }
+    }
+
+    /// Causal grouped-query attention. `q`: `[batch*seq, nq*hd]`, `k`/`v`: `[batch*seq, nkv*hd]` (RoPE applied);
+    /// query head h attends with KV head `kvOfQuery[h]`. Returns `[batch*seq, nq*hd]`.
+    static func causalAttention(q: Tensor, k: Tensor, v: Tensor, kvOfQuery: [Int], batch: Int, seq: Int, headDim hd: Int) -> Tensor {
+        let nq = kvOfQuery.count, nkv = k.shape[1] / hd
+        let out = Tensor(uninitializedShape: [batch * seq, nq * hd])
+        let scale = Float(1 / Double(hd).squareRoot())
+        let pairs = batch * nq
+        // One score buffer per worker; each (batch, head) pair is two sgemm calls on strided views.
+        let workers = max(1, min(Parallel.threads, pairs))
+        let scores = UnsafeMutablePointer<Float>.allocate(capacity: workers * seq * seq)
+        defer { scores.deallocate() }
+        Parallel.forEachChunk(count: pairs, minimumChunk: max(1, pairs / workers)) { range in
+            let worker = range.lowerBound / max(1, (pairs + workers - 1) / workers)
+            let s = scores + min(worker, workers - 1) * seq * seq
+            for pair in range {
+                let b = pair / nq, h = pair % nq, g = kvOfQuery[h]
+                let qh = GemmOperand(pointer: q.data + b * seq * nq * hd + h * hd, transposed: false, leadingDimension: nq * hd)
+                let kh = GemmOperand(pointer: k.data + b * seq * nkv * hd + g * hd, transposed: true, leadingDimension: nkv * hd)
+                let vh = GemmOperand(pointer: v.data + b * seq * nkv * hd + g * hd, transposed: false, leadingDimension: nkv * hd)
+                sgemm(qh, kh, s, m: seq, n: seq, k: hd, ldc: seq, alpha: scale)
+                for i in 0..<seq { Tensor.causalSoftmaxRow(s + i * seq, length: i + 1, total: seq) }
+                sgemm(GemmOperand(pointer: s, transposed: false, leadingDimension: seq), vh,
+                      out.data + b * seq * nq * hd + h * hd, m: seq, n: hd, k: seq, ldc: nq * hd)
+            }
+        }
+        return out
+    }
+}
+
+extension Tensor {
+    /// Softmax over the first `length` entries of a row of `total`, zeroing the rest (the causal mask).
+    @inline(__always)
+    static func causalSoftmaxRow(_ row: UnsafeMutablePointer<Float>, length: Int, total: Int) {
+        softmaxRow(UnsafePointer(row), row, length, 1, log: false)
+        if length < total { (row + length).update(repeating: 0, count: total - length) }
+    }
+}

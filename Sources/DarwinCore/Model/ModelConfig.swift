@@ -1,0 +1,134 @@
+/// How rotary position embeddings are computed.
+public struct RopeSettings: Equatable {
+    /// Scaling variants of `rope_scaling` / `rope_parameters`.
+    public enum Scaling: Equatable {
+        case none
+        /// Positions divided by `factor`.
+        case linear(factor: Double)
+        /// Llama 3.1 frequency-dependent scaling.
+        case llama3(factor: Double, lowFreqFactor: Double, highFreqFactor: Double, originalMaxPositions: Int)
+    }
+    /// Base of the frequencies (`rope_theta`).
+    public var theta: Double
+    /// Scaling applied to the frequencies.
+    public var scaling: Scaling
+
+    /// Inverse frequencies for rotary dimension `dim` (HF `inv_freq`), after scaling.
+    public func inverseFrequencies(dim: Int) -> [Double] {
+        let base = (0..<(dim / 2)).map { 1 / _pow(theta, Double(2 * $0) / Double(dim)) }
+        switch scaling {
+        case .none: return base
+        case .linear(let factor): return base.map { $0 / factor }
+        case .llama3(let factor, let low, let high, let original):
+            let lowWavelen = Double(original) / low, highWavelen = Double(original) / high
+            return base.map { f in
+                let wavelen = 2 * Double.pi / f
+                if wavelen < highWavelen { return f }
+                if wavelen > lowWavelen { return f / factor }
+                let smooth = (Double(original) / wavelen - low) / (high - low)
+                return (1 - smooth) * f / factor + smooth * f
+            }
+        }
+    }
+}
+
+import Foundation
+@inline(__always) private func _pow(_ a: Double, _ b: Double) -> Double { Foundation.pow(a, b) }
+
+/// The architecture hyperparameters of a checkpoint (`config.json`), for the Llama family and its relatives.
+public struct ModelConfig {
+    /// Architectures darwinhost loads.
+    public enum Architecture: String, CaseIterable {
+        case llama = "LlamaForCausalLM", mistral = "MistralForCausalLM", qwen2 = "Qwen2ForCausalLM"
+    }
+
+    public var architecture: Architecture
+    public var vocabSize: Int
+    public var hiddenSize: Int
+    public var intermediateSize: Int
+    public var layerCount: Int
+    public var headCount: Int
+    public var kvHeadCount: Int
+    public var headDim: Int
+    public var rmsNormEps: Double
+    public var rope: RopeSettings
+    public var tieWordEmbeddings: Bool
+    /// Bias on q, k, v projections.
+    public var qkvBias: Bool
+    /// Bias on the output projection.
+    public var outputBias: Bool
+    /// Bias on gate, up, down projections.
+    public var mlpBias: Bool
+    public var maxPositions: Int
+    /// Beginning- and end-of-sequence token ids when the config names them.
+    public var bosTokenId: Int?, eosTokenId: Int?
+    /// The parsed JSON, kept so that saving preserves fields darwinhost does not interpret.
+    public var raw: [String: Any]
+
+    /// Parses `config.json` at `path`.
+    public init(contentsOf path: String) throws { try self.init(JSONFields(contentsOf: path)) }
+
+    /// Parses a config object; errors name the file and the field.
+    public init(_ json: JSONFields) throws {
+        raw = json.object
+        let name = (try json.array("architectures"))?.first as? String
+        let supported = Architecture.allCases.map(\.rawValue).joined(separator: ", ")
+        if let name {
+            guard let a = Architecture(rawValue: name) else {
+                throw FormatError(file: json.file, "architecture \(name) is not supported (supported: \(supported))")
+            }
+            architecture = a
+        } else {
+            switch try json.string("model_type", "") {
+            case "llama": architecture = .llama
+            case "mistral": architecture = .mistral
+            case "qwen2": architecture = .qwen2
+            default: throw FormatError(file: json.file, "field 'architectures' is missing and model_type is not one of llama, mistral, qwen2 (supported: \(supported))")
+            }
+        }
+        vocabSize = try json.int("vocab_size")
+        hiddenSize = try json.int("hidden_size")
+        intermediateSize = try json.int("intermediate_size")
+        layerCount = try json.int("num_hidden_layers")
+        headCount = try json.int("num_attention_heads")
+        kvHeadCount = try json.int("num_key_value_heads", headCount)
+        headDim = try json.int("head_dim", headCount > 0 ? hiddenSize / headCount : 0)
+        rmsNormEps = try json.double("rms_norm_eps", 1e-6)
+        maxPositions = try json.int("max_position_embeddings", 2048)
+        tieWordEmbeddings = try json.bool("tie_word_embeddings", false)
+        let attentionBias = try json.bool("attention_bias", false)
+        qkvBias = architecture == .qwen2 ? true : attentionBias
+        outputBias = architecture == .qwen2 ? false : attentionBias
+        mlpBias = try json.bool("mlp_bias", false)
+        bosTokenId = json.has("bos_token_id") ? try json.int("bos_token_id") : nil
+        eosTokenId = (json.object["eos_token_id"] as? NSNumber)?.intValue ?? ((json.object["eos_token_id"] as? [NSNumber])?.first?.intValue)
+        rope = try ModelConfig.parseRope(json)
+        for (field, value) in [("vocab_size", vocabSize), ("hidden_size", hiddenSize), ("num_hidden_layers", layerCount),
+                               ("num_attention_heads", headCount), ("num_key_value_heads", kvHeadCount), ("head_dim", headDim)] where value <= 0 {
+            throw FormatError(file: json.file, "field '\(field)' must be positive, found \(value)")
+        }
+        guard headCount % kvHeadCount == 0 else {
+            throw FormatError(file: json.file, "field 'num_attention_heads' (\(headCount)) must be a multiple of 'num_key_value_heads' (\(kvHeadCount))")
+        }
+        guard headDim % 2 == 0 else { throw FormatError(file: json.file, "field 'head_dim' must be even for rotary embeddings, found \(headDim)") }
+    }
+
+    /// RoPE from `rope_parameters` (newer layout) or `rope_theta` + `rope_scaling` (older layout).
+    static func parseRope(_ json: JSONFields) throws -> RopeSettings {
+        let params = try json.nested("rope_parameters") ?? json.nested("rope_scaling")
+        let theta = try json.nested("rope_parameters")?.double("rope_theta", nil) ?? json.double("rope_theta", 10000)
+        guard let params else { return RopeSettings(theta: theta, scaling: .none) }
+        let type = try params.has("rope_type") ? params.string("rope_type") : params.string("type", "default")
+        switch type {
+        case "default": return RopeSettings(theta: theta, scaling: .none)
+        case "linear": return RopeSettings(theta: theta, scaling: .linear(factor: try params.double("factor")))
+        case "llama3":
+            return RopeSettings(theta: theta, scaling: .llama3(
+                factor: try params.double("factor"), lowFreqFactor: try params.double("low_freq_factor"),
+                highFreqFactor: try params.double("high_freq_factor"),
+                originalMaxPositions: try params.int("original_max_position_embeddings")))
+        default:
+            throw FormatError(file: json.file, "field '\(params.prefix)rope_type' is '\(type)'; supported: default, linear, llama3")
+        }
+    }
+}

@@ -1,0 +1,94 @@
+import Foundation
+
+/// Loads a Hugging Face checkpoint directory (`config.json` + safetensors) into a `LanguageModel`.
+public enum ModelLoader {
+    /// Loads `directory`. Tensor shapes are checked against the config; errors name the file and the tensor.
+    public static func load(directory: String) throws -> LanguageModel {
+        let configPath = directory + "/config.json"
+        guard FileManager.default.fileExists(atPath: configPath) else {
+            throw FormatError(file: directory, "not a model directory: config.json is missing")
+        }
+        let config = try ModelConfig(contentsOf: configPath)
+        let weights = try CheckpointWeights(directory: directory)
+        let h = config.hiddenSize, hd = config.headDim
+        let embedding = try weights.tensor("model.embed_tokens.weight", shape: [config.vocabSize, h])
+        var blocks: [TransformerBlock] = []
+        let layout = try PrunedLayout(config: config, file: configPath)
+        for i in 0..<config.layerCount {
+            let p = "model.layers.\(i)."
+            func bias(_ name: String, _ n: Int, _ present: Bool) throws -> Tensor? {
+                present ? try weights.tensor(p + name, shape: [n]) : nil
+            }
+            var attention: AttentionWeights? = nil
+            let kvOfQuery = layout.kvOfQuery(layer: i)
+            if !kvOfQuery.isEmpty {
+                let nq = kvOfQuery.count, nkv = (kvOfQuery.max() ?? -1) + 1
+                attention = AttentionWeights(
+                    q: try weights.tensor(p + "self_attn.q_proj.weight", shape: [nq * hd, h]),
+                    k: try weights.tensor(p + "self_attn.k_proj.weight", shape: [nkv * hd, h]),
+                    v: try weights.tensor(p + "self_attn.v_proj.weight", shape: [nkv * hd, h]),
+                    o: try weights.tensor(p + "self_attn.o_proj.weight", shape: [h, nq * hd]),
+                    qBias: try bias("self_attn.q_proj.bias", nq * hd, config.qkvBias),
+                    kBias: try bias("self_attn.k_proj.bias", nkv * hd, config.qkvBias),
+                    vBias: try bias("self_attn.v_proj.bias", nkv * hd, config.qkvBias),
+                    oBias: try bias("self_attn.o_proj.bias", h, config.outputBias),
+                    kvOfQuery: kvOfQuery, headDim: hd)
+            }
+            var mlp: MLPWeights? = nil
+            let width = layout.mlpWidth(layer: i)
+            if width > 0 {
+                mlp = MLPWeights(
+                    gate: try weights.tensor(p + "mlp.gate_proj.weight", shape: [width, h]),
+                    up: try weights.tensor(p + "mlp.up_proj.weight", shape: [width, h]),
+                    down: try weights.tensor(p + "mlp.down_proj.weight", shape: [h, width]),
+                    gateBias: try bias("mlp.gate_proj.bias", width, config.mlpBias),
+                    upBias: try bias("mlp.up_proj.bias", width, config.mlpBias),
+                    downBias: try bias("mlp.down_proj.bias", h, config.mlpBias))
+            }
+            blocks.append(TransformerBlock(
+                inputNorm: try weights.tensor(p + "input_layernorm.weight", shape: [h]),
+                postAttentionNorm: try weights.tensor(p + "post_attention_layernorm.weight", shape: [h]),
+                attention: attention, mlp: mlp))
+        }
+        let finalNorm = try weights.tensor("model.norm.weight", shape: [h])
+        let lmHead: Tensor
+        if weights.contains("lm_head.weight") && !config.tieWordEmbeddings {
+            lmHead = try weights.tensor("lm_head.weight", shape: [config.vocabSize, h])
+        } else if config.tieWordEmbeddings {
+            lmHead = embedding
+        } else {
+            throw FormatError(file: directory, "checkpoint has no tensor 'lm_head.weight' and tie_word_embeddings is false")
+        }
+        let model = LanguageModel(config: config, embedding: embedding, blocks: blocks, finalNorm: finalNorm, lmHead: lmHead)
+        model.source = directory
+        return model
+    }
+}
+
+/// Per-layer shapes: uniform from the config, or pruned ones from the `darwin_layers` config field that
+/// darwinhost writes for non-uniform models (`[{"kv_of_query": [...], "mlp_width": n}, ...]`).
+struct PrunedLayout {
+    let layers: [(kvOfQuery: [Int], mlpWidth: Int)]
+
+    init(config: ModelConfig, file: String) throws {
+        let groups = config.headCount / config.kvHeadCount
+        let uniform = (kvOfQuery: (0..<config.headCount).map { $0 / groups }, mlpWidth: config.intermediateSize)
+        guard let list = config.raw["darwin_layers"] as? [[String: Any]] else {
+            layers = Array(repeating: uniform, count: config.layerCount)
+            return
+        }
+        guard list.count == config.layerCount else {
+            throw FormatError(file: file, "field 'darwin_layers' has \(list.count) entries, expected num_hidden_layers = \(config.layerCount)")
+        }
+        layers = try list.enumerated().map { i, entry in
+            let fields = JSONFields(file: file, object: entry, prefix: "darwin_layers[\(i + 1)].")
+            guard let kv = (try fields.array("kv_of_query") ?? []) as? [Int], kv.allSatisfy({ $0 >= 0 && $0 < config.kvHeadCount }) else {
+                throw FormatError(file: file, "field 'darwin_layers[\(i + 1)].kv_of_query' must list KV head indices in 0..<\(config.kvHeadCount)")
+            }
+            return (kv, try fields.int("mlp_width"))
+        }
+    }
+
+    func kvOfQuery(layer: Int) -> [Int] { layers[layer].kvOfQuery }
+    func mlpWidth(layer: Int) -> Int { layers[layer].mlpWidth }
+}

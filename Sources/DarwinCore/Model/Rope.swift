@@ -1,0 +1,62 @@
+import Foundation
+
+/// Rotary embedding tables: `cos`/`sin` of `position * inv_freq` for positions `0..<length`, `[length, headDim/2]`.
+struct RopeTables {
+    let length: Int
+    let half: Int
+    let cos: [Float]
+    let sin: [Float]
+
+    init(settings: RopeSettings, headDim: Int, length: Int) {
+        // As in transformers: inverse frequencies and angles in float32.
+        let inv = settings.inverseFrequencies(dim: headDim).map { Float($0) }
+        half = headDim / 2
+        self.length = length
+        var c = [Float](repeating: 0, count: length * half), s = c
+        for p in 0..<length {
+            for i in 0..<half {
+                let angle = Float(p) * inv[i]
+                c[p * half + i] = Float(Foundation.cos(Double(angle)))
+                s[p * half + i] = Float(Foundation.sin(Double(angle)))
+            }
+        }
+        cos = c
+        sin = s
+    }
+
+    /// Rotates, in place, each head of `x` (`[batch*seq, heads*headDim]` rows, position = row % seq),
+    /// with the rotate-half convention of transformers' Llama.
+    func apply(_ x: Tensor, sequenceLength seq: Int, heads: Int) {
+        let p = x.data, width = heads * half * 2
+        let rows = x.shape[0]
+        cos.withUnsafeBufferPointer { cp in
+            sin.withUnsafeBufferPointer { sp in
+                let cb = cp.baseAddress!, sb = sp.baseAddress!
+                Parallel.forEachChunk(count: rows, minimumChunk: 64) { range in
+                    for r in range {
+                        let pos = r % seq
+                        let cr = cb + pos * half, sr = sb + pos * half
+                        for h in 0..<heads {
+                            let base = p + r * width + h * 2 * half
+                            for i in 0..<half {
+                                let a = base[i], b = base[i + half]
+                                base[i] = a * cr[i] - b * sr[i]
+                                base[i + half] = b * cr[i] + a * sr[i]
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+extension LanguageModel {
+    /// RoPE tables covering at least `length` positions (cached).
+    func ropeTables(length: Int) -> RopeTables {
+        if let cached = ropeCache, cached.length >= length { return cached }
+        let tables = RopeTables(settings: config.rope, headDim: config.headDim, length: max(length, 64))
+        ropeCache = tables
+        return tables
+    }
+}

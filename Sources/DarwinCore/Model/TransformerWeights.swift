@@ -1,0 +1,89 @@
+/// Attention weights of one block, possibly pruned: each block keeps its own number of query heads and
+/// the KV heads they still use. Linear weights are `[out, in]` as in Hugging Face checkpoints.
+public final class AttentionWeights {
+    /// `[queryHeads*headDim, hidden]`, `[kvHeads*headDim, hidden]`, `[kvHeads*headDim, hidden]`, `[hidden, queryHeads*headDim]`.
+    public var q: Tensor, k: Tensor, v: Tensor, o: Tensor
+    /// Optional biases (Qwen2 has q/k/v biases; `attention_bias` gives all four).
+    public var qBias: Tensor?, kBias: Tensor?, vBias: Tensor?, oBias: Tensor?
+    /// For each kept query head, the index of its KV head within this block's `k`/`v`.
+    public var kvOfQuery: [Int]
+
+    /// Number of query heads.
+    public var queryHeads: Int { kvOfQuery.count }
+    /// Number of KV heads.
+    public var kvHeads: Int { k.shape[0] / headDim }
+    /// Per-head dimension.
+    public let headDim: Int
+
+    public init(q: Tensor, k: Tensor, v: Tensor, o: Tensor, qBias: Tensor? = nil, kBias: Tensor? = nil,
+                vBias: Tensor? = nil, oBias: Tensor? = nil, kvOfQuery: [Int], headDim: Int) {
+        self.q = q; self.k = k; self.v = v; self.o = o
+        self.qBias = qBias; self.kBias = kBias; self.vBias = vBias; self.oBias = oBias
+        self.kvOfQuery = kvOfQuery; self.headDim = headDim
+    }
+
+    /// Parameter count.
+    public var parameterCount: Int { [q, k, v, o, qBias, kBias, vBias, oBias].compactMap { $0?.count }.reduce(0, +) }
+}
+
+/// SwiGLU MLP weights of one block, possibly narrowed: `down(silu(gate x) * up x)`.
+public final class MLPWeights {
+    /// `[width, hidden]`, `[width, hidden]`, `[hidden, width]`.
+    public var gate: Tensor, up: Tensor, down: Tensor
+    /// Optional biases (`mlp_bias`).
+    public var gateBias: Tensor?, upBias: Tensor?, downBias: Tensor?
+
+    public init(gate: Tensor, up: Tensor, down: Tensor, gateBias: Tensor? = nil, upBias: Tensor? = nil, downBias: Tensor? = nil) {
+        self.gate = gate; self.up = up; self.down = down
+        self.gateBias = gateBias; self.upBias = upBias; self.downBias = downBias
+    }
+
+    /// Number of intermediate neurons.
+    public var width: Int { gate.shape[0] }
+    /// Parameter count.
+    public var parameterCount: Int { [gate, up, down, gateBias, upBias, downBias].compactMap { $0?.count }.reduce(0, +) }
+}
+
+/// One decoder block; `attention` or `mlp` is nil when pruning removed it entirely (the residual passes through).
+public final class TransformerBlock {
+    public var inputNorm: Tensor
+    public var postAttentionNorm: Tensor
+    public var attention: AttentionWeights?
+    public var mlp: MLPWeights?
+
+    public init(inputNorm: Tensor, postAttentionNorm: Tensor, attention: AttentionWeights?, mlp: MLPWeights?) {
+        self.inputNorm = inputNorm; self.postAttentionNorm = postAttentionNorm
+        self.attention = attention; self.mlp = mlp
+    }
+
+    /// Parameter count.
+    public var parameterCount: Int {
+        inputNorm.count + postAttentionNorm.count + (attention?.parameterCount ?? 0) + (mlp?.parameterCount ?? 0)
+    }
+}
+
+/// A decoder-only language model of the Llama family in float32, with per-block shapes.
+public final class LanguageModel {
+    public let config: ModelConfig
+    /// `[vocab, hidden]`.
+    public var embedding: Tensor
+    public var blocks: [TransformerBlock]
+    public var finalNorm: Tensor
+    /// `[vocab, hidden]`; the same object as `embedding` when embeddings are tied.
+    public var lmHead: Tensor
+    /// Where the model was loaded from, if anywhere.
+    public var source: String?
+
+    public init(config: ModelConfig, embedding: Tensor, blocks: [TransformerBlock], finalNorm: Tensor, lmHead: Tensor) {
+        self.config = config; self.embedding = embedding; self.blocks = blocks
+        self.finalNorm = finalNorm; self.lmHead = lmHead
+    }
+
+    /// Total parameter count (tied embeddings counted once).
+    public var parameterCount: Int {
+        embedding.count + blocks.map(\.parameterCount).reduce(0, +) + finalNorm.count + (lmHead === embedding ? 0 : lmHead.count)
+    }
+
+    /// RoPE cos/sin tables, cached per length.
+    var ropeCache: RopeTables?
+}

@@ -1,0 +1,97 @@
+import Foundation
+import Testing
+@testable import DarwinCore
+
+@Suite("file formats: safetensors, config.json")
+struct FormatTests {
+    static func tempDir() throws -> URL {
+        let d = FileManager.default.temporaryDirectory.appendingPathComponent("darwin-format-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
+        return d
+    }
+
+    @Test("write and read back f32 and bf16 safetensors; bf16 rounds to nearest even")
+    func roundTrip() throws {
+        let dir = try Self.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let a = try Tensor.randn([3, 5]), b = try Tensor([1, 1.00390625, 1.01171875, -2.5e-3], shape: [4])
+        let path = dir.appendingPathComponent("x.safetensors").path
+        try SafeTensorsWriter.write([("a", a), ("b", b)], to: path, metadata: ["k": "v"])
+        let f = try SafeTensorsFile(path: path)
+        #expect(f.metadata == ["k": "v"] && f.entries["a"]?.shape == [3, 5])
+        #expect(try f.tensor("a").toArray() == a.toArray())
+        try SafeTensorsWriter.write([("b", b)], to: path, precision: .bf16)
+        // 1.00390625 is halfway between bf16 neighbours 1 and 1.0078125: ties to even (1).
+        #expect(try SafeTensorsFile(path: path).tensor("b").toArray() == [1, 1, 1.015625, -0.00250244140625])  // values from torch .bfloat16()
+    }
+
+    @Test("corrupt, truncated and mismatched files give errors naming file and tensor")
+    func corruptFiles() throws {
+        let dir = try Self.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("x.safetensors").path
+        try SafeTensorsWriter.write([("w", try Tensor.ones([4, 4]))], to: path)
+        let good = try Data(contentsOf: URL(fileURLWithPath: path))
+        try good.prefix(good.count - 8).write(to: URL(fileURLWithPath: path))
+        #expect(throws: FormatError.self) { try SafeTensorsFile(path: path) }
+        do { _ = try SafeTensorsFile(path: path) } catch let e as FormatError {
+            #expect(e.file == path && e.message.contains("tensor 'w'") && e.message.contains("outside the data section"))
+        }
+        try Data([1, 2, 3]).write(to: URL(fileURLWithPath: path))
+        #expect(throws: FormatError.self) { try SafeTensorsFile(path: path) }
+        var bad = good
+        let header = String(decoding: good[8..<(8 + Int(good[0]))], as: UTF8.self).replacingOccurrences(of: "F32", with: "I8 ")
+        bad.replaceSubrange(8..<(8 + header.utf8.count), with: Data(header.utf8))
+        try bad.write(to: URL(fileURLWithPath: path))
+        do { _ = try SafeTensorsFile(path: path); Issue.record("expected an error") } catch let e as FormatError {
+            #expect(e.message.contains("unsupported dtype I8"))
+        }
+    }
+
+    @Test("checkpoint shape mismatches and missing shards are reported with file and tensor")
+    func checkpointErrors() throws {
+        let dir = try Self.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let src = Fixtures.model("llama_gqa_tied")
+        for f in ["config.json", "model.safetensors"] {
+            try FileManager.default.copyItem(atPath: src + "/" + f, toPath: dir.appendingPathComponent(f).path)
+        }
+        var config = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("config.json"))) as! [String: Any]
+        config["intermediate_size"] = 81
+        try JSONSerialization.data(withJSONObject: config).write(to: dir.appendingPathComponent("config.json"))
+        do { _ = try ModelLoader.load(directory: dir.path); Issue.record("expected an error") } catch let e as FormatError {
+            #expect(e.description.contains("model.safetensors: tensor 'model.layers.0.mlp.gate_proj.weight' has shape [80,64], the config implies [81,64]"))
+        }
+        config["intermediate_size"] = 80
+        config["architectures"] = ["GPT2LMHeadModel"]
+        try JSONSerialization.data(withJSONObject: config).write(to: dir.appendingPathComponent("config.json"))
+        do { _ = try ModelLoader.load(directory: dir.path); Issue.record("expected an error") } catch let e as FormatError {
+            #expect(e.message.contains("GPT2LMHeadModel is not supported (supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM)"))
+        }
+        config["architectures"] = ["LlamaForCausalLM"]
+        config["num_attention_heads"] = "four"
+        try JSONSerialization.data(withJSONObject: config).write(to: dir.appendingPathComponent("config.json"))
+        do { _ = try ModelLoader.load(directory: dir.path); Issue.record("expected an error") } catch let e as FormatError {
+            #expect(e.message == "field 'num_attention_heads' must be an integer, found four")
+        }
+        let sharded = try Self.tempDir()
+        defer { try? FileManager.default.removeItem(at: sharded) }
+        let l3 = Fixtures.model("llama3_bias_bf16_sharded")
+        for f in ["config.json", "model.safetensors.index.json"] {
+            try FileManager.default.copyItem(atPath: l3 + "/" + f, toPath: sharded.appendingPathComponent(f).path)
+        }
+        do { _ = try ModelLoader.load(directory: sharded.path); Issue.record("expected an error") } catch let e as FormatError {
+            #expect(e.message.contains("weight_map names shard") && e.message.contains("which is missing"))
+        }
+    }
+
+    @Test("JSON booleans and integers are told apart")
+    func jsonTypes() throws {
+        let f = JSONFields(file: "c.json", object: try JSONSerialization.jsonObject(with: Data(#"{"n": 1, "b": true, "x": 1.5}"#.utf8)) as! [String: Any])
+        #expect(try f.int("n") == 1 && f.bool("b", false) == true)
+        #expect(throws: FormatError.self) { try f.int("b") }
+        #expect(throws: FormatError.self) { try f.bool("n", false) }
+        #expect(throws: FormatError.self) { try f.int("x") }
+        #expect(throws: FormatError.self) { try f.int("missing") }
+    }
+}
