@@ -1,0 +1,149 @@
+import Foundation
+
+/// A Hugging Face `tokenizer.json` tokenizer: added/special tokens, normalizer, pre-tokenizer, BPE model
+/// (byte-level as in GPT-2 / Llama 3 / Qwen2, or SentencePiece-style with byte fallback as in Llama 2 / Mistral),
+/// template post-processing and decoders. Ids equal those of the `tokenizers` library.
+public final class Tokenizer {
+    /// The file it was loaded from.
+    public let path: String
+    let model: BPEModel
+    let normalizer: Normalizer?
+    let preTokenizer: PreTokenizer?
+    let decoder: TokenDecoder?
+    /// Added tokens (content, id, special), longest first for matching.
+    let addedTokens: [(content: String, id: Int32, special: Bool)]
+    /// Ids placed before / after a single sequence by the post-processor when special tokens are added.
+    let prefixIds: [Int32], suffixIds: [Int32]
+    private let tokenOfId: [Int32: String]
+    private let specialIds: Set<Int32>
+
+    /// Loads `path` (a `tokenizer.json`, or a directory containing one).
+    public init(path given: String) throws {
+        var isDir: ObjCBool = false
+        let path = FileManager.default.fileExists(atPath: given, isDirectory: &isDir) && isDir.boolValue ? given + "/tokenizer.json" : given
+        self.path = path
+        let json = try JSONFields(contentsOf: path)
+        guard let m = try json.nested("model") else { throw FormatError(file: path, "field 'model' is missing") }
+        let type = try m.string("type", "BPE")
+        guard type == "BPE" else { throw FormatError(file: path, "model type '\(type)' is not supported (supported: BPE)") }
+        for unsupported in ["continuing_subword_prefix", "end_of_word_suffix"] where m.has(unsupported) && !((m.object[unsupported] as? String) ?? "").isEmpty {
+            throw FormatError(file: path, "field 'model.\(unsupported)' is not supported")
+        }
+        guard let vocabObject = m.object["vocab"] as? [String: Any] else { throw FormatError(file: path, "field 'model.vocab' must be an object of token to id") }
+        var vocab: [String: Int32] = [:]
+        for (token, id) in vocabObject {
+            guard let n = id as? NSNumber else { throw FormatError(file: path, "field 'model.vocab' maps '\(token)' to a non-integer") }
+            vocab[token] = Int32(n.intValue)
+        }
+        let merges: [(String, String)] = try (m.array("merges") ?? []).enumerated().map { i, entry in
+            if let pair = entry as? [String], pair.count == 2 { return (pair[0], pair[1]) }
+            if let s = entry as? String, let space = s.firstIndex(of: " ") { return (String(s[..<space]), String(s[s.index(after: space)...])) }
+            throw FormatError(file: path, "field 'model.merges' entry \(i + 1) must be \"a b\" or [\"a\", \"b\"]")
+        }
+        model = try BPEModel(vocab: vocab, merges: merges, unknown: m.object["unk_token"] as? String,
+                             byteFallback: try m.bool("byte_fallback", false), fuseUnknown: try m.bool("fuse_unk", false),
+                             ignoreMerges: try m.bool("ignore_merges", false), file: path)
+        normalizer = try Normalizer.parse(json.object["normalizer"], file: path)
+        preTokenizer = try PreTokenizer.parse(json.object["pre_tokenizer"], file: path)
+        decoder = try TokenDecoder.parse(json.object["decoder"], file: path)
+        var added: [(String, Int32, Bool)] = []
+        for entry in (try json.array("added_tokens") ?? []) {
+            guard let o = entry as? [String: Any], let content = o["content"] as? String, let id = (o["id"] as? NSNumber)?.intValue else {
+                throw FormatError(file: path, "field 'added_tokens' entries need 'content' and 'id'")
+            }
+            added.append((content, Int32(id), o["special"] as? Bool ?? false))
+        }
+        addedTokens = added.sorted { $0.0.count > $1.0.count }
+        (prefixIds, suffixIds) = try Tokenizer.template(json.object["post_processor"], file: path)
+        var reverse: [Int32: String] = [:]
+        for (t, id) in vocab { reverse[id] = t }
+        for (t, id, _) in added { reverse[id] = t }
+        tokenOfId = reverse
+        specialIds = Set(added.filter { $0.2 }.map { $0.1 })
+    }
+
+    /// Number of ids (vocabulary plus added tokens).
+    public var vocabularySize: Int { (tokenOfId.keys.max().map { Int($0) + 1 }) ?? 0 }
+
+    /// The id of a token string, if any.
+    public func id(of token: String) -> Int32? { model.vocab[token] ?? addedTokens.first { $0.content == token }?.id }
+
+    /// The token string of an id, if any.
+    public func token(of id: Int32) -> String? { tokenOfId[id] }
+
+    /// Encodes `text`; with `addSpecialTokens` the post-processor's tokens (e.g. BOS) are added, as in `tokenizers`.
+    public func encode(_ text: String, addSpecialTokens: Bool = true) -> [Int32] {
+        var ids: [Int32] = []
+        var isFirst = true
+        for segment in splitOnAddedTokens(text) {
+            switch segment {
+            case .added(let id): ids.append(id)
+            case .text(let s):
+                let normalized = normalizer?.apply(s) ?? s
+                let pieces = preTokenizer?.apply(normalized, isFirst: isFirst) ?? [normalized]
+                for p in pieces where !p.isEmpty { ids.append(contentsOf: model.encode(p)) }
+            }
+            isFirst = false
+        }
+        return addSpecialTokens ? prefixIds + ids + suffixIds : ids
+    }
+
+    /// Decodes `ids` to text through the decoder chain (unknown ids are skipped).
+    public func decode(_ ids: [Int32], skipSpecialTokens: Bool = false) -> String {
+        let tokens = ids.compactMap { id -> String? in
+            if skipSpecialTokens && specialIds.contains(id) { return nil }
+            return tokenOfId[id]
+        }
+        guard let decoder else { return tokens.joined(separator: " ") }
+        return decoder.apply(tokens).joined()
+    }
+
+    enum Segment { case text(String), added(Int32) }
+
+    /// Splits raw text around added tokens (longest match first, leftmost).
+    func splitOnAddedTokens(_ text: String) -> [Segment] {
+        guard !addedTokens.isEmpty else { return [.text(text)] }
+        var out: [Segment] = []
+        var rest = Substring(text)
+        while !rest.isEmpty {
+            var best: (range: Range<Substring.Index>, id: Int32)? = nil
+            for t in addedTokens where !t.content.isEmpty {
+                if let r = rest.range(of: t.content), best == nil || r.lowerBound < best!.range.lowerBound { best = (r, t.id) }
+            }
+            guard let b = best else { out.append(.text(String(rest))); break }
+            if b.range.lowerBound > rest.startIndex { out.append(.text(String(rest[..<b.range.lowerBound]))) }
+            out.append(.added(b.id))
+            rest = rest[b.range.upperBound...]
+        }
+        return out
+    }
+
+    /// The ids a `TemplateProcessing` post-processor puts around a single sequence (none for others).
+    static func template(_ json: Any?, file: String) throws -> ([Int32], [Int32]) {
+        guard let o = json as? [String: Any] else { return ([], []) }
+        switch o["type"] as? String {
+        case "TemplateProcessing":
+            let specials = o["special_tokens"] as? [String: Any] ?? [:]
+            var before: [Int32] = [], after: [Int32] = [], seenSequence = false
+            for item in o["single"] as? [Any] ?? [] {
+                guard let entry = item as? [String: Any] else { continue }
+                if entry["Sequence"] != nil { seenSequence = true; continue }
+                guard let special = entry["SpecialToken"] as? [String: Any], let name = special["id"] as? String,
+                      let ids = (specials[name] as? [String: Any])?["ids"] as? [NSNumber] else {
+                    throw FormatError(file: file, "post_processor template names a special token without ids")
+                }
+                if seenSequence { after += ids.map { Int32($0.intValue) } } else { before += ids.map { Int32($0.intValue) } }
+            }
+            return (before, after)
+        case "Sequence":
+            var result: ([Int32], [Int32]) = ([], [])
+            for p in o["processors"] as? [Any] ?? [] {
+                let (b, a) = try template(p, file: file)
+                result.0 += b; result.1 += a
+            }
+            return result
+        case "ByteLevel", nil: return ([], [])
+        default: throw FormatError(file: file, "post_processor type '\(o["type"] ?? "?")' is not supported (supported: TemplateProcessing, ByteLevel, Sequence)")
+        }
+    }
+}

@@ -1,0 +1,84 @@
+import Foundation
+import Testing
+@testable import DarwinCore
+
+/// One reference case written by Tests/Fixtures/generate.py with Hugging Face `tokenizers`.
+struct TokenizerCase: Decodable {
+    let text: String
+    let ids: [Int32]
+    let ids_with_special: [Int32]
+    let decoded: String
+}
+
+enum TokenizerFixtures {
+    static let kinds = ["bytelevel_gpt2", "bytelevel_llama3", "sentencepiece_bpe"]
+    static func dir(_ kind: String) -> String { Fixtures.root.appendingPathComponent("tokenizers/\(kind)").path }
+    static func cases(_ path: String) throws -> [TokenizerCase] {
+        try JSONDecoder().decode([TokenizerCase].self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+    }
+    static let sharedModel = Fixtures.root.deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("shared/models/darwin-pycode-16m").path
+}
+
+@Suite("tokenizers match Hugging Face tokenizers exactly")
+struct TokenizerTests {
+    static func check(_ tok: Tokenizer, _ cases: [TokenizerCase], label: String) {
+        for c in cases {
+            #expect(tok.encode(c.text, addSpecialTokens: false) == c.ids, "\(label): ids of \(c.text.debugDescription)")
+            #expect(tok.encode(c.text, addSpecialTokens: true) == c.ids_with_special, "\(label): ids with special tokens of \(c.text.debugDescription)")
+            #expect(tok.decode(c.ids) == c.decoded, "\(label): decoding of \(c.text.debugDescription)")
+        }
+    }
+
+    @Test("fixture tokenizers: ids, special tokens and decoding", arguments: TokenizerFixtures.kinds)
+    func fixtures(kind: String) throws {
+        let tok = try Tokenizer(path: TokenizerFixtures.dir(kind))
+        let cases = try TokenizerFixtures.cases(TokenizerFixtures.dir(kind) + "/cases.json")
+        #expect(cases.count >= 15)
+        Self.check(tok, cases, label: kind)
+    }
+
+    @Test("the shared reference model's tokenizer (skipped without ../shared)",
+          .enabled(if: FileManager.default.fileExists(atPath: TokenizerFixtures.sharedModel + "/tokenizer.json")))
+    func sharedModel() throws {
+        let tok = try Tokenizer(path: TokenizerFixtures.sharedModel)
+        Self.check(tok, try TokenizerFixtures.cases(Fixtures.root.appendingPathComponent("tokenizers/shared_darwin_pycode_16m_cases.json").path),
+                   label: "darwin-pycode-16m")
+        #expect(tok.vocabularySize == 8192 && tok.id(of: "<|endoftext|>") == 0)
+    }
+
+    @Test("hand-written split scanners agree with the regexes on random text", arguments: 0..<4)
+    func scannersMatchRegex(seed: Int) throws {
+        let pool: [Unicode.Scalar] = Array("ab Z'sltrevmdLLSE09 \t\n\r\n.,;:(-)_#\"'ßéΣж日本한👍\u{301}\u{200b}\u{a0}\u{3000}".unicodeScalars)
+        let g = RandomGenerator(seed: UInt64(seed))
+        let pairs: [(PatternSplitter, String)] = [
+            (KnownPatternSplitter(kind: .gpt2), KnownPatternSplitter.gpt2Pattern),
+            (KnownPatternSplitter(kind: .llama3(maxDigits: 3)), KnownPatternSplitter.llama3Pattern),
+            (KnownPatternSplitter(kind: .llama3(maxDigits: 1)), KnownPatternSplitter.qwen2Pattern),
+        ]
+        for (fast, pattern) in pairs {
+            let regex = try RegexSplitter(pattern: pattern)
+            for _ in 0..<150 {
+                let text = (0..<g.integer(0, 24)).map { _ in pool[g.integer(0, pool.count - 1)] }
+                #expect(fast.matches(in: text) == regex.matches(in: text), "\(pattern) on \(text.map { String($0) }.joined().debugDescription)")
+            }
+        }
+    }
+
+    @Test("bad tokenizer files give errors naming the file and field")
+    func errors() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("darwin-tok-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("tokenizer.json").path
+        try #"{"model": {"type": "WordPiece", "vocab": {}}}"#.write(toFile: path, atomically: true, encoding: .utf8)
+        do { _ = try Tokenizer(path: path); Issue.record("expected an error") } catch let e as FormatError {
+            #expect(e.description == "\(path): model type 'WordPiece' is not supported (supported: BPE)")
+        }
+        try #"{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": ["a b"]}}"#.write(toFile: path, atomically: true, encoding: .utf8)
+        do { _ = try Tokenizer(path: path); Issue.record("expected an error") } catch let e as FormatError {
+            #expect(e.message.contains("merge 1 ('a' 'b') uses tokens missing from the vocabulary"))
+        }
+        #expect(throws: FormatError.self) { try Tokenizer(path: dir.appendingPathComponent("missing.json").path) }
+    }
+}
