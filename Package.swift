@@ -10,15 +10,16 @@ let package = Package(
         .library(name: "DarwinLua", targets: ["DarwinLua"]),
     ],
     targets: [
-        // System libraries (Debian: liblua5.4-dev, libopenblas-dev, libedit-dev, found through pkg-config).
+        // System libraries (Debian: liblua5.4-dev, libopenblas-dev, libedit-dev, zlib1g-dev, found through pkg-config).
         .systemLibrary(name: "CLua", pkgConfig: "lua5.4", providers: [.apt(["liblua5.4-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CEdit", pkgConfig: "libedit", providers: [.apt(["libedit-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // C glue: macro wrappers, the error-raising trampoline, protected calls with tracebacks.
         .target(name: "CLuaGlue", dependencies: ["CLua"]),
         // Data and compute: tensors, BLAS, random numbers. Knows nothing about Lua.
         .target(name: "CDarwinSupport"),
-        .target(name: "DarwinCore", dependencies: ["COpenBLAS", "CDarwinSupport"]),
+        .target(name: "DarwinCore", dependencies: ["COpenBLAS", "CDarwinSupport", "CZlib"]),
         // The Lua host: state, binding layer, bound modules, REPL logic.
         .target(name: "DarwinLua", dependencies: ["CLua", "CLuaGlue", "DarwinCore"]),
         .executableTarget(name: "darwinhost", dependencies: ["DarwinLua", "CEdit"]),

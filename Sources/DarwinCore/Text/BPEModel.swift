@@ -35,6 +35,14 @@ final class BPEModel {
         byteTokenIds = (0..<256).map { vocab["<0x" + hex2($0) + ">"] }
     }
 
+    private init(copying m: BPEModel) {
+        vocab = m.vocab; merges = m.merges; unknownId = m.unknownId; byteFallback = m.byteFallback
+        fuseUnknown = m.fuseUnknown; ignoreMerges = m.ignoreMerges; byteTokenIds = m.byteTokenIds
+    }
+
+    /// The same model with a separate (empty) word cache, safe to use from another thread.
+    func copyWithEmptyCache() -> BPEModel { BPEModel(copying: self) }
+
     /// Token ids of one pre-tokenized word.
     func encode(_ word: String) -> [Int32] {
         if let hit = cache[word] { return hit }

@@ -62,6 +62,29 @@ public final class Tokenizer {
         specialIds = Set(added.filter { $0.2 }.map { $0.1 })
     }
 
+    /// True when the pre-tokenizer always splits after a newline that precedes a non-space character
+    /// (the GPT-2 and Llama 3 / Qwen2 byte-level patterns), so text can be tokenized in pieces cut there.
+    var splitsAfterNewlines: Bool {
+        func check(_ p: PreTokenizer?) -> Bool {
+            switch p {
+            case .byteLevel(_, let splitter)?: return splitter is KnownPatternSplitter
+            case .split(let splitter, let behavior, let invert)?: return splitter is KnownPatternSplitter && behavior == "Isolated" && !invert
+            case .sequence(let list)?: return list.contains { check($0) } && !list.contains { if case .metaspace = $0 { return true } else { return false } }
+            default: return false
+            }
+        }
+        return normalizer == nil && check(preTokenizer)
+    }
+
+    /// A tokenizer sharing this one's tables but with its own word cache, for use on another thread.
+    func copyForThread() -> Tokenizer { Tokenizer(sharing: self) }
+
+    private init(sharing t: Tokenizer) {
+        path = t.path; model = t.model.copyWithEmptyCache(); normalizer = t.normalizer; preTokenizer = t.preTokenizer
+        decoder = t.decoder; addedTokens = t.addedTokens; prefixIds = t.prefixIds; suffixIds = t.suffixIds
+        tokenOfId = t.tokenOfId; specialIds = t.specialIds
+    }
+
     /// Number of ids (vocabulary plus added tokens).
     public var vocabularySize: Int { (tokenOfId.keys.max().map { Int($0) + 1 }) ?? 0 }
 

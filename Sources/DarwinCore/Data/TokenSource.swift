@@ -1,0 +1,143 @@
+import CZlib
+import Foundation
+
+/// Reads training / calibration / evaluation data into one stream of token ids.
+///
+/// Formats, by file name: `.txt` (plain text, tokenized whole), `.jsonl` (one JSON object per line with a
+/// `text` field; each document tokenized separately), `.npy` (a 1-d integer array of token ids) and `.bin`
+/// (raw little-endian uint16 token ids, as nanoGPT writes them). Any of them may be gzip-compressed (`.gz`).
+public enum TokenSource {
+    /// All token ids of `path`. Text is tokenized with `tokenizer` (without special tokens); JSONL documents
+    /// are joined with `separator` (e.g. the EOS id) when given.
+    public static func tokens(path: String, tokenizer: Tokenizer?, separator: Int32? = nil) throws -> [Int32] {
+        let name = path.hasSuffix(".gz") ? String(path.dropLast(3)) : path
+        let data = try read(path)
+        if name.hasSuffix(".npy") { return try NumpyArray.tokens(data, file: path) }
+        if name.hasSuffix(".bin") {
+            guard data.count % 2 == 0 else { throw FormatError(file: path, "a .bin token file holds uint16 ids; \(data.count) bytes is odd") }
+            return data.withUnsafeBytes { raw in (0..<(data.count / 2)).map { Int32(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * $0, as: UInt16.self))) } }
+        }
+        guard let tokenizer else { throw FormatError(file: path, "text data needs a tokenizer") }
+        let text = String(decoding: data, as: UTF8.self)
+        if name.hasSuffix(".jsonl") {
+            var out: [Int32] = []
+            for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: true).enumerated() {
+                guard let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any],
+                      let doc = object["text"] as? String else {
+                    throw FormatError(file: path, "line \(i + 1): expected a JSON object with a string field 'text'")
+                }
+                if let separator, !out.isEmpty { out.append(separator) }
+                out.append(contentsOf: tokenizer.encode(doc, addSpecialTokens: false))
+            }
+            return out
+        }
+        return tokenizeInParallel(text, tokenizer)
+    }
+
+    /// Tokenizes long text in line-aligned chunks on all threads. Chunks end after a newline, where the
+    /// pre-tokenizers of supported tokenizers always split, so the ids equal those of one whole-text call.
+    static func tokenizeInParallel(_ text: String, _ tokenizer: Tokenizer) -> [Int32] {
+        guard tokenizer.splitsAfterNewlines else { return tokenizer.encode(text, addSpecialTokens: false) }
+        let utf8 = Array(text.utf8)
+        let target = 1 << 18
+        var bounds: [Int] = [0]
+        while bounds.last! < utf8.count {
+            var cut = min(utf8.count, bounds.last! + target)
+            while cut < utf8.count && !(utf8[cut - 1] == 0x0A && utf8[cut] != 0x0A && utf8[cut] != 0x0D && utf8[cut] != 0x20 && utf8[cut] != 0x09) { cut += 1 }
+            bounds.append(cut)
+        }
+        let chunks = bounds.count - 1
+        var results = [[Int32]](repeating: [], count: chunks)
+        let tokenizers = (0..<max(1, min(Parallel.threads, chunks))).map { _ in tokenizer.copyForThread() }
+        results.withUnsafeMutableBufferPointer { out in
+            let base = out.baseAddress!
+            Parallel.forEachChunk(count: chunks, minimumChunk: 1, enabled: chunks > 1) { range in
+                let worker = tokenizers[range.lowerBound * tokenizers.count / chunks]
+                for c in range {
+                    base[c] = worker.encode(String(decoding: utf8[bounds[c]..<bounds[c + 1]], as: UTF8.self), addSpecialTokens: false)
+                }
+            }
+        }
+        return results.flatMap { $0 }
+    }
+
+    /// File bytes, gunzipped when the name ends in `.gz`.
+    static func read(_ path: String) throws -> Data {
+        guard FileManager.default.fileExists(atPath: path) else { throw FormatError(file: path, "file not found") }
+        guard path.hasSuffix(".gz") else {
+            guard let d = FileManager.default.contents(atPath: path) else { throw FormatError(file: path, "cannot read") }
+            return d
+        }
+        guard let gz = gzopen(path, "rb") else { throw FormatError(file: path, "cannot open as gzip") }
+        defer { gzclose(gz) }
+        var out = Data()
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { gzread(gz, $0.baseAddress, UInt32($0.count)) }
+            if n < 0 { throw FormatError(file: path, "corrupt gzip data") }
+            if n == 0 { break }
+            out.append(buffer, count: Int(n))
+        }
+        return out
+    }
+}
+
+/// Minimal reader for 1-d integer `.npy` arrays.
+enum NumpyArray {
+    static func tokens(_ data: Data, file: String) throws -> [Int32] {
+        guard data.count >= 10, data.prefix(6) == Data([0x93] + Array("NUMPY".utf8)) else {
+            throw FormatError(file: file, "not a .npy file (missing the \\x93NUMPY magic)")
+        }
+        let major = data[6]
+        let headerLength = major == 1 ? Int(data[8]) | Int(data[9]) << 8 : Int(data[8]) | Int(data[9]) << 8 | Int(data[10]) << 16 | Int(data[11]) << 24
+        let start = (major == 1 ? 10 : 12) + headerLength
+        let header = String(decoding: data[(major == 1 ? 10 : 12)..<min(start, data.count)], as: UTF8.self)
+        guard header.contains("'fortran_order': False") else { throw FormatError(file: file, "only C-order arrays are supported") }
+        let kinds: [(String, Int)] = [("<i2", 2), ("<u2", 2), ("<i4", 4), ("<u4", 4), ("<i8", 8), ("<u8", 8), ("|u1", 1)]
+        guard let (kind, size) = kinds.first(where: { header.contains("'descr': '\($0.0)'") }) else {
+            throw FormatError(file: file, "dtype in header \(header.trimmingCharacters(in: .whitespacesAndNewlines)) is not a little-endian integer type")
+        }
+        let count = (data.count - start) / size
+        return data.withUnsafeBytes { raw in
+            (0..<count).map { i in
+                let off = start + i * size
+                switch kind {
+                case "<i2": return Int32(raw.loadUnaligned(fromByteOffset: off, as: Int16.self))
+                case "<u2": return Int32(raw.loadUnaligned(fromByteOffset: off, as: UInt16.self))
+                case "<i4", "<u4": return raw.loadUnaligned(fromByteOffset: off, as: Int32.self)
+                case "|u1": return Int32(raw.load(fromByteOffset: off, as: UInt8.self))
+                default: return Int32(truncatingIfNeeded: raw.loadUnaligned(fromByteOffset: off, as: Int64.self))
+                }
+            }
+        }
+    }
+}
+
+/// Cuts fixed-length sequences out of a token stream.
+public enum SequenceSampler {
+    /// How sequences are taken from the stream.
+    public enum Mode: String { case random, sequential }
+
+    /// `count` sequences of `length` tokens: at seeded random offsets (calibration, as DarwinLM's reference
+    /// samples windows), or consecutive non-overlapping windows from the start (evaluation).
+    public static func sequences(_ tokens: [Int32], length: Int, count: Int, mode: Mode, seed: UInt64) throws -> [[Int32]] {
+        guard length > 0, count > 0 else { throw TensorError("sequences: length and count must be positive") }
+        guard tokens.count >= length else {
+            throw TensorError("sequences: the data has \(tokens.count) tokens, fewer than one sequence of \(length)")
+        }
+        switch mode {
+        case .sequential:
+            let available = tokens.count / length
+            guard count <= available else {
+                throw TensorError("sequences: \(count) sequential sequences of \(length) need \(count * length) tokens, the data has \(tokens.count)")
+            }
+            return (0..<count).map { Array(tokens[($0 * length)..<(($0 + 1) * length)]) }
+        case .random:
+            let g = RandomGenerator(seed: seed)
+            return (0..<count).map { _ in
+                let start = g.integer(0, tokens.count - length)
+                return Array(tokens[start..<(start + length)])
+            }
+        }
+    }
+}

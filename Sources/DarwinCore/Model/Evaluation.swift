@@ -1,0 +1,138 @@
+import Foundation
+
+/// The dense model's next-token distributions on a fixed set of sequences, kept to score candidates by KL.
+public final class TargetDistribution {
+    /// Number of sequences and their length.
+    public let sequenceCount: Int, sequenceLength: Int
+    /// Vocabulary size of the model that made them.
+    public let vocabSize: Int
+    /// nil: the full distribution is kept; otherwise only the `topK` most likely tokens of each position.
+    public let topK: Int?
+    /// Log-probabilities, `[positions, vocab]` (full) or `[positions, k]` renormalised over the top k (sparse).
+    let logProbs: [Float]
+    /// Token ids of the kept entries (sparse only), `[positions, k]`.
+    let indices: [Int32]
+
+    init(sequenceCount: Int, sequenceLength: Int, vocabSize: Int, topK: Int?, logProbs: [Float], indices: [Int32]) {
+        self.sequenceCount = sequenceCount; self.sequenceLength = sequenceLength; self.vocabSize = vocabSize
+        self.topK = topK; self.logProbs = logProbs; self.indices = indices
+    }
+
+    /// Bytes held.
+    public var byteCount: Int { logProbs.count * 4 + indices.count * 4 }
+}
+
+/// Perplexity, target distributions and KL divergence, computed batch by batch: only one batch of logits
+/// (`batchSize * seq * vocab` floats) is alive at a time.
+extension LanguageModel {
+    /// Sum of next-token negative log-likelihoods (nats) and the number of predicted tokens.
+    public func negativeLogLikelihood(_ sequences: [[Int32]], batchSize: Int = 8) throws -> (sum: Double, count: Int) {
+        var sum = 0.0, count = 0
+        try forEachBatch(sequences, batchSize: batchSize) { logits, batch, seq, first in
+            let v = config.vocabSize
+            for b in 0..<batch {
+                let ids = sequences[first + b]
+                for t in 0..<(seq - 1) {
+                    let row = logits.data + (b * seq + t) * v
+                    sum += Double(LanguageModel.logSumExp(row, v) - row[Int(ids[t + 1])])
+                }
+            }
+            count += batch * (seq - 1)
+        }
+        return (sum, count)
+    }
+
+    /// `exp(mean next-token NLL)` over the sequences.
+    public func perplexity(_ sequences: [[Int32]], batchSize: Int = 8) throws -> Double {
+        let (sum, count) = try negativeLogLikelihood(sequences, batchSize: batchSize)
+        return Foundation.exp(sum / Double(max(count, 1)))
+    }
+
+    /// This model's next-token distributions at every position: full (`topK` nil) or the `topK` most likely
+    /// tokens renormalised to sum to one (as a sparse KL target).
+    public func targets(_ sequences: [[Int32]], topK: Int? = nil, batchSize: Int = 8) throws -> TargetDistribution {
+        let v = config.vocabSize
+        if let k = topK, k < 1 || k > v { throw TensorError("targets: topk must be in 1...\(v), got \(k)") }
+        let seq = sequences.first?.count ?? 0
+        let width = topK ?? v
+        var logProbs = [Float](repeating: 0, count: sequences.count * seq * width)
+        var indices = [Int32](repeating: 0, count: topK == nil ? 0 : sequences.count * seq * width)
+        try forEachBatch(sequences, batchSize: batchSize) { logits, batch, seq, first in
+            for r in 0..<(batch * seq) {
+                let row = logits.data + r * v, out = (first * seq + r) * width
+                if let k = topK {
+                    let top = try Tensor(storage: logits.storage, shape: [v], strides: [1], offset: logits.offset + r * v).topk(k)
+                    let lse = LanguageModel.logSumExp(top.values.data, k)
+                    for j in 0..<k { logProbs[out + j] = top.values.data[j] - lse; indices[out + j] = Int32(top.indices.data[j]) }
+                } else {
+                    let lse = LanguageModel.logSumExp(row, v)
+                    for j in 0..<v { logProbs[out + j] = row[j] - lse }
+                }
+            }
+        }
+        return TargetDistribution(sequenceCount: sequences.count, sequenceLength: seq, vocabSize: v, topK: topK,
+                                  logProbs: logProbs, indices: indices)
+    }
+
+    /// Mean over positions of KL(target || this model). For sparse targets both distributions are restricted
+    /// to the target's top-k tokens and renormalised there.
+    public func klDivergence(_ sequences: [[Int32]], to target: TargetDistribution, batchSize: Int = 8) throws -> Double {
+        guard target.sequenceCount == sequences.count, target.sequenceLength == (sequences.first?.count ?? 0) else {
+            throw TensorError("kl: targets were made for \(target.sequenceCount) sequences of \(target.sequenceLength) tokens, got \(sequences.count) of \(sequences.first?.count ?? 0)")
+        }
+        guard target.vocabSize == config.vocabSize else {
+            throw TensorError("kl: targets have vocabulary \(target.vocabSize), the model \(config.vocabSize)")
+        }
+        let v = config.vocabSize
+        var total = 0.0
+        var gathered = [Float](repeating: 0, count: target.topK ?? 0)
+        try forEachBatch(sequences, batchSize: batchSize) { logits, batch, seq, first in
+            for r in 0..<(batch * seq) {
+                let row = logits.data + r * v
+                var kl = 0.0
+                if let k = target.topK {
+                    let base = (first * seq + r) * k
+                    for j in 0..<k { gathered[j] = row[Int(target.indices[base + j])] }
+                    let lse = gathered.withUnsafeBufferPointer { LanguageModel.logSumExp($0.baseAddress!, k) }
+                    for j in 0..<k {
+                        let lp = Double(target.logProbs[base + j])
+                        kl += Foundation.exp(lp) * (lp - Double(gathered[j] - lse))
+                    }
+                } else {
+                    let base = (first * seq + r) * v
+                    let lse = LanguageModel.logSumExp(row, v)
+                    for j in 0..<v {
+                        let lp = Double(target.logProbs[base + j])
+                        kl += Foundation.exp(lp) * (lp - Double(row[j] - lse))
+                    }
+                }
+                total += kl
+            }
+        }
+        return total / Double(sequences.count * target.sequenceLength)
+    }
+
+    /// Runs the forward pass on consecutive batches; `body(logits [batch*seq rows], batch, seq, firstSequence)`.
+    func forEachBatch(_ sequences: [[Int32]], batchSize: Int, _ body: (Tensor, Int, Int, Int) throws -> Void) throws {
+        guard let seq = sequences.first?.count, seq > 0 else { throw TensorError("evaluation: no sequences given") }
+        if let bad = sequences.firstIndex(where: { $0.count != seq }) {
+            throw TensorError("evaluation: sequence \(bad + 1) has \(sequences[bad].count) tokens, expected \(seq) like the first")
+        }
+        var first = 0
+        while first < sequences.count {
+            let batch = min(max(batchSize, 1), sequences.count - first)
+            let logits = try forward(tokens: Array(sequences[first..<(first + batch)].joined()), batch: batch).logits
+            try body(logits, batch, seq, first)
+            first += batch
+        }
+    }
+
+    /// log(sum(exp(x))) of `n` values, stable.
+    static func logSumExp(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
+        var m = -Float.infinity
+        for i in 0..<n { m = max(m, x[i]) }
+        var s = 0.0
+        for i in 0..<n { s += Double(Foundation.exp(x[i] - m)) }
+        return m + Float(Foundation.log(s))
+    }
+}

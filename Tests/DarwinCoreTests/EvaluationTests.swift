@@ -1,0 +1,132 @@
+import Foundation
+import Testing
+@testable import DarwinCore
+
+@Suite("perplexity, targets and KL")
+struct EvaluationTests {
+    static func fixture(_ family: String) throws -> (LanguageModel, [[Int32]], Double) {
+        let model = try ModelLoader.load(directory: Fixtures.model(family))
+        let ref = try Fixtures.reference(family)
+        let (ids, batch) = try Fixtures.inputIds(ref)
+        let seq = ids.count / batch
+        return (model, (0..<batch).map { Array(ids[($0 * seq)..<(($0 + 1) * seq)]) }, Double(try ref.tensor("loss").item()))
+    }
+
+    @Test("perplexity equals exp(transformers' loss), in any batch size", arguments: Fixtures.families)
+    func perplexity(family: String) throws {
+        let (model, seqs, loss) = try Self.fixture(family)
+        for batchSize in [1, 2] {
+            let ppl = try model.perplexity(seqs, batchSize: batchSize)
+            #expect(Swift.abs(ppl - Foundation.exp(loss)) < 1e-4 * Foundation.exp(loss))
+        }
+    }
+
+    @Test("KL of a model to its own targets is zero; to a perturbed model positive; top-k with k = vocab equals full")
+    func kl() throws {
+        let (model, seqs, _) = try Self.fixture("llama_gqa_tied")
+        let full = try model.targets(seqs, batchSize: 1)
+        let sparse = try model.targets(seqs, topK: 10)
+        let whole = try model.targets(seqs, topK: model.config.vocabSize)
+        #expect(Swift.abs(try model.klDivergence(seqs, to: full)) < 1e-6)
+        #expect(Swift.abs(try model.klDivergence(seqs, to: sparse)) < 1e-6)
+        // Perturb one MLP and compare with a float64 computation from the two models' logits.
+        let perturbed = try ModelLoader.load(directory: Fixtures.model("llama_gqa_tied"))
+        perturbed.blocks[1].mlp!.down.binaryInPlace(.mul, scalar: 1.5)
+        let klFull = try perturbed.klDivergence(seqs, to: full)
+        let p = try model.forward(tokens: Array(seqs.joined()), batch: seqs.count).logits.logSoftmax(dim: -1).toArray()
+        let q = try perturbed.forward(tokens: Array(seqs.joined()), batch: seqs.count).logits.logSoftmax(dim: -1).toArray()
+        let positions = p.count / model.config.vocabSize
+        var reference = 0.0
+        for i in 0..<p.count { reference += Foundation.exp(Double(p[i])) * (Double(p[i]) - Double(q[i])) }
+        reference /= Double(positions)
+        #expect(klFull > 1e-3 && Swift.abs(klFull - reference) < 1e-5 * reference + 1e-7)
+        #expect(Swift.abs(try perturbed.klDivergence(seqs, to: whole) - klFull) < 1e-4 * klFull)
+        #expect(try perturbed.klDivergence(seqs, to: sparse) > 0)
+        #expect(full.byteCount == positions * model.config.vocabSize * 4 && sparse.byteCount == positions * 10 * 8)
+        #expect(throws: TensorError.self) { try model.klDivergence(Array(seqs.prefix(1)), to: full) }
+    }
+}
+
+@Suite("data: token files and sequences")
+struct DataTests {
+    static let tokenizer = { try! Tokenizer(path: TokenizerFixtures.dir("bytelevel_gpt2")) }()
+
+    static func tempDir() throws -> URL {
+        let d = FileManager.default.temporaryDirectory.appendingPathComponent("darwin-data-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
+        return d
+    }
+
+    @Test("text, gzip, JSONL, .npy and .bin give the expected ids")
+    func formats() throws {
+        let dir = try Self.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let text = "def f(x):\n    return x\n\nprint(f(3))\n"
+        let expected = Self.tokenizer.encode(text, addSpecialTokens: false)
+        try text.write(to: dir.appendingPathComponent("a.txt"), atomically: true, encoding: .utf8)
+        #expect(try TokenSource.tokens(path: dir.appendingPathComponent("a.txt").path, tokenizer: Self.tokenizer) == expected)
+        let gz = Process()
+        gz.executableURL = URL(fileURLWithPath: "/bin/gzip")
+        gz.arguments = ["-k", dir.appendingPathComponent("a.txt").path]
+        try gz.run(); gz.waitUntilExit()
+        #expect(try TokenSource.tokens(path: dir.appendingPathComponent("a.txt.gz").path, tokenizer: Self.tokenizer) == expected)
+        let jsonl = "{\"text\": \"hello world\"}\n{\"text\": \"second doc\"}\n"
+        try jsonl.write(to: dir.appendingPathComponent("d.jsonl"), atomically: true, encoding: .utf8)
+        let docs = try TokenSource.tokens(path: dir.appendingPathComponent("d.jsonl").path, tokenizer: Self.tokenizer, separator: 0)
+        #expect(docs == Self.tokenizer.encode("hello world", addSpecialTokens: false) + [0] + Self.tokenizer.encode("second doc", addSpecialTokens: false))
+        try "{\"txt\": 1}\n".write(to: dir.appendingPathComponent("bad.jsonl"), atomically: true, encoding: .utf8)
+        #expect(throws: FormatError.self) { try TokenSource.tokens(path: dir.appendingPathComponent("bad.jsonl").path, tokenizer: Self.tokenizer) }
+        // .bin: uint16 little-endian; .npy: a 1-d int32 array written by hand in the NPY v1 layout.
+        var bin = Data()
+        for v: UInt16 in [1, 500, 65535] { withUnsafeBytes(of: v.littleEndian) { bin.append(contentsOf: $0) } }
+        try bin.write(to: dir.appendingPathComponent("t.bin"))
+        #expect(try TokenSource.tokens(path: dir.appendingPathComponent("t.bin").path, tokenizer: nil) == [1, 500, 65535])
+        var header = "{'descr': '<i4', 'fortran_order': False, 'shape': (3,), }"
+        while (10 + header.utf8.count + 1) % 64 != 0 { header += " " }
+        header += "\n"
+        var npy = Data([0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(header.utf8.count & 255), UInt8(header.utf8.count >> 8)])
+        npy.append(Data(header.utf8))
+        for v: Int32 in [7, 8, 70000] { withUnsafeBytes(of: v.littleEndian) { npy.append(contentsOf: $0) } }
+        try npy.write(to: dir.appendingPathComponent("t.npy"))
+        #expect(try TokenSource.tokens(path: dir.appendingPathComponent("t.npy").path, tokenizer: nil) == [7, 8, 70000])
+        #expect(throws: FormatError.self) { try TokenSource.tokens(path: dir.appendingPathComponent("missing.txt").path, tokenizer: Self.tokenizer) }
+    }
+
+    @Test("tokenizing in parallel chunks gives the ids of one whole-text call")
+    func parallelChunks() throws {
+        let piece = "class A:\n    def f(self, x):  # naïve 👍\n        return x ** 2\n\n\n  indented\nIT'S 12345\n"
+        let text = String(repeating: piece, count: 6000)  // > 1 chunk of 256 KiB
+        Parallel.threads = 2
+        #expect(TokenSource.tokenizeInParallel(text, Self.tokenizer) == Self.tokenizer.encode(text, addSpecialTokens: false))
+    }
+
+    @Test("sequences: sequential windows, seeded random windows, clear errors")
+    func sequences() throws {
+        let tokens = (0..<100).map(Int32.init)
+        let seq = try SequenceSampler.sequences(tokens, length: 10, count: 3, mode: .sequential, seed: 0)
+        #expect(seq == [Array(0..<10), Array(10..<20), Array(20..<30)].map { $0.map(Int32.init) })
+        let r1 = try SequenceSampler.sequences(tokens, length: 10, count: 5, mode: .random, seed: 3)
+        #expect(r1 == (try SequenceSampler.sequences(tokens, length: 10, count: 5, mode: .random, seed: 3)))
+        #expect(r1 != (try SequenceSampler.sequences(tokens, length: 10, count: 5, mode: .random, seed: 4)))
+        #expect(r1.allSatisfy { $0.count == 10 && $0.last! - $0.first! == 9 })
+        #expect(throws: TensorError.self) { try SequenceSampler.sequences(tokens, length: 10, count: 11, mode: .sequential, seed: 0) }
+        #expect(throws: TensorError.self) { try SequenceSampler.sequences(tokens, length: 101, count: 1, mode: .random, seed: 0) }
+    }
+}
+
+@Suite("shared reference model (skipped without ../shared)",
+       .enabled(if: FileManager.default.fileExists(atPath: TokenizerFixtures.sharedModel + "/config.json")))
+struct SharedModelTests {
+    @Test("held-out perplexity of darwin-pycode-16m is near its documented 7.7")
+    func heldOutPerplexity() throws {
+        let dir = TokenizerFixtures.sharedModel
+        let model = try ModelLoader.load(directory: dir)
+        #expect(model.parameterCount == 15_735_168)
+        let tokenizer = try Tokenizer(path: dir)
+        let tokens = try TokenSource.tokens(path: dir + "/data/eval.txt.gz", tokenizer: tokenizer)
+        let seqs = try SequenceSampler.sequences(tokens, length: 512, count: 4, mode: .sequential, seed: 0)
+        let ppl = try model.perplexity(seqs, batchSize: 2)
+        print("darwin-pycode-16m: perplexity \(ppl) on 4x512 held-out tokens (\(tokens.count) tokens in eval data)")
+        #expect(ppl > 5 && ppl < 11)
+    }
+}
