@@ -14,6 +14,16 @@ public enum Parallel {
         }
     }
 
+    /// Runs `body` with OpenBLAS limited to one thread, for BLAS calls made from inside our own parallel
+    /// loops (a multi-threaded sgemm per worker oversubscribes the cores: measured 3.5x slower attention).
+    public static func withSingleThreadedBLAS<T>(_ body: () throws -> T) rethrows -> T {
+        let n = threads
+        if n == 1 { return try body() }
+        openblas_set_num_threads(1)
+        defer { openblas_set_num_threads(Int32(n)) }
+        return try body()
+    }
+
     /// Below this many elements a loop runs on the calling thread (threading costs more than it saves).
     public static let grainElements = 1 << 16
 

@@ -13,6 +13,9 @@ enum DarwinModule {
         host.rawSetField(tableIndex: -2, "version")
         host.pushGlobal("tensor")
         host.rawSetField(tableIndex: -2, "tensor")
+        let table = lua_gettop(host.state)
+        try ModelModule.install(into: host, darwinTableIndex: table)
+        try TextModule.install(into: host, darwinTableIndex: table)
         host.setGlobal("darwin")
     }
 

@@ -45,6 +45,7 @@ enum LayerKernels {
         let workers = max(1, min(Parallel.threads, pairs))
         let scores = UnsafeMutablePointer<Float>.allocate(capacity: workers * seq * seq)
         defer { scores.deallocate() }
+        Parallel.withSingleThreadedBLAS {
         Parallel.forEachChunk(count: pairs, minimumChunk: max(1, pairs / workers)) { range in
             let worker = range.lowerBound / max(1, (pairs + workers - 1) / workers)
             let s = scores + min(worker, workers - 1) * seq * seq
@@ -58,6 +59,7 @@ enum LayerKernels {
                 sgemm(GemmOperand(pointer: s, transposed: false, leadingDimension: seq), vh,
                       out.data + b * seq * nq * hd + h * hd, m: seq, n: hd, k: seq, ldc: nq * hd)
             }
+        }
         }
         return out
     }

@@ -1,0 +1,178 @@
+import CLua
+import CLuaGlue
+import DarwinCore
+
+/// Installs `darwin.load` and the `darwin.Model` / `darwin.Targets` classes.
+enum ModelModule {
+    static func install(into host: LuaHost, darwinTableIndex t: Int32) throws {
+        try host.defineClass(LanguageModel.self, name: "darwin.Model", methods: methods,
+                             metamethods: [("__tostring", { c in c.push(ModelModule.summaryText(try c.object(1, as: LanguageModel.self))); return 1 })],
+                             namespace: "model")
+        try host.defineClass(TargetDistribution.self, name: "darwin.Targets", methods: [
+            ("bytes", { c in c.push(try c.object(1, as: TargetDistribution.self).byteCount); return 1 }),
+        ], metamethods: [("__tostring", { c in
+            let d = try c.object(1, as: TargetDistribution.self)
+            c.push("darwin.Targets(\(d.sequenceCount)x\(d.sequenceLength) positions, \(d.topK.map { "top-\($0)" } ?? "full") distributions, \(d.byteCount / 1_048_576) MiB)")
+            return 1
+        })], namespace: "targets")
+        host.pushFunction("darwin.load") { c in
+            c.push(object: try ModelLoader.load(directory: try c.string(1))); return 1
+        }
+        host.rawSetField(tableIndex: t, "load")
+    }
+
+    static let evaluationOptions = ["batch_size"]
+
+    static let methods: [(String, LuaFunction)] = [
+        ("forward", { c in
+            let model = try c.object(1, as: LanguageModel.self)
+            let seqs = try c.tokenSequences(2)
+            let options = try LuaOptions(c, 3, allowed: ["hidden_states"])
+            let keep = try options.boolean("hidden_states") ?? false
+            let r = try model.forward(tokens: Array(seqs.joined()), batch: seqs.count, keepHiddenStates: keep)
+            c.push(r.logits)
+            guard keep else { return 1 }
+            lua_createtable(c.host.state, Int32(r.hiddenStates.count), 0)
+            for (i, h) in r.hiddenStates.enumerated() { c.push(h); lua_rawseti(c.host.state, -2, lua_Integer(i + 1)) }
+            return 2
+        }),
+        ("perplexity", { c in
+            let model = try c.object(1, as: LanguageModel.self)
+            let batch = try LuaOptions(c, 3, allowed: evaluationOptions).integer("batch_size") ?? 8
+            c.push(try model.perplexity(try c.tokenSequences(2), batchSize: batch)); return 1
+        }),
+        ("nll", { c in
+            let model = try c.object(1, as: LanguageModel.self)
+            let batch = try LuaOptions(c, 3, allowed: evaluationOptions).integer("batch_size") ?? 8
+            let (sum, count) = try model.negativeLogLikelihood(try c.tokenSequences(2), batchSize: batch)
+            c.push(sum); c.push(count); return 2
+        }),
+        ("targets", { c in
+            let model = try c.object(1, as: LanguageModel.self)
+            let options = try LuaOptions(c, 3, allowed: evaluationOptions + ["topk"])
+            c.push(object: try model.targets(try c.tokenSequences(2), topK: try options.integer("topk"),
+                                             batchSize: try options.integer("batch_size") ?? 8))
+            return 1
+        }),
+        ("kl", { c in
+            let model = try c.object(1, as: LanguageModel.self)
+            let target = try c.object(3, as: TargetDistribution.self)
+            let batch = try LuaOptions(c, 4, allowed: evaluationOptions).integer("batch_size") ?? 8
+            c.push(try model.klDivergence(try c.tokenSequences(2), to: target, batchSize: batch)); return 1
+        }),
+        ("parameters", { c in c.push(try c.object(1, as: LanguageModel.self).parameterCount); return 1 }),
+        ("config", { c in pushConfig(c, try c.object(1, as: LanguageModel.self)); return 1 }),
+        ("summary", { c in pushSummary(c, try c.object(1, as: LanguageModel.self)); return 1 }),
+    ]
+
+    /// `model:config()`: the architecture as a Lua table (Hugging Face field names).
+    static func pushConfig(_ c: LuaCall, _ m: LanguageModel) {
+        let cfg = m.config, L = c.host.state
+        lua_createtable(L, 0, 16)
+        let fields: [(String, Any)] = [
+            ("architecture", cfg.architecture.rawValue), ("vocab_size", cfg.vocabSize), ("hidden_size", cfg.hiddenSize),
+            ("intermediate_size", cfg.intermediateSize), ("num_hidden_layers", cfg.layerCount),
+            ("num_attention_heads", cfg.headCount), ("num_key_value_heads", cfg.kvHeadCount), ("head_dim", cfg.headDim),
+            ("rms_norm_eps", cfg.rmsNormEps), ("rope_theta", cfg.rope.theta), ("tie_word_embeddings", cfg.tieWordEmbeddings),
+            ("max_position_embeddings", cfg.maxPositions), ("source", m.source ?? ""),
+        ]
+        for (key, value) in fields {
+            switch value {
+            case let v as Int: c.push(v)
+            case let v as Double: c.push(v)
+            case let v as Bool: c.push(v)
+            default: c.push("\(value)")
+            }
+            c.host.rawSetField(tableIndex: -2, key)
+        }
+    }
+
+    /// `model:summary()`: one entry per block with its heads, MLP width and parameters, plus totals.
+    static func pushSummary(_ c: LuaCall, _ m: LanguageModel) {
+        let L = c.host.state
+        lua_createtable(L, Int32(m.blocks.count), 2)
+        for (i, b) in m.blocks.enumerated() {
+            lua_createtable(L, 0, 5)
+            c.push(i + 1); c.host.rawSetField(tableIndex: -2, "layer")
+            c.push(b.attention?.queryHeads ?? 0); c.host.rawSetField(tableIndex: -2, "query_heads")
+            c.push(b.attention?.kvHeads ?? 0); c.host.rawSetField(tableIndex: -2, "kv_heads")
+            c.push(b.mlp?.width ?? 0); c.host.rawSetField(tableIndex: -2, "mlp_width")
+            c.push(b.parameterCount); c.host.rawSetField(tableIndex: -2, "params")
+            lua_rawseti(L, -2, lua_Integer(i + 1))
+        }
+        c.push(m.parameterCount); c.host.rawSetField(tableIndex: -2, "total_params")
+    }
+
+    /// The text `print(model)` shows.
+    static func summaryText(_ m: LanguageModel) -> String {
+        let cfg = m.config
+        var lines = ["darwin.Model \(cfg.architecture.rawValue) from \(m.source ?? "memory"): \(m.parameterCount) parameters, vocab \(cfg.vocabSize), hidden \(cfg.hiddenSize), head_dim \(cfg.headDim)"]
+        for (i, b) in m.blocks.enumerated() {
+            lines.append("  block \(i + 1): \(b.attention.map { "\($0.queryHeads) query / \($0.kvHeads) kv heads" } ?? "attention removed"), \(b.mlp.map { "mlp \($0.width)" } ?? "mlp removed"), \(b.parameterCount) params")
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// Installs `darwin.tokenizer` (class `darwin.Tokenizer`) and the `darwin.data` module.
+enum TextModule {
+    static func install(into host: LuaHost, darwinTableIndex t: Int32) throws {
+        try host.defineClass(Tokenizer.self, name: "darwin.Tokenizer", methods: tokenizerMethods,
+                             metamethods: [("__tostring", { c in
+                                 let tok = try c.object(1, as: Tokenizer.self)
+                                 c.push("darwin.Tokenizer(\(tok.path), \(tok.vocabularySize) ids)"); return 1
+                             })], namespace: "tokenizer")
+        host.pushFunction("darwin.tokenizer") { c in c.push(object: try Tokenizer(path: try c.string(1))); return 1 }
+        host.rawSetField(tableIndex: t, "tokenizer")
+        host.pushModule("data", dataFunctions)
+        host.rawSetField(tableIndex: t, "data")
+    }
+
+    static let tokenizerMethods: [(String, LuaFunction)] = [
+        ("encode", { c in
+            let tok = try c.object(1, as: Tokenizer.self)
+            let add = try LuaOptions(c, 3, allowed: ["add_special_tokens"]).boolean("add_special_tokens") ?? true
+            c.push(integers: tok.encode(try c.string(2), addSpecialTokens: add).map(Int.init)); return 1
+        }),
+        ("decode", { c in
+            let tok = try c.object(1, as: Tokenizer.self)
+            let skip = try LuaOptions(c, 3, allowed: ["skip_special_tokens"]).boolean("skip_special_tokens") ?? false
+            c.push(tok.decode(try c.tokenSequences(2).flatMap { $0 }, skipSpecialTokens: skip)); return 1
+        }),
+        ("vocab_size", { c in c.push(try c.object(1, as: Tokenizer.self).vocabularySize); return 1 }),
+        ("token_to_id", { c in
+            if let id = try c.object(1, as: Tokenizer.self).id(of: try c.string(2)) { c.push(Int(id)) } else { c.pushNil() }
+            return 1
+        }),
+        ("id_to_token", { c in
+            if let t = try c.object(1, as: Tokenizer.self).token(of: Int32(try c.integer(2))) { c.push(t) } else { c.pushNil() }
+            return 1
+        }),
+    ]
+
+    static let dataFunctions: [(String, LuaFunction)] = [
+        ("tokens", { c in
+            let tok = c.optionalObject(2, as: Tokenizer.self)
+            let separator = try LuaOptions(c, 3, allowed: ["separator"]).integer("separator")
+            let ids = try TokenSource.tokens(path: try c.string(1), tokenizer: tok, separator: separator.map(Int32.init))
+            c.push(try Tensor(ids.map(Float.init), shape: [ids.count])); return 1
+        }),
+        ("sequences", { c in
+            // data.sequences(path_or_ids, tokenizer, {seqlen=, count= | tokens=, seed=, mode=, separator=})
+            let options = try LuaOptions(c, 3, allowed: ["seqlen", "count", "tokens", "seed", "mode", "separator"])
+            let ids: [Int32]
+            if let t = c.optionalObject(1, as: Tensor.self) { ids = try c.tokenSequences(1).flatMap { $0 }; _ = t } else {
+                ids = try TokenSource.tokens(path: try c.string(1), tokenizer: c.optionalObject(2, as: Tokenizer.self),
+                                             separator: try options.integer("separator").map(Int32.init))
+            }
+            guard let length = try options.integer("seqlen") else { throw LuaError("option 'seqlen' is required") }
+            let count = try options.integer("count") ?? (try options.integer("tokens")).map { max(1, $0 / max(length, 1)) }
+            guard let count else { throw LuaError("give option 'count' (sequences) or 'tokens' (total tokens)") }
+            let modeName = try options.string("mode") ?? "random"
+            guard let mode = SequenceSampler.Mode(rawValue: modeName) else { throw LuaError("option 'mode' must be 'random' or 'sequential', got '\(modeName)'") }
+            let seed = try options.integer("seed") ?? 0
+            try c.push(sequences: try SequenceSampler.sequences(ids, length: length, count: count, mode: mode, seed: UInt64(bitPattern: Int64(seed))))
+            return 1
+        }),
+    ]
+}
