@@ -11,7 +11,7 @@ struct TokenizerCase: Decodable {
 }
 
 enum TokenizerFixtures {
-    static let kinds = ["bytelevel_gpt2", "bytelevel_llama3", "sentencepiece_bpe"]
+    static let kinds = ["bytelevel_gpt2", "bytelevel_llama3", "sentencepiece_bpe", "metaspace_bpe"]
     static func dir(_ kind: String) -> String { Fixtures.root.appendingPathComponent("tokenizers/\(kind)").path }
     static func cases(_ path: String) throws -> [TokenizerCase] {
         try JSONDecoder().decode([TokenizerCase].self, from: Data(contentsOf: URL(fileURLWithPath: path)))

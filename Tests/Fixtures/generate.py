@@ -151,6 +151,17 @@ def train_tokenizers():
                                                 limit_alphabet=120))
     tok.post_processor = processors.TemplateProcessing(single="<s> $A", pair="<s> $A $B", special_tokens=[("<s>", 1)])
     kinds["sentencepiece_bpe"] = tok
+    # Newer SentencePiece-style layout (Mistral / Llama 2 converted by recent transformers): Metaspace
+    # pre-tokenizer with prepend_scheme "first", no normalizer, Metaspace decoder.
+    tok = Tokenizer(models.BPE(unk_token="<unk>", byte_fallback=True, fuse_unk=True))
+    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="first", split=False)
+    tok.decoder = decoders.Sequence([decoders.Metaspace(replacement="▁", prepend_scheme="first", split=False),
+                                     decoders.ByteFallback(), decoders.Fuse()])
+    tok.train_from_iterator([t for t in corpus() if "\u3000" not in t],
+                            trainers.BpeTrainer(vocab_size=800, special_tokens=["<unk>", "<s>", "</s>"] + byte_tokens,
+                                                limit_alphabet=120))
+    tok.post_processor = processors.TemplateProcessing(single="<s> $A", pair="<s> $A $B", special_tokens=[("<s>", 1)])
+    kinds["metaspace_bpe"] = tok
     for name, tok in kinds.items():
         out = os.path.join(ROOT, "tokenizers", name)
         os.makedirs(out, exist_ok=True)

@@ -186,10 +186,10 @@ indirect enum TokenDecoder {
                 return String(chars)
             }
         case .metaspace(let replacement, let scheme):
+            // As in `tokenizers`: in the first token every replacement character is dropped (unless the
+            // prepend scheme is "never"); elsewhere each becomes a space.
             return tokens.enumerated().map { i, t in
-                var s = t.replacingOccurrences(of: replacement, with: " ")
-                if i == 0 && scheme != "never" && s.hasPrefix(" ") { s.removeFirst() }
-                return s
+                t.replacingOccurrences(of: replacement, with: i == 0 && scheme != "never" ? "" : " ")
             }
         }
     }

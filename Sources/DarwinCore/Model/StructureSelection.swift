@@ -1,0 +1,32 @@
+/// Keeping a subset of attention heads or MLP neurons: the compact weights of a pruned block.
+extension AttentionWeights {
+    /// The weights with only the query heads `kept` (indices into this block's heads, in order). KV heads no kept
+    /// query head uses are dropped; nil when no head is kept (the block's attention is removed).
+    public func keeping(queryHeads kept: [Int]) throws -> AttentionWeights? {
+        guard !kept.isEmpty else { return nil }
+        if let bad = kept.first(where: { $0 < 0 || $0 >= queryHeads }) {
+            throw TensorError("keeping: query head \(bad + 1) out of range 1..\(queryHeads)")
+        }
+        let hd = headDim
+        let usedKV = Array(Set(kept.map { kvOfQuery[$0] })).sorted()
+        let newIndexOfKV = Dictionary(uniqueKeysWithValues: usedKV.enumerated().map { ($1, $0) })
+        let qRows = kept.flatMap { h in (h * hd)..<((h + 1) * hd) }
+        let kvRows = usedKV.flatMap { g in (g * hd)..<((g + 1) * hd) }
+        return AttentionWeights(
+            q: try q.indexSelect(0, qRows), k: try k.indexSelect(0, kvRows), v: try v.indexSelect(0, kvRows),
+            o: try o.indexSelect(1, qRows),
+            qBias: try qBias?.indexSelect(0, qRows), kBias: try kBias?.indexSelect(0, kvRows),
+            vBias: try vBias?.indexSelect(0, kvRows), oBias: oBias?.clone(),
+            kvOfQuery: kept.map { newIndexOfKV[kvOfQuery[$0]]! }, headDim: hd)
+    }
+}
+
+extension MLPWeights {
+    /// The weights with only the intermediate neurons `kept`; nil when none is kept (the MLP is removed).
+    public func keeping(neurons kept: [Int]) throws -> MLPWeights? {
+        guard !kept.isEmpty else { return nil }
+        return MLPWeights(gate: try gate.indexSelect(0, kept), up: try up.indexSelect(0, kept), down: try down.indexSelect(1, kept),
+                          gateBias: try gateBias?.indexSelect(0, kept), upBias: try upBias?.indexSelect(0, kept),
+                          downBias: downBias?.clone())
+    }
+}

@@ -1,0 +1,51 @@
+import Testing
+@testable import DarwinCore
+
+@Suite("non-uniform (pruned) block shapes")
+struct PrunedShapeTests {
+    /// Zeroes, in place, the `o_proj` columns of query head `h` (the dense equivalent of removing it).
+    static func zeroHead(_ a: AttentionWeights, _ h: Int) throws {
+        try a.o.narrow(1, h * a.headDim, a.headDim).fill(0)
+    }
+
+    @Test("removing heads, a whole KV group, neurons and whole units equals zeroing them in the dense model",
+          arguments: ["llama_gqa_tied", "llama3_bias_bf16_sharded", "qwen2_tied"])
+    func prunedEqualsZeroed(family: String) throws {
+        let pruned = try ModelLoader.load(directory: Fixtures.model(family))
+        let zeroed = try ModelLoader.load(directory: Fixtures.model(family))
+        let (ids, batch) = try Fixtures.inputIds(try Fixtures.reference(family))
+        let a0 = pruned.blocks[0].attention!
+        // Block 1: with several KV heads, drop every query head of KV group 0 (its KV head disappears too) and
+        // one more head; with a single KV head, drop the first and the last query head.
+        let group0 = a0.kvOfQuery.indices.filter { a0.kvOfQuery[$0] == 0 }
+        let removed = a0.kvHeads > 1 ? group0 + [group0.count] : [0, a0.queryHeads - 1]
+        let kept = a0.kvOfQuery.indices.filter { !removed.contains($0) }
+        pruned.blocks[0].attention = try a0.keeping(queryHeads: kept)
+        for h in removed { try Self.zeroHead(zeroed.blocks[0].attention!, h) }
+        // Block 1 MLP: keep every third neuron. Block 2: remove attention and MLP entirely.
+        let m0 = pruned.blocks[0].mlp!
+        let neurons = Array(stride(from: 0, to: m0.width, by: 3))
+        pruned.blocks[0].mlp = try m0.keeping(neurons: neurons)
+        for j in 0..<m0.width where !neurons.contains(j) { try zeroed.blocks[0].mlp!.down.narrow(1, j, 1).fill(0) }
+        pruned.blocks[1].attention = try pruned.blocks[1].attention!.keeping(queryHeads: [])
+        pruned.blocks[1].mlp = try pruned.blocks[1].mlp!.keeping(neurons: [])
+        let a1 = zeroed.blocks[1].attention!
+        try a1.o.fill(0)
+        try zeroed.blocks[1].mlp!.down.fill(0)
+        // Biases of removed output projections would remain in the zeroed model; remove them there too.
+        a1.oBias = nil
+        zeroed.blocks[1].mlp!.downBias = nil
+        #expect(pruned.blocks[0].attention!.kvHeads == max(1, a0.kvHeads - 1))
+        #expect(pruned.blocks[1].attention == nil && pruned.blocks[1].mlp == nil)
+        #expect(pruned.parameterCount < zeroed.parameterCount)
+        let p = try pruned.forward(tokens: ids, batch: batch).logits
+        let z = try zeroed.forward(tokens: ids, batch: batch).logits
+        #expect(relativeError(p, z) < 1e-5, "\(family): \(relativeError(p, z))")
+    }
+
+    @Test("bad head indices are rejected")
+    func badHeads() throws {
+        let m = try ModelLoader.load(directory: Fixtures.model("llama_gqa_tied"))
+        #expect(throws: TensorError.self) { try m.blocks[0].attention!.keeping(queryHeads: [7]) }
+    }
+}
