@@ -51,15 +51,10 @@ struct EvaluationTests {
 struct DataTests {
     static let tokenizer = { try! Tokenizer(path: TokenizerFixtures.dir("bytelevel_gpt2")) }()
 
-    static func tempDir() throws -> URL {
-        let d = FileManager.default.temporaryDirectory.appendingPathComponent("darwin-data-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
-        return d
-    }
 
     @Test("text, gzip, JSONL, .npy and .bin give the expected ids")
     func formats() throws {
-        let dir = try Self.tempDir()
+        let dir = try TestFiles.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         let text = "def f(x):\n    return x\n\nprint(f(3))\n"
         let expected = Self.tokenizer.encode(text, addSpecialTokens: false)

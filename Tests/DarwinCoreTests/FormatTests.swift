@@ -4,15 +4,10 @@ import Testing
 
 @Suite("file formats: safetensors, config.json")
 struct FormatTests {
-    static func tempDir() throws -> URL {
-        let d = FileManager.default.temporaryDirectory.appendingPathComponent("darwin-format-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
-        return d
-    }
 
     @Test("write and read back f32 and bf16 safetensors; bf16 rounds to nearest even")
     func roundTrip() throws {
-        let dir = try Self.tempDir()
+        let dir = try TestFiles.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         let a = try Tensor.randn([3, 5]), b = try Tensor([1, 1.00390625, 1.01171875, -2.5e-3], shape: [4])
         let path = dir.appendingPathComponent("x.safetensors").path
@@ -27,7 +22,7 @@ struct FormatTests {
 
     @Test("corrupt, truncated and mismatched files give errors naming file and tensor")
     func corruptFiles() throws {
-        let dir = try Self.tempDir()
+        let dir = try TestFiles.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         let path = dir.appendingPathComponent("x.safetensors").path
         try SafeTensorsWriter.write([("w", try Tensor.ones([4, 4]))], to: path)
@@ -50,7 +45,7 @@ struct FormatTests {
 
     @Test("checkpoint shape mismatches and missing shards are reported with file and tensor")
     func checkpointErrors() throws {
-        let dir = try Self.tempDir()
+        let dir = try TestFiles.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         let src = Fixtures.model("llama_gqa_tied")
         for f in ["config.json", "model.safetensors"] {
@@ -74,7 +69,7 @@ struct FormatTests {
         do { _ = try ModelLoader.load(directory: dir.path); Issue.record("expected an error") } catch let e as FormatError {
             #expect(e.message == "field 'num_attention_heads' must be an integer, found four")
         }
-        let sharded = try Self.tempDir()
+        let sharded = try TestFiles.tempDir()
         defer { try? FileManager.default.removeItem(at: sharded) }
         let l3 = Fixtures.model("llama3_bias_bf16_sharded")
         for f in ["config.json", "model.safetensors.index.json"] {

@@ -1,3 +1,4 @@
+import Foundation
 @testable import DarwinCore
 
 /// Independent float64 reference helpers: they index element by element and share no code with the kernels.
@@ -36,4 +37,14 @@ enum Reference {
 extension Tensor {
     /// Values as Double in row-major order, read through strides.
     var doubles: [Double] { Reference.indices(shape).map { Reference.at(self, $0) } }
+}
+
+/// Scratch folders for tests that write files.
+enum TestFiles {
+    /// A new empty folder under the system temporary directory (the caller removes it).
+    static func tempDir() throws -> URL {
+        let d = FileManager.default.temporaryDirectory.appendingPathComponent("darwin-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
+        return d
+    }
 }

@@ -15,8 +15,8 @@ struct LuaScriptTests {
     @Test("Lua test file passes", arguments: files)
     func run(file: String) throws {
         let host = try TestSupport.host()
-        try ScriptRunner.runChunk(host, code: "package.path = ... .. '/?.lua;' .. package.path", chunkName: "=(setup)",
-                                  arguments: [Self.directory.path])
+        try ScriptRunner.runChunk(host, code: "local dir, root = ...\npackage.path = dir .. '/?.lua;' .. package.path\ndarwin.test_root = root",
+                                  chunkName: "=(setup)", arguments: [Self.directory.path, TestSupport.repoRoot.path])
         try ScriptRunner.runFile(host, path: Self.directory.appendingPathComponent(file).path, arguments: [])
     }
 }
