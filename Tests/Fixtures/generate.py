@@ -180,6 +180,61 @@ def write_cases(tok, path):
     json.dump(cases, open(path, "w"), ensure_ascii=False, indent=1)
 
 
+# ---------------------------------------------------------------- structured OBS reference
+def obs_reference(w, h, g, levels, rel_damp=0.01):
+    """Greedy structured OBS in float64, written independently of darwinhost's update formulas: at every step
+    the inverse Hessian of the surviving columns is inverted afresh, and the surviving weights are the
+    least-squares optimum W H[:,K] H[K,K]^-1 (which sequential OBS updates must reproduce)."""
+    import numpy as np
+    w = w.astype(np.float64).copy(); h = h.astype(np.float64).copy()
+    cols = w.shape[1]; n = cols // g
+    dead = np.diag(h) == 0
+    h[dead, dead] = 1; w[:, dead] = 0
+    h += rel_damp * np.mean(np.diag(h)) * np.eye(cols)
+    alive = list(range(n)); order = []; snaps = {}
+    def columns(structs): return [c for s in structs for c in range(s * g, (s + 1) * g)]
+    def optimal(structs):
+        k = columns(structs)
+        return w @ h[:, k] @ np.linalg.inv(h[np.ix_(k, k)])
+    if 0 in levels: snaps[0] = (list(alive), optimal(alive))
+    while len(order) < max(levels):
+        k = columns(alive); hinv = np.linalg.inv(h[np.ix_(k, k)]); cur = optimal(alive)
+        scores = []
+        for i, s in enumerate(alive):
+            idx = list(range(i * g, (i + 1) * g))
+            block = np.linalg.inv(hinv[np.ix_(idx, idx)])
+            ws = cur[:, idx]
+            scores.append(np.einsum("ra,ab,rb->", ws, block, ws))
+        best = alive[int(np.argmin(scores))]
+        alive.remove(best); order.append(best)
+        if len(order) in levels: snaps[len(order)] = (list(alive), optimal(alive))
+    return order, snaps
+
+
+def make_obs_cases():
+    import numpy as np
+    rng = np.random.default_rng(11)
+    tensors, meta = {}, []
+    for name, (rows, n, g, samples, levels) in {"heads": (7, 6, 4, 60, [0, 1, 3, 5, 6]),
+                                                "neurons": (5, 12, 1, 40, [0, 2, 4, 8, 11])}.items():
+        x = rng.standard_normal((samples, n * g)) * rng.uniform(0.2, 2.0, n * g)
+        x[:, 1] = 0  # one dead input
+        h = (2.0 / samples) * x.T @ x
+        w = rng.standard_normal((rows, n * g))
+        order, snaps = obs_reference(w.astype(np.float32), h.astype(np.float32), g, levels)
+        tensors[f"{name}.weight"] = torch.tensor(w, dtype=torch.float32)
+        tensors[f"{name}.hessian"] = torch.tensor(h, dtype=torch.float32)
+        for lvl, (kept, ws) in snaps.items():
+            tensors[f"{name}.level{lvl}"] = torch.tensor(ws, dtype=torch.float32)
+        meta.append({"name": name, "group": g, "levels": levels, "order": order,
+                     "kept": {str(l): k for l, (k, _) in snaps.items()}})
+    out = os.path.join(ROOT, "obs")
+    os.makedirs(out, exist_ok=True)
+    save_file(tensors, os.path.join(out, "reference.safetensors"))
+    json.dump(meta, open(os.path.join(out, "cases.json"), "w"), indent=1)
+    print("obs reference cases written")
+
+
 def shared_tokenizer_cases():
     """Reference ids for ../shared's model tokenizer (tests skip when ../shared is absent)."""
     from tokenizers import Tokenizer
@@ -197,3 +252,4 @@ if __name__ == "__main__":
             make_model(name, cls, kwargs, options)
     train_tokenizers()
     shared_tokenizer_cases()
+    make_obs_cases()

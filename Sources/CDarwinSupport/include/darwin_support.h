@@ -7,4 +7,8 @@
 /// page-faults its memory in again, which made a fresh 16 MB add 7x slower than the add itself.
 void darwin_tune_malloc(void);
 
+/// LAPACK (exported by libopenblas): Cholesky factorisation and inverse from it, column-major, float64.
+void dpotrf_(const char *uplo, const int *n, double *a, const int *lda, int *info);
+void dpotri_(const char *uplo, const int *n, double *a, const int *lda, int *info);
+
 #endif
