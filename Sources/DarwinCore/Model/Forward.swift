@@ -45,8 +45,17 @@ extension LanguageModel {
         return x
     }
 
-    /// One decoder block, updating the residual stream `x` in place.
-    func runBlock(_ block: TransformerBlock, _ x: inout Tensor, batch: Int, seq: Int, rope: RopeTables) throws {
+    /// Inputs of the two pruned projections, offered to an observer during a block's forward pass.
+    public enum ProjectionInput {
+        /// The attention context entering `o_proj`: `[tokens, queryHeads * headDim]`.
+        case attentionOutput(Tensor)
+        /// The SwiGLU activation entering `down_proj`: `[tokens, width]`.
+        case mlpDown(Tensor)
+    }
+
+    /// One decoder block, updating the residual stream `x` in place; `observe` sees the projection inputs.
+    func runBlock(_ block: TransformerBlock, _ x: inout Tensor, batch: Int, seq: Int, rope: RopeTables,
+                  observe: ((ProjectionInput) throws -> Void)? = nil) throws {
         if let a = block.attention {
             let h = LayerKernels.rmsNorm(x, block.inputNorm, eps: config.rmsNormEps)
             let q = try LayerKernels.linear(h, a.q, a.qBias)
@@ -55,12 +64,14 @@ extension LanguageModel {
             rope.apply(q, sequenceLength: seq, heads: a.queryHeads)
             rope.apply(k, sequenceLength: seq, heads: a.kvHeads)
             let context = LayerKernels.causalAttention(q: q, k: k, v: v, kvOfQuery: a.kvOfQuery, batch: batch, seq: seq, headDim: a.headDim)
+            try observe?(.attentionOutput(context))
             try x.binaryInPlace(.add, try LayerKernels.linear(context, a.o, a.oBias))
         }
         if let m = block.mlp {
             let h = LayerKernels.rmsNorm(x, block.postAttentionNorm, eps: config.rmsNormEps)
             let gate = try LayerKernels.linear(h, m.gate, m.gateBias)
             LayerKernels.swiglu(gate: gate, up: try LayerKernels.linear(h, m.up, m.upBias))
+            try observe?(.mlpDown(gate))
             try x.binaryInPlace(.add, try LayerKernels.linear(gate, m.down, m.downBias))
         }
     }

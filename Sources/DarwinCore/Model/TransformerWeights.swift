@@ -86,4 +86,20 @@ public final class LanguageModel {
 
     /// RoPE cos/sin tables, cached per length.
     var ropeCache: RopeTables?
+    /// The dense model's fingerprint, kept once computed (and carried by clones).
+    var fingerprintCache: String?
+    /// Levels applied from a compression database, per kind and block (nil: the weights as loaded).
+    public internal(set) var genome: Genome?
+
+    /// A copy with its own block list sharing the weight tensors: applying a genome or replacing a block's
+    /// weights on the copy leaves this model untouched (tensors are never modified in place by `apply`).
+    public func clone() -> LanguageModel {
+        let copy = LanguageModel(config: config, embedding: embedding, blocks: blocks.map {
+            TransformerBlock(inputNorm: $0.inputNorm, postAttentionNorm: $0.postAttentionNorm, attention: $0.attention, mlp: $0.mlp)
+        }, finalNorm: finalNorm, lmHead: lmHead)
+        copy.source = source
+        copy.fingerprintCache = fingerprintCache
+        copy.genome = genome
+        return copy
+    }
 }

@@ -1,0 +1,128 @@
+import Foundation
+
+/// Builds a compression database: block by block, the calibration activations are fed through the dense model,
+/// the Hessians of the `o_proj` and `down_proj` inputs are accumulated, heads and neurons are pruned greedily
+/// with structured OBS, and every level's compact weights are written. Each finished block is recorded in the
+/// manifest (atomically), so an interrupted build resumes at the next unfinished block.
+public struct DatabaseBuilder {
+    public var attentionLevels: [Int]
+    public var mlpLevels: [Int]
+    public var relDamp = 0.01
+    /// Stop after this many newly built blocks (for tests of resumption); nil builds everything.
+    public var maxNewBlocks: Int?
+    /// Receives progress lines.
+    public var progress: ((String) -> Void)?
+
+    /// Default levels for `model`: `steps` equal steps per kind.
+    public init(model: LanguageModel, steps: Int = 10) {
+        attentionLevels = PruningLevels.evenlySpaced(structures: model.config.headCount, steps: steps)
+        mlpLevels = PruningLevels.evenlySpaced(structures: model.config.intermediateSize, steps: steps)
+    }
+
+    /// Builds (or resumes) the database for `model` on `calibration` at `path`.
+    public func build(model: LanguageModel, calibration: [[Int32]], path: String) throws -> PruningDatabase {
+        guard model.genome == nil, model.blocks.allSatisfy({ $0.attention?.queryHeads == model.config.headCount && $0.mlp?.width == model.config.intermediateSize }) else {
+            throw TensorError("database: the model must be dense (as loaded), not pruned")
+        }
+        guard let seq = calibration.first?.count, calibration.allSatisfy({ $0.count == seq }), seq > 0 else {
+            throw TensorError("database: calibration needs equal-length, non-empty sequences")
+        }
+        for (name, levels, limit) in [("attention", attentionLevels, model.config.headCount), ("mlp", mlpLevels, model.config.intermediateSize)] {
+            guard levels.first == 0, levels == levels.sorted(), Set(levels).count == levels.count, levels.last! <= limit else {
+                throw TensorError("database: \(name) levels \(levels) must start at 0, increase, and stay within 0...\(limit)")
+            }
+        }
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        var manifest = DatabaseManifest(
+            modelFingerprint: model.fingerprint, modelSource: model.source ?? "(memory)", relDamp: relDamp,
+            calibrationSequences: calibration.count, calibrationLength: seq, calibrationFingerprint: tokensFingerprint(calibration),
+            attentionLevels: attentionLevels, mlpLevels: mlpLevels, blocks: [], blockCount: model.blocks.count)
+        if let existing = try? PruningDatabase(path: path) {
+            try checkResumable(existing.manifest, manifest, path: path)
+            manifest.blocks = existing.manifest.blocks
+            if !manifest.blocks.isEmpty { progress?("database: resuming at block \(manifest.blocks.count + 1) of \(model.blocks.count)") }
+        }
+        var x = try model.embed(Array(calibration.joined()))
+        let rope = model.ropeTables(length: seq)
+        var built = 0
+        for (i, block) in model.blocks.enumerated() {
+            if i < manifest.blocks.count {
+                try model.runBlock(block, &x, batch: calibration.count, seq: seq, rope: rope)
+                continue
+            }
+            if let limit = maxNewBlocks, built >= limit { break }
+            let start = Date()
+            let attentionH = HessianAccumulator(dimension: block.attention!.q.shape[0])
+            let mlpH = HessianAccumulator(dimension: block.mlp!.width)
+            try model.runBlock(block, &x, batch: calibration.count, seq: seq, rope: rope) { input in
+                switch input {
+                case .attentionOutput(let t): try attentionH.add(t)
+                case .mlpDown(let t): try mlpH.add(t)
+                }
+            }
+            let attention = try pruneAttention(block.attention!, attentionH.hessian, block: i, path: path, headDim: model.config.headDim)
+            let mlp = try pruneMLP(block.mlp!, mlpH.hessian, block: i, path: path)
+            manifest.blocks.append(.init(index: i, attention: attention, mlp: mlp, seconds: Date().timeIntervalSince(start)))
+            try AtomicFile.write(try JSONEncoder.pretty.encode(manifest), to: path + "/" + PruningDatabase.manifestName)
+            built += 1
+            progress?("database: block \(i + 1)/\(model.blocks.count) pruned in \(String(format: "%.1f", Date().timeIntervalSince(start))) s")
+        }
+        return PruningDatabase(path: path, manifest: manifest)
+    }
+
+    /// An existing manifest at the path must describe the same model, calibration and settings.
+    func checkResumable(_ old: DatabaseManifest, _ new: DatabaseManifest, path: String) throws {
+        let checks: [(String, Bool)] = [
+            ("model fingerprint", old.modelFingerprint == new.modelFingerprint),
+            ("calibration data", old.calibrationFingerprint == new.calibrationFingerprint && old.calibrationLength == new.calibrationLength),
+            ("levels", old.attentionLevels == new.attentionLevels && old.mlpLevels == new.mlpLevels),
+            ("rel_damp", old.relDamp == new.relDamp), ("block count", old.blockCount == new.blockCount),
+        ]
+        if let mismatch = checks.first(where: { !$0.1 }) {
+            throw FormatError(file: path, "a database built with a different \(mismatch.0) is already there; choose another path or delete it")
+        }
+    }
+
+    private func pruneAttention(_ a: AttentionWeights, _ h: Tensor, block: Int, path: String, headDim: Int) throws -> [DatabaseManifest.Entry] {
+        let (snapshots, _) = try StructuredOBS.prune(weight: a.o, hessian: h, groupSize: headDim, levels: attentionLevels, relDamp: relDamp)
+        return try snapshots.enumerated().map { level, s in
+            guard let pruned = try a.keeping(queryHeads: s.kept) else { return .init(level: level, removed: s.removed, params: 0, file: nil, bytes: 0, crc32: 0) }
+            pruned.o = s.weights
+            var tensors: [(String, Tensor)] = [("q", pruned.q), ("k", pruned.k), ("v", pruned.v), ("o", pruned.o),
+                                               ("kv_of_query", try Tensor(pruned.kvOfQuery.map(Float.init), shape: [pruned.queryHeads])),
+                                               ("kept", try Tensor(s.kept.map(Float.init), shape: [s.kept.count]))]
+            for (n, t) in [("q_bias", pruned.qBias), ("k_bias", pruned.kBias), ("v_bias", pruned.vBias), ("o_bias", pruned.oBias)] { if let t { tensors.append((n, t)) } }
+            return try write(tensors, name: "block\(block).attention.level\(level).safetensors", level: level, removed: s.removed, params: pruned.parameterCount, path: path)
+        }
+    }
+
+    private func pruneMLP(_ m: MLPWeights, _ h: Tensor, block: Int, path: String) throws -> [DatabaseManifest.Entry] {
+        let (snapshots, _) = try StructuredOBS.prune(weight: m.down, hessian: h, groupSize: 1, levels: mlpLevels, relDamp: relDamp) { done, total in
+            if done % max(1, total / 4) == 0 { progress?("database: block \(block + 1) mlp: \(done)/\(total) neurons removed") }
+        }
+        return try snapshots.enumerated().map { level, s in
+            guard let pruned = try m.keeping(neurons: s.kept) else { return .init(level: level, removed: s.removed, params: 0, file: nil, bytes: 0, crc32: 0) }
+            pruned.down = s.weights
+            var tensors: [(String, Tensor)] = [("gate", pruned.gate), ("up", pruned.up), ("down", pruned.down),
+                                               ("kept", try Tensor(s.kept.map(Float.init), shape: [s.kept.count]))]
+            for (n, t) in [("gate_bias", pruned.gateBias), ("up_bias", pruned.upBias), ("down_bias", pruned.downBias)] { if let t { tensors.append((n, t)) } }
+            return try write(tensors, name: "block\(block).mlp.level\(level).safetensors", level: level, removed: s.removed, params: pruned.parameterCount, path: path)
+        }
+    }
+
+    private func write(_ tensors: [(String, Tensor)], name: String, level: Int, removed: Int, params: Int, path: String) throws -> DatabaseManifest.Entry {
+        let full = path + "/" + name
+        try SafeTensorsWriter.write(tensors, to: full)
+        let data = try Data(contentsOf: URL(fileURLWithPath: full))
+        return .init(level: level, removed: removed, params: params, file: name, bytes: data.count, crc32: data.withUnsafeBytes { checksum($0) })
+    }
+}
+
+extension JSONEncoder {
+    /// Sorted, indented JSON (stable manifests).
+    static var pretty: JSONEncoder {
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return e
+    }
+}

@@ -1,0 +1,56 @@
+/// The JSON manifest of a compression database directory (`manifest.json`).
+public struct DatabaseManifest: Codable {
+    /// One stored variant of one unit.
+    public struct Entry: Codable {
+        /// Level number (0 = dense).
+        public var level: Int
+        /// Structures removed (query heads or neurons).
+        public var removed: Int
+        /// Parameters of the unit at this level (0 when removed entirely).
+        public var params: Int
+        /// File holding the compact weights (nil when the unit is removed entirely).
+        public var file: String?
+        /// Size and CRC-32 of that file.
+        public var bytes: Int
+        public var crc32: UInt32
+    }
+
+    /// The entries of one finished block.
+    public struct Block: Codable {
+        public var index: Int
+        public var attention: [Entry]
+        public var mlp: [Entry]
+        /// Wall time spent on the block.
+        public var seconds: Double
+    }
+
+    public var format = "darwinhost-compression-database"
+    public var version = 1
+    /// CRC-32 of the dense model's configuration and weights (hex).
+    public var modelFingerprint: String
+    public var modelSource: String
+    public var relDamp: Double
+    /// Calibration: number of sequences, their length, and a CRC-32 of the token ids.
+    public var calibrationSequences: Int
+    public var calibrationLength: Int
+    public var calibrationFingerprint: String
+    /// Structures removed at each level, per kind (`levels.attention[k]` heads removed at level k).
+    public var attentionLevels: [Int]
+    public var mlpLevels: [Int]
+    /// Finished blocks, in order.
+    public var blocks: [Block]
+    /// Number of blocks of the model.
+    public var blockCount: Int
+
+    /// True when every block is finished.
+    public var isComplete: Bool { blocks.count == blockCount }
+}
+
+/// Default levels: `steps` equal steps (as equal as integers allow) from 0 to all `structures` removed,
+/// so every step removes about the same number of parameters (the reference's `cols_removed_*`).
+public enum PruningLevels {
+    public static func evenlySpaced(structures: Int, steps: Int) -> [Int] {
+        let n = max(1, min(steps, structures))
+        return Array(Set((0...n).map { Int((Double($0) * Double(structures) / Double(n)).rounded()) })).sorted()
+    }
+}

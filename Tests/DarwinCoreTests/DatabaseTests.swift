@@ -1,0 +1,112 @@
+import Foundation
+import Testing
+@testable import DarwinCore
+
+@Suite("compression database")
+struct DatabaseTests {
+    static let family = "llama3_bias_bf16_sharded"  // GQA 4:1, biases on every projection
+
+    static func calibration(_ model: LanguageModel, count: Int = 6, length: Int = 12) -> [[Int32]] {
+        let g = RandomGenerator(seed: 5)
+        return (0..<count).map { _ in (0..<length).map { _ in Int32(g.integer(0, model.config.vocabSize - 1)) } }
+    }
+
+    static func build(_ path: String, maxNewBlocks: Int? = nil) throws -> (LanguageModel, PruningDatabase) {
+        let model = try ModelLoader.load(directory: Fixtures.model(family))
+        var builder = DatabaseBuilder(model: model, steps: 4)
+        builder.maxNewBlocks = maxNewBlocks
+        return (model, try builder.build(model: model, calibration: calibration(model), path: path))
+    }
+
+    @Test("level 0 reproduces the dense model; parameters fall with the level")
+    func denseLevel() throws {
+        let dir = try TestFiles.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (model, db) = try Self.build(dir.path)
+        #expect(db.levels(.attention) == [0, 1, 2, 3, 4] && db.levels(.mlp) == [0, 18, 36, 54, 72])
+        let (ids, batch) = try Fixtures.inputIds(try Fixtures.reference(Self.family))
+        let dense = try model.forward(tokens: ids, batch: batch).logits
+        let candidate = model.clone()
+        try candidate.apply(db, Genome(attention: [0, 0, 0], mlp: [0, 0, 0]))
+        #expect(relativeError(try candidate.forward(tokens: ids, batch: batch).logits, dense) < 1e-6)
+        for kind in UnitKind.allCases {
+            let params = try (0..<db.levels(kind).count).map { try db.params(block: 1, kind: kind, level: $0) }
+            #expect(params == params.sorted(by: >) && params.last == 0)
+        }
+    }
+
+    @Test("a stitched candidate computes what the dense model computes with those structures zeroed")
+    func stitchedEqualsZeroed() throws {
+        let dir = try TestFiles.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (model, db) = try Self.build(dir.path)
+        let genome = Genome(attention: [2, 4, 1], mlp: [3, 1, 4])
+        let candidate = model.clone()
+        try candidate.apply(db, genome)
+        #expect(candidate.blocks[1].attention == nil && candidate.blocks[2].mlp == nil)
+        #expect(model.blocks.allSatisfy { $0.attention != nil && $0.mlp != nil })  // the parent is untouched
+        // The zeroed equivalent: dense shapes, removed structures' o/down columns zero, kept ones from the database.
+        let zeroed = try ModelLoader.load(directory: Fixtures.model(Self.family))
+        let hd = model.config.headDim
+        for i in 0..<3 {
+            let a = zeroed.blocks[i].attention!, m = zeroed.blocks[i].mlp!
+            let keptHeads = try db.kept(block: i, kind: .attention, level: genome.attention[i])
+            try a.o.fill(0)
+            if let stitched = candidate.blocks[i].attention {
+                for (k, h) in keptHeads.enumerated() { _ = try a.o.narrow(1, h * hd, hd).copy(from: stitched.o.narrow(1, k * hd, hd)) }
+            } else { a.oBias = nil }
+            let keptNeurons = try db.kept(block: i, kind: .mlp, level: genome.mlp[i])
+            try m.down.fill(0)
+            if let stitched = candidate.blocks[i].mlp {
+                for (k, j) in keptNeurons.enumerated() { _ = try m.down.narrow(1, j, 1).copy(from: stitched.down.narrow(1, k, 1)) }
+            } else { m.downBias = nil }
+        }
+        let (ids, batch) = try Fixtures.inputIds(try Fixtures.reference(Self.family))
+        let c = try candidate.forward(tokens: ids, batch: batch).logits, z = try zeroed.forward(tokens: ids, batch: batch).logits
+        #expect(relativeError(c, z) < 1e-5, "\(relativeError(c, z))")
+        #expect(try db.params(genome) < db.params(Genome(attention: [0, 0, 0], mlp: [0, 0, 0])))
+        // Switching back re-loads only the changed units and restores the dense outputs.
+        try candidate.apply(db, Genome(attention: [0, 0, 0], mlp: [0, 0, 0]))
+        #expect(relativeError(try candidate.forward(tokens: ids, batch: batch).logits, try model.forward(tokens: ids, batch: batch).logits) < 1e-6)
+    }
+
+    @Test("an interrupted build resumes and gives the same database as an uninterrupted one")
+    func resume() throws {
+        let a = try TestFiles.tempDir(), b = try TestFiles.tempDir()
+        defer { try? FileManager.default.removeItem(at: a); try? FileManager.default.removeItem(at: b) }
+        let (model, partial) = try Self.build(a.path, maxNewBlocks: 1)
+        #expect(partial.manifest.blocks.count == 1 && !partial.manifest.isComplete)
+        #expect(throws: TensorError.self) { try model.clone().apply(partial, Genome(attention: [0, 0, 0], mlp: [0, 0, 0])) }
+        let (_, resumed) = try Self.build(a.path)
+        let (_, fresh) = try Self.build(b.path)
+        #expect(resumed.manifest.isComplete)
+        #expect(resumed.manifest.blocks.map { $0.attention.map(\.crc32) + $0.mlp.map(\.crc32) }
+                == fresh.manifest.blocks.map { $0.attention.map(\.crc32) + $0.mlp.map(\.crc32) })
+    }
+
+    @Test("corrupt entries, another model and mismatched settings are reported clearly")
+    func errors() throws {
+        let dir = try TestFiles.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (model, db) = try Self.build(dir.path)
+        let file = dir.appendingPathComponent("block0.mlp.level1.safetensors")
+        var bytes = try Data(contentsOf: file)
+        bytes[bytes.count - 1] ^= 0xFF
+        try bytes.write(to: file)
+        let reopened = try PruningDatabase(path: dir.path)
+        do { try model.clone().apply(reopened, Genome(attention: [0, 0, 0], mlp: [1, 0, 0])); Issue.record("expected an error") } catch let e as FormatError {
+            #expect(e.file.hasSuffix("block0.mlp.level1.safetensors") && e.message.contains("corrupt"))
+        }
+        let other = try ModelLoader.load(directory: Fixtures.model("llama_gqa_tied"))
+        do { try other.apply(db, Genome(attention: [0, 0], mlp: [0, 0])); Issue.record("expected an error") } catch let e as TensorError {
+            #expect(e.message.contains("was built for model"))
+        }
+        var builder = DatabaseBuilder(model: model, steps: 2)
+        builder.relDamp = 0.01
+        do { _ = try builder.build(model: model, calibration: Self.calibration(model), path: dir.path); Issue.record("expected an error") } catch let e as FormatError {
+            #expect(e.message.contains("different levels"))
+        }
+        #expect(throws: FormatError.self) { try PruningDatabase(path: dir.appendingPathComponent("nothing").path) }
+        #expect(throws: TensorError.self) { try model.clone().apply(db, Genome(attention: [0, 0, 9], mlp: [0, 0, 0])) }
+    }
+}
