@@ -16,6 +16,7 @@ enum DarwinModule {
         let table = lua_gettop(host.state)
         try ModelModule.install(into: host, darwinTableIndex: table)
         try TextModule.install(into: host, darwinTableIndex: table)
+        try DatabaseModule.install(into: host, darwinTableIndex: table)
         host.setGlobal("darwin")
     }
 

@@ -24,6 +24,9 @@ struct DatabaseTests {
         defer { try? FileManager.default.removeItem(at: dir) }
         let (model, db) = try Self.build(dir.path)
         #expect(db.levels(.attention) == [0, 1, 2, 3, 4] && db.levels(.mlp) == [0, 18, 36, 54, 72])
+        #expect(PruningLevels.evenlySpaced(structures: 12, steps: 10) == Array(0...12))
+        #expect(PruningLevels.evenlySpaced(structures: 1024, steps: 10) == stride(from: 0, through: 1024, by: 128).map { $0 })
+        #expect(PruningLevels.evenlySpaced(structures: 13, steps: 4) == [0, 3, 7, 10, 13])
         let (ids, batch) = try Fixtures.inputIds(try Fixtures.reference(Self.family))
         let dense = try model.forward(tokens: ids, batch: batch).logits
         let candidate = model.clone()

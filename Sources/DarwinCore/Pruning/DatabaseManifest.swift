@@ -46,11 +46,13 @@ public struct DatabaseManifest: Codable {
     public var isComplete: Bool { blocks.count == blockCount }
 }
 
-/// Default levels: `steps` equal steps (as equal as integers allow) from 0 to all `structures` removed,
-/// so every step removes about the same number of parameters (the reference's `cols_removed_*`).
+/// Default levels: equal steps from 0 to all `structures` removed, so every step removes the same number of
+/// parameters (the reference's `cols_removed_*`). The step count is the divisor of `structures` nearest to
+/// `steps` (within half to twice it); without one, steps are as equal as rounding allows.
 public enum PruningLevels {
     public static func evenlySpaced(structures: Int, steps: Int) -> [Int] {
-        let n = max(1, min(steps, structures))
+        let divisors = (1...max(1, structures)).filter { structures % $0 == 0 && 2 * $0 >= steps && $0 <= 2 * steps }
+        let n = divisors.min { abs($0 - steps) < abs($1 - steps) } ?? max(1, min(steps, structures))
         return Array(Set((0...n).map { Int((Double($0) * Double(structures) / Double(n)).rounded()) })).sorted()
     }
 }
