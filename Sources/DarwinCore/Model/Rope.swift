@@ -25,8 +25,9 @@ struct RopeTables {
     }
 
     /// Rotates, in place, each head of `x` (`[batch*seq, heads*headDim]` rows, position = row % seq),
-    /// with the rotate-half convention of transformers' Llama.
-    func apply(_ x: Tensor, sequenceLength seq: Int, heads: Int) {
+    /// with the rotate-half convention of transformers' Llama. `inverse` rotates back (the backward pass).
+    func apply(_ x: Tensor, sequenceLength seq: Int, heads: Int, inverse: Bool = false) {
+        let sign: Float = inverse ? -1 : 1
         let p = x.data, width = heads * half * 2
         let rows = x.shape[0]
         cos.withUnsafeBufferPointer { cp in
@@ -39,9 +40,9 @@ struct RopeTables {
                         for h in 0..<heads {
                             let base = p + r * width + h * 2 * half
                             for i in 0..<half {
-                                let a = base[i], b = base[i + half]
-                                base[i] = a * cr[i] - b * sr[i]
-                                base[i + half] = b * cr[i] + a * sr[i]
+                                let a = base[i], b = base[i + half], sn = sign * sr[i]
+                                base[i] = a * cr[i] - b * sn
+                                base[i + half] = b * cr[i] + a * sn
                             }
                         }
                     }

@@ -1,0 +1,92 @@
+import Foundation
+
+/// Backward passes of the forward building blocks.
+enum BackwardKernels {
+    /// For `y = x Wᵀ + b` with `W [out, in]`: accumulates dW = dyᵀ x, db = Σ dy and returns dx = dy W.
+    static func linear(_ x: Tensor, _ w: Tensor, _ bias: Tensor?, dy: Tensor, grads: Gradients) throws -> Tensor {
+        try grads.accumulate(w, try dy.t().matmul(x))
+        if let bias { try grads.accumulate(bias, try dy.reduce(.sum, dim: 0)) }
+        return try dy.matmul(w)
+    }
+
+    /// For `y = w ⊙ x · r` (RMSNorm, r = 1/sqrt(mean(x²) + eps)): accumulates dw, returns dx.
+    static func rmsNorm(_ x: Tensor, _ weight: Tensor, eps: Double, dy: Tensor, grads: Gradients) throws -> Tensor {
+        let rows = x.shape[0], n = x.shape[1]
+        let dx = Tensor(uninitializedShape: x.shape)
+        var dw = [Double](repeating: 0, count: n)
+        let px = x.data, pdy = dy.data, pdx = dx.data, w = weight.data
+        for r in 0..<rows {
+            let row = px + r * n, g = pdy + r * n, out = pdx + r * n
+            var ss = 0.0, dot = 0.0
+            for i in 0..<n { ss += Double(row[i]) * Double(row[i]) }
+            let rstd = 1 / (ss / Double(n) + eps).squareRoot()
+            for i in 0..<n { dot += Double(w[i]) * Double(g[i]) * Double(row[i]); dw[i] += Double(g[i]) * Double(row[i]) * rstd }
+            let c = rstd * rstd * rstd * dot / Double(n)
+            for i in 0..<n { out[i] = Float(rstd * Double(w[i]) * Double(g[i]) - Double(row[i]) * c) }
+        }
+        try grads.accumulate(weight, try Tensor(dw.map(Float.init), shape: [n]))
+        return dx
+    }
+
+    /// For `a = silu(g) ⊙ u`: returns (dg, du).
+    static func swiglu(gate: Tensor, up: Tensor, da: Tensor) -> (Tensor, Tensor) {
+        let dg = Tensor(uninitializedShape: gate.shape), du = Tensor(uninitializedShape: up.shape)
+        let g = gate.data, u = up.data, d = da.data, pg = dg.data, pu = du.data
+        Parallel.forEachChunk(count: gate.count, minimumChunk: 1 << 14) { range in
+            for i in range {
+                let s = 1 / (1 + Foundation.exp(-g[i]))
+                pu[i] = d[i] * g[i] * s
+                pg[i] = d[i] * u[i] * s * (1 + g[i] * (1 - s))
+            }
+        }
+        return (dg, du)
+    }
+
+    /// Causal GQA attention backward. Recomputes the probabilities from `q`, `k` (RoPE applied), returns
+    /// (dq, dk, dv) for `dContext`. Work is split by (batch, KV head) so each worker owns its dk/dv slices.
+    static func causalAttention(q: Tensor, k: Tensor, v: Tensor, kvOfQuery: [Int], batch: Int, seq: Int, headDim hd: Int,
+                                dContext: Tensor) -> (Tensor, Tensor, Tensor) {
+        let nq = kvOfQuery.count, nkv = k.shape[1] / hd
+        let dq = Tensor(shape: q.shape, repeating: 0), dk = Tensor(shape: k.shape, repeating: 0), dv = Tensor(shape: v.shape, repeating: 0)
+        let scale = Float(1 / Double(hd).squareRoot())
+        let pairs = batch * nkv
+        Parallel.withSingleThreadedBLAS {
+            Parallel.forEachChunk(count: pairs, minimumChunk: 1) { range in
+                let p = UnsafeMutablePointer<Float>.allocate(capacity: 2 * seq * seq)
+                defer { p.deallocate() }
+                let dp = p + seq * seq
+                for pair in range {
+                    let b = pair / nkv, g = pair % nkv
+                    let kv = { (t: Tensor) in GemmOperand(pointer: t.data + b * seq * nkv * hd + g * hd, transposed: false, leadingDimension: nkv * hd) }
+                    let kvT = { (t: Tensor) in GemmOperand(pointer: t.data + b * seq * nkv * hd + g * hd, transposed: true, leadingDimension: nkv * hd) }
+                    for h in 0..<nq where kvOfQuery[h] == g {
+                        let qOff = b * seq * nq * hd + h * hd
+                        let qh = GemmOperand(pointer: q.data + qOff, transposed: false, leadingDimension: nq * hd)
+                        let dctx = GemmOperand(pointer: dContext.data + qOff, transposed: false, leadingDimension: nq * hd)
+                        // P = softmax(scale q kᵀ) with the causal mask.
+                        sgemm(qh, kvT(k), p, m: seq, n: seq, k: hd, ldc: seq, alpha: scale)
+                        for i in 0..<seq { Tensor.causalSoftmaxRow(p + i * seq, length: i + 1, total: seq) }
+                        // dP = dctx vᵀ ; dv += Pᵀ dctx
+                        sgemm(dctx, kvT(v), dp, m: seq, n: seq, k: hd, ldc: seq)
+                        sgemm(GemmOperand(pointer: p, transposed: true, leadingDimension: seq), dctx,
+                              dv.data + b * seq * nkv * hd + g * hd, m: seq, n: hd, k: seq, ldc: nkv * hd, beta: 1)
+                        // dS = P ⊙ (dP - rowsum(dP ⊙ P))
+                        for i in 0..<seq {
+                            let pr = p + i * seq, dr = dp + i * seq
+                            var s: Float = 0
+                            for j in 0...i { s += pr[j] * dr[j] }
+                            for j in 0...i { dr[j] = pr[j] * (dr[j] - s) }
+                            if i + 1 < seq { (dr + i + 1).update(repeating: 0, count: seq - i - 1) }
+                        }
+                        // dq = scale dS k ; dk += scale dSᵀ q
+                        sgemm(GemmOperand(pointer: dp, transposed: false, leadingDimension: seq), kv(k), dq.data + qOff,
+                              m: seq, n: hd, k: seq, ldc: nq * hd, alpha: scale)
+                        sgemm(GemmOperand(pointer: dp, transposed: true, leadingDimension: seq), qh,
+                              dk.data + b * seq * nkv * hd + g * hd, m: seq, n: hd, k: seq, ldc: nkv * hd, alpha: scale, beta: 1)
+                    }
+                }
+            }
+        }
+        return (dq, dk, dv)
+    }
+}
