@@ -29,7 +29,10 @@ public struct JSONFields {
     public func has(_ key: String) -> Bool { object[key] != nil && !(object[key] is NSNull) }
 
     /// True for JSON `true`/`false` (on Linux every NSNumber casts to Bool, so look at the class).
-    static func isBoolean(_ v: Any?) -> Bool { v.map { String(describing: type(of: $0)).contains("Boolean") || $0 is Swift.Bool && !($0 is NSNumber) } ?? false }
+    static func isBoolean(_ v: Any?) -> Bool {
+        guard let v else { return false }
+        return type(of: v) == Swift.Bool.self || String(describing: type(of: v)).contains("Boolean")
+    }
 
     private func fail(_ key: String, _ expectation: String) -> FormatError {
         FormatError(file: file, "field '\(prefix)\(key)' \(expectation)")

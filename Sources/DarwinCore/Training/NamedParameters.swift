@@ -36,7 +36,7 @@ public final class Gradients {
     public subscript(_ parameter: Tensor) -> Tensor? { table[ObjectIdentifier(parameter)] }
 
     /// Adds `g` into the gradient of `parameter`.
-    func accumulate(_ parameter: Tensor, _ g: Tensor) throws {
+    public func accumulate(_ parameter: Tensor, _ g: Tensor) throws {
         if let existing = table[ObjectIdentifier(parameter)] { try existing.binaryInPlace(.add, g) } else { table[ObjectIdentifier(parameter)] = g.contiguous() === g ? g : g.clone() }
     }
 

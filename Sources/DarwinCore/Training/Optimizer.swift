@@ -1,0 +1,108 @@
+import Foundation
+
+/// Learning-rate schedules.
+public enum LearningRateSchedule: Equatable {
+    case constant
+    /// Linear warmup over `warmup` steps, then cosine decay to `minRatio * lr` at `total` steps.
+    case warmupCosine(warmup: Int, total: Int, minRatio: Double)
+
+    /// The multiplier of the base learning rate at step `step` (1-based).
+    public func factor(step: Int) -> Double {
+        switch self {
+        case .constant: return 1
+        case .warmupCosine(let warmup, let total, let minRatio):
+            if step <= warmup { return Double(step) / Double(max(warmup, 1)) }
+            let progress = min(1, Double(step - warmup) / Double(max(total - warmup, 1)))
+            return minRatio + (1 - minRatio) * 0.5 * (1 + Foundation.cos(Double.pi * progress))
+        }
+    }
+}
+
+/// Optimizer settings (the defaults of `torch.optim.AdamW`).
+public struct OptimizerSettings {
+    public enum Kind: String { case adamw, sgd }
+    public var kind: Kind = .adamw
+    public var learningRate = 1e-3
+    public var beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8
+    public var weightDecay = 0.01
+    /// SGD momentum.
+    public var momentum = 0.0
+    public var schedule: LearningRateSchedule = .constant
+    /// Clip the global gradient norm to this value (nil: no clipping).
+    public var clipNorm: Double?
+    public init() {}
+}
+
+/// AdamW (decoupled weight decay, bias correction, as `torch.optim.AdamW`) or SGD with momentum, over a
+/// chosen set of parameter tensors. Moment buffers are allocated once per parameter.
+public final class Optimizer {
+    public let settings: OptimizerSettings
+    /// Parameters updated, with their names.
+    public let parameters: [(String, Tensor)]
+    /// Steps taken.
+    public private(set) var step = 0
+    private var first: [ObjectIdentifier: Tensor] = [:], second: [ObjectIdentifier: Tensor] = [:]
+
+    public init(parameters: [(String, Tensor)], settings: OptimizerSettings) {
+        self.parameters = parameters
+        self.settings = settings
+    }
+
+    /// The learning rate the next step will use.
+    public var currentLearningRate: Double { settings.learningRate * settings.schedule.factor(step: step + 1) }
+
+    /// Applies one update from `grads`; returns the global gradient norm before clipping.
+    @discardableResult
+    public func apply(_ grads: Gradients) throws -> Double {
+        let norm = grads.globalNorm()
+        if let clip = settings.clipNorm, norm > clip { grads.scale(by: Float(clip / (norm + 1e-6))) }
+        let lr = currentLearningRate
+        step += 1
+        for (_, p) in parameters {
+            guard let g = grads[p] else { continue }
+            switch settings.kind {
+            case .adamw: adamw(p, g, lr: lr)
+            case .sgd: sgd(p, g, lr: lr)
+            }
+        }
+        return norm
+    }
+
+    private func adamw(_ p: Tensor, _ g: Tensor, lr: Double) {
+        let id = ObjectIdentifier(p)
+        let m = first[id] ?? Tensor(shape: p.shape, repeating: 0), v = second[id] ?? Tensor(shape: p.shape, repeating: 0)
+        first[id] = m; second[id] = v
+        let s = settings
+        let b1 = Float(s.beta1), b2 = Float(s.beta2)
+        let c1 = 1 - Foundation.pow(s.beta1, Double(step)), c2 = 1 - Foundation.pow(s.beta2, Double(step))
+        let stepSize = Float(lr / c1), decay = Float(1 - lr * s.weightDecay)
+        let sqrtC2 = Float(c2.squareRoot()), eps = Float(s.epsilon)
+        let pp = p.data, pg = g.data, pm = m.data, pv = v.data
+        Parallel.forEachChunk(count: p.count, minimumChunk: 1 << 15) { range in
+            for i in range {
+                pp[i] *= decay
+                pm[i] = b1 * pm[i] + (1 - b1) * pg[i]
+                pv[i] = b2 * pv[i] + (1 - b2) * pg[i] * pg[i]
+                pp[i] -= stepSize * pm[i] / ((pv[i].squareRoot() / sqrtC2) + eps)
+            }
+        }
+    }
+
+    private func sgd(_ p: Tensor, _ g: Tensor, lr: Double) {
+        let s = settings, pp = p.data, pg = g.data
+        let decay = Float(s.weightDecay), rate = Float(lr)
+        if s.momentum == 0 {
+            for i in 0..<p.count { pp[i] -= rate * (pg[i] + decay * pp[i]) }
+            return
+        }
+        let id = ObjectIdentifier(p)
+        let buf = first[id] ?? Tensor(shape: p.shape, repeating: 0)
+        first[id] = buf
+        let mu = Float(s.momentum), pb = buf.data
+        for i in 0..<p.count {
+            let d = pg[i] + decay * pp[i]
+            pb[i] = step == 1 ? d : mu * pb[i] + d
+            pp[i] -= rate * pb[i]
+        }
+    }
+}
