@@ -17,6 +17,7 @@ enum DarwinModule {
         try ModelModule.install(into: host, darwinTableIndex: table)
         try TextModule.install(into: host, darwinTableIndex: table)
         try DatabaseModule.install(into: host, darwinTableIndex: table)
+        try TrainingModule.install(into: host, darwinTableIndex: table)
         host.setGlobal("darwin")
     }
 

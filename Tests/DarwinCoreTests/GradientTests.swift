@@ -70,3 +70,41 @@ struct OptimizerTests {
         #expect(last < 0.5 * first)
     }
 }
+
+@Suite("training: finite differences")
+struct FiniteDifferenceTests {
+    /// Central differences of the loss on randomly chosen coordinates of every parameter tensor.
+    /// The engine computes in float32, so the step is large (1e-2) and the tolerance matches float32 precision.
+    static func check(_ model: LanguageModel, tokens: [Int32], batch: Int, label: String) throws {
+        let (_, grads) = try model.lossAndGradients(tokens: tokens, batch: batch)
+        let g = RandomGenerator(seed: 9)
+        var checked = 0
+        for (name, p) in model.namedParameters {
+            let analytic = grads[p] ?? Tensor(shape: p.shape, repeating: 0)  // unused (e.g. the norm of a removed unit)
+            for _ in 0..<3 {
+                let i = g.integer(0, p.count - 1)
+                let old = p.data[i], h: Float = 1e-2
+                p.data[i] = old + h
+                let up = try model.lossAndGradients(tokens: tokens, batch: batch).loss
+                p.data[i] = old - h
+                let down = try model.lossAndGradients(tokens: tokens, batch: batch).loss
+                p.data[i] = old
+                let numeric = (up - down) / Double(2 * h), exact = Double(analytic.data[i])
+                #expect(Swift.abs(numeric - exact) < 2e-3 + 2e-2 * Swift.abs(exact), "\(label) \(name)[\(i)]: numeric \(numeric) vs analytic \(exact)")
+                checked += 1
+            }
+        }
+        #expect(checked >= 3 * model.namedParameters.count)
+    }
+
+    @Test("gradients of a pruned model (fewer heads, a removed KV head, narrow and removed MLPs) match finite differences")
+    func prunedShapes() throws {
+        let model = try LanguageModel.random(vocab: 24, hidden: 16, layers: 3, heads: 4, kvHeads: 2, intermediate: 20, headDim: 4, tied: false, std: 0.3, seed: 4)
+        model.blocks[0].attention = try model.blocks[0].attention!.keeping(queryHeads: [2, 3])  // KV head 0 disappears
+        model.blocks[0].mlp = try model.blocks[0].mlp!.keeping(neurons: [1, 5, 7])
+        model.blocks[1].attention = nil
+        model.blocks[2].mlp = nil
+        let tokens: [Int32] = [1, 5, 9, 2, 7, 3, 3, 8, 0, 1, 23, 4, 11, 6]
+        try Self.check(model, tokens: tokens, batch: 2, label: "pruned")
+    }
+}

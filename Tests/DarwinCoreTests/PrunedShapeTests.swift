@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import DarwinCore
 
@@ -47,5 +48,28 @@ struct PrunedShapeTests {
     func badHeads() throws {
         let m = try ModelLoader.load(directory: Fixtures.model("llama_gqa_tied"))
         #expect(throws: TensorError.self) { try m.blocks[0].attention!.keeping(queryHeads: [7]) }
+    }
+}
+
+@Suite("saving checkpoints")
+struct SaveTests {
+    @Test("dense and pruned models save and reload with identical logits", arguments: ["llama3_bias_bf16_sharded", "qwen2_tied"])
+    func roundTrip(family: String) throws {
+        let dir = try TestFiles.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let model = try ModelLoader.load(directory: Fixtures.model(family))
+        let (ids, batch) = try Fixtures.inputIds(try Fixtures.reference(family))
+        try ModelSaver.save(model, to: dir.path + "/dense")
+        let dense = try ModelLoader.load(directory: dir.path + "/dense")
+        #expect(relativeError(try dense.forward(tokens: ids, batch: batch).logits, try model.forward(tokens: ids, batch: batch).logits) == 0)
+        #expect((dense.config.raw["darwin_layers"]) == nil && (dense.lmHead === dense.embedding) == (model.lmHead === model.embedding))
+        let pruned = model.clone()
+        pruned.blocks[0].attention = try pruned.blocks[0].attention!.keeping(queryHeads: [1, 3])
+        pruned.blocks[1].mlp = nil
+        try ModelSaver.save(pruned, to: dir.path + "/pruned")
+        let reloaded = try ModelLoader.load(directory: dir.path + "/pruned")
+        #expect(reloaded.blocks[0].attention?.queryHeads == 2 && reloaded.blocks[1].mlp == nil)
+        #expect(reloaded.parameterCount == pruned.parameterCount)
+        #expect(relativeError(try reloaded.forward(tokens: ids, batch: batch).logits, try pruned.forward(tokens: ids, batch: batch).logits) == 0)
     }
 }

@@ -9,8 +9,8 @@ struct BlockActivations {
 
 extension LanguageModel {
     /// Mean next-token cross-entropy over `batch` sequences and the gradients of every parameter
-    /// (the loss of `transformers` with `labels = input_ids`).
-    public func lossAndGradients(tokens: [Int32], batch: Int) throws -> (loss: Double, gradients: Gradients) {
+    /// (the loss of `transformers` with `labels = input_ids`); targets equal to `ignoreIndex` are left out.
+    public func lossAndGradients(tokens: [Int32], batch: Int, ignoreIndex: Int32? = nil) throws -> (loss: Double, gradients: Gradients) {
         let grads = Gradients()
         let seq = tokens.count / batch
         guard seq >= 2 else { throw TensorError("train: sequences need at least 2 tokens, got \(seq)") }
@@ -22,11 +22,14 @@ extension LanguageModel {
         let normed = LayerKernels.rmsNorm(finalInput, finalNorm, eps: config.rmsNormEps)
         let logits = try LayerKernels.linear(normed, lmHead, nil)
         // Loss and dlogits = (softmax - onehot) / count on predicting positions; last position of each sequence unused.
-        let v = config.vocabSize, count = batch * (seq - 1)
+        let v = config.vocabSize
+        var count = 0
+        for b in 0..<batch { for t in 1..<seq where tokens[b * seq + t] != ignoreIndex { count += 1 } }
+        guard count > 0 else { throw TensorError("train: every target is the ignored id \(ignoreIndex ?? -1)") }
         let dlogits = Tensor(shape: logits.shape, repeating: 0)
         var loss = 0.0
         for b in 0..<batch {
-            for t in 0..<(seq - 1) {
+            for t in 0..<(seq - 1) where tokens[b * seq + t + 1] != ignoreIndex {
                 let r = b * seq + t, row = logits.data + r * v, drow = dlogits.data + r * v
                 let lse = LanguageModel.logSumExp(row, v), target = Int(tokens[r + 1])
                 loss += Double(lse - row[target])

@@ -1,0 +1,68 @@
+/// Fine-tunes a model: forward, backward, gradient accumulation and optimizer steps.
+public final class Trainer {
+    /// The model being trained (its parameters are private copies: see `init`).
+    public let model: LanguageModel
+    public let optimizer: Optimizer
+    /// Micro-batches per optimizer step.
+    public let accumulation: Int
+    /// Label id excluded from the loss (padding), if any.
+    public let ignoreIndex: Int32?
+    private var pending: Gradients?
+    private var pendingCount = 0
+    /// Tokens trained on so far.
+    public private(set) var tokensSeen = 0
+
+    /// Trains `model`'s parameters whose names match `include` (all when nil). The model's tensors are
+    /// copied first, so training a `clone()` never changes the model it was cloned from.
+    public init(model: LanguageModel, settings: OptimizerSettings, include: ((String) -> Bool)? = nil,
+                accumulation: Int = 1, ignoreIndex: Int32? = nil) {
+        model.detachParameters()
+        self.model = model
+        let params = model.namedParameters.filter { include?($0.0) ?? true }
+        optimizer = Optimizer(parameters: params, settings: settings)
+        self.accumulation = max(1, accumulation)
+        self.ignoreIndex = ignoreIndex
+    }
+
+    /// One micro-batch; an optimizer step happens every `accumulation` calls. Returns the micro-batch loss.
+    @discardableResult
+    public func step(tokens: [Int32], batch: Int) throws -> Double {
+        let (loss, grads) = try model.lossAndGradients(tokens: tokens, batch: batch, ignoreIndex: ignoreIndex)
+        tokensSeen += tokens.count
+        if let pending {
+            for (_, p) in model.namedParameters { if let g = grads[p] { try pending.accumulate(p, g) } }
+        } else { pending = grads }
+        pendingCount += 1
+        if pendingCount == accumulation {
+            if accumulation > 1 { pending!.scale(by: 1 / Float(accumulation)) }
+            try optimizer.apply(pending!)
+            pending = nil
+            pendingCount = 0
+        }
+        return loss
+    }
+}
+
+extension LanguageModel {
+    /// Gives this model its own copy of every weight tensor and weight object (keeping tied embeddings tied),
+    /// so in-place updates do not reach models it shares tensors with.
+    public func detachParameters() {
+        let tied = lmHead === embedding
+        embedding = embedding.clone()
+        lmHead = tied ? embedding : lmHead.clone()
+        finalNorm = finalNorm.clone()
+        for b in blocks {
+            b.inputNorm = b.inputNorm.clone()
+            b.postAttentionNorm = b.postAttentionNorm.clone()
+            if let a = b.attention {
+                b.attention = AttentionWeights(q: a.q.clone(), k: a.k.clone(), v: a.v.clone(), o: a.o.clone(), qBias: a.qBias?.clone(),
+                                               kBias: a.kBias?.clone(), vBias: a.vBias?.clone(), oBias: a.oBias?.clone(),
+                                               kvOfQuery: a.kvOfQuery, headDim: a.headDim)
+            }
+            if let m = b.mlp {
+                b.mlp = MLPWeights(gate: m.gate.clone(), up: m.up.clone(), down: m.down.clone(), gateBias: m.gateBias?.clone(),
+                                   upBias: m.upBias?.clone(), downBias: m.downBias?.clone())
+            }
+        }
+    }
+}

@@ -1,0 +1,90 @@
+import CLua
+import CLuaGlue
+import DarwinCore
+
+/// Installs `darwin.trainer` (class `darwin.Trainer`) and `model:save`.
+enum TrainingModule {
+    static func install(into host: LuaHost, darwinTableIndex t: Int32) throws {
+        try host.defineClass(Trainer.self, name: "darwin.Trainer", methods: methods, metamethods: [("__tostring", { c in
+            let tr = try c.object(1, as: Trainer.self)
+            c.push("darwin.Trainer(\(tr.optimizer.settings.kind.rawValue), \(tr.optimizer.parameters.count) tensors, step \(tr.optimizer.step))")
+            return 1
+        })], namespace: "trainer")
+        host.pushFunction("darwin.trainer") { c in c.push(object: try makeTrainer(c)); return 1 }
+        host.rawSetField(tableIndex: t, "trainer")
+    }
+
+    static let options = ["lr", "optimizer", "beta1", "beta2", "eps", "weight_decay", "momentum", "warmup", "total_steps",
+                          "min_lr_ratio", "clip", "accumulate", "params", "ignore_index"]
+
+    /// `darwin.trainer(model, {lr=, optimizer="adamw"|"sgd", beta1=, beta2=, eps=, weight_decay=, momentum=,
+    /// warmup=, total_steps=, min_lr_ratio=, clip=, accumulate=, params={patterns}, ignore_index=})`
+    static func makeTrainer(_ c: LuaCall) throws -> Trainer {
+        let model = try c.object(1, as: LanguageModel.self)
+        let o = try LuaOptions(c, 2, allowed: options)
+        var s = OptimizerSettings()
+        if let name = try o.string("optimizer") {
+            guard let kind = OptimizerSettings.Kind(rawValue: name) else { throw LuaError("option 'optimizer' must be 'adamw' or 'sgd', got '\(name)'") }
+            s.kind = kind
+        }
+        s.learningRate = try o.number("lr") ?? s.learningRate
+        s.beta1 = try o.number("beta1") ?? s.beta1
+        s.beta2 = try o.number("beta2") ?? s.beta2
+        s.epsilon = try o.number("eps") ?? s.epsilon
+        s.weightDecay = try o.number("weight_decay") ?? (s.kind == .sgd ? 0 : s.weightDecay)
+        s.momentum = try o.number("momentum") ?? 0
+        s.clipNorm = try o.number("clip")
+        if let total = try o.integer("total_steps") {
+            s.schedule = .warmupCosine(warmup: try o.integer("warmup") ?? 0, total: total, minRatio: try o.number("min_lr_ratio") ?? 0.1)
+        } else if try o.integer("warmup") != nil {
+            throw LuaError("option 'warmup' needs 'total_steps' (warmup then cosine decay)")
+        }
+        let patterns = try patternList(c, 2)
+        if let patterns, patterns.isEmpty { throw LuaError("option 'params' selects no parameter patterns") }
+        let include: ((String) -> Bool)? = patterns.map { list in { name in list.contains { name.contains($0) } } }
+        let trainer = Trainer(model: model, settings: s, include: include, accumulation: try o.integer("accumulate") ?? 1,
+                              ignoreIndex: (try o.integer("ignore_index")).map(Int32.init))
+        guard !trainer.optimizer.parameters.isEmpty else { throw LuaError("option 'params' matches no parameter name") }
+        return trainer
+    }
+
+    /// The `params` option: a list of substrings of parameter names (`{"mlp", "self_attn.o_proj"}`).
+    static func patternList(_ c: LuaCall, _ i: Int32) throws -> [String]? {
+        guard c.isTable(i) else { return nil }
+        let L = c.host.state
+        lua_pushstring(L, "params")
+        lua_rawget(L, i)
+        defer { darwin_pop(L, 1) }
+        if lua_type(L, -1) == LUA_TNIL { return nil }
+        guard lua_type(L, -1) == LUA_TTABLE else { throw LuaError("option 'params' must be a list of name patterns") }
+        var out: [String] = []
+        for k in 1...max(1, Int(lua_rawlen(L, -1))) where lua_rawlen(L, -1) > 0 {
+            lua_rawgeti(L, -1, lua_Integer(k))
+            defer { darwin_pop(L, 1) }
+            guard let s = c.host.string(at: -1) else { throw LuaError("option 'params' entry \(k) must be a string") }
+            out.append(s)
+        }
+        return out
+    }
+
+    static let methods: [(String, LuaFunction)] = [
+        ("step", { c in
+            let tr = try c.object(1, as: Trainer.self)
+            let seqs = try c.tokenSequences(2)
+            c.push(try tr.step(tokens: Array(seqs.joined()), batch: seqs.count)); return 1
+        }),
+        ("lr", { c in c.push(try c.object(1, as: Trainer.self).optimizer.currentLearningRate); return 1 }),
+        ("steps", { c in c.push(try c.object(1, as: Trainer.self).optimizer.step); return 1 }),
+        ("tokens", { c in c.push(try c.object(1, as: Trainer.self).tokensSeen); return 1 }),
+        ("parameters", { c in c.push(try c.object(1, as: Trainer.self).optimizer.parameters.map(\.1.count).reduce(0, +)); return 1 }),
+    ]
+
+    /// `model:save(dir [, {dtype = "float32" | "bfloat16"}])`.
+    static let save: LuaFunction = { c in
+        let model = try c.object(1, as: LanguageModel.self)
+        let dtype = try LuaOptions(c, 3, allowed: ["dtype"]).string("dtype") ?? "float32"
+        guard dtype == "float32" || dtype == "bfloat16" else { throw LuaError("option 'dtype' must be 'float32' or 'bfloat16', got '\(dtype)'") }
+        try ModelSaver.save(model, to: try c.string(2), precision: dtype == "float32" ? .f32 : .bf16)
+        return 0
+    }
+}
