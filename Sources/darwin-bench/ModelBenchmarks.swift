@@ -36,6 +36,17 @@ enum ModelBenchmarks {
             BenchRow(name: "forward \(batch)x\(seq), \(name)", value: Double(batch * seq) / seconds, unit: "tok/s", baseline: Double(batch * seq) / seconds),
             BenchRow(name: "forward useful FLOP rate", value: flops / seconds / 1e9, unit: "GFLOP/s", baseline: ceiling),
             BenchRow(name: "KL to top-64 targets \(batch)x\(seq)", value: Double(batch * seq) / klSeconds, unit: "tok/s", baseline: Double(batch * seq) / seconds),
+        ] + (try training(model, tokens: tokens, batch: batch, seq: seq, repeats: repeats, ceiling: ceiling))
+    }
+
+    /// Training step tokens/s (forward + backward + AdamW) and its useful FLOP rate (3x the forward FLOPs).
+    static func training(_ model: LanguageModel, tokens: [Int32], batch: Int, seq: Int, repeats: Int, ceiling: Double) throws -> [BenchRow] {
+        let trainer = Trainer(model: model.clone(), settings: OptimizerSettings())
+        let seconds = try medianSeconds(repeats: repeats) { try trainer.step(tokens: tokens, batch: batch) }
+        let flops = 3 * model.forwardFlops(batch: batch, seq: seq)
+        return [
+            BenchRow(name: "training step \(batch)x\(seq) (fwd+bwd+AdamW)", value: Double(batch * seq) / seconds, unit: "tok/s", baseline: Double(batch * seq) / seconds),
+            BenchRow(name: "training useful FLOP rate", value: flops / seconds / 1e9, unit: "GFLOP/s", baseline: ceiling),
         ]
     }
 }

@@ -5,9 +5,7 @@ import Testing
 @Suite("perplexity, targets and KL")
 struct EvaluationTests {
     static func fixture(_ family: String) throws -> (LanguageModel, [[Int32]], Double) {
-        let model = try ModelLoader.load(directory: Fixtures.model(family))
-        let ref = try Fixtures.reference(family)
-        let (ids, batch) = try Fixtures.inputIds(ref)
+        let (model, ref, ids, batch) = try Fixtures.load(family)
         let seq = ids.count / batch
         return (model, (0..<batch).map { Array(ids[($0 * seq)..<(($0 + 1) * seq)]) }, Double(try ref.tensor("loss").item()))
     }

@@ -6,9 +6,7 @@ import Testing
 struct GradientTests {
     @Test("loss and every parameter's gradient match transformers' backward", arguments: Fixtures.families)
     func gradients(family: String) throws {
-        let model = try ModelLoader.load(directory: Fixtures.model(family))
-        let ref = try Fixtures.reference(family)
-        let (ids, batch) = try Fixtures.inputIds(ref)
+        let (model, ref, ids, batch) = try Fixtures.load(family)
         let (loss, grads) = try model.lossAndGradients(tokens: ids, batch: batch)
         let expectedLoss = Double(try ref.tensor("loss").item())
         #expect(Swift.abs(loss - expectedLoss) < 1e-5 * expectedLoss)

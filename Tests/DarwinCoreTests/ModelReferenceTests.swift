@@ -9,6 +9,13 @@ enum Fixtures {
     static let families = ["llama_gqa_tied", "llama3_bias_bf16_sharded", "mistral_f16", "qwen2_tied"]
     static func model(_ name: String) -> String { root.appendingPathComponent("models/\(name)").path }
     static func reference(_ name: String) throws -> SafeTensorsFile { try SafeTensorsFile(path: model(name) + "/reference.safetensors") }
+    /// A fixture family's model, reference file and input ids (with batch size).
+    static func load(_ family: String) throws -> (model: LanguageModel, ref: SafeTensorsFile, ids: [Int32], batch: Int) {
+        let ref = try reference(family)
+        let (ids, batch) = try inputIds(ref)
+        return (try ModelLoader.load(directory: model(family)), ref, ids, batch)
+    }
+
     /// The reference input ids as Int32, with batch size.
     static func inputIds(_ ref: SafeTensorsFile) throws -> ([Int32], Int) {
         let t = try ref.tensor("input_ids")
@@ -29,9 +36,7 @@ func relativeError(_ a: Tensor, _ b: Tensor) -> Double {
 struct ModelReferenceTests {
     @Test("logits match transformers within 1e-4 relative error", arguments: Fixtures.families)
     func logits(family: String) throws {
-        let model = try ModelLoader.load(directory: Fixtures.model(family))
-        let ref = try Fixtures.reference(family)
-        let (ids, batch) = try Fixtures.inputIds(ref)
+        let (model, ref, ids, batch) = try Fixtures.load(family)
         let result = try model.forward(tokens: ids, batch: batch, keepHiddenStates: true)
         let expected = try ref.tensor("logits")
         #expect(result.logits.shape == expected.shape)
@@ -47,9 +52,7 @@ struct ModelReferenceTests {
 
     @Test("next-token cross-entropy from our logits matches transformers' loss", arguments: Fixtures.families)
     func loss(family: String) throws {
-        let model = try ModelLoader.load(directory: Fixtures.model(family))
-        let ref = try Fixtures.reference(family)
-        let (ids, batch) = try Fixtures.inputIds(ref)
+        let (model, ref, ids, batch) = try Fixtures.load(family)
         let logits = try model.forward(tokens: ids, batch: batch).logits
         let seq = ids.count / batch, vocab = model.config.vocabSize
         let logp = try logits.logSoftmax(dim: -1)
