@@ -31,6 +31,10 @@ enum DarwinModule {
         ("clock", { c in c.push(Double(DispatchTime.now().uptimeNanoseconds) / 1e9); return 1 }),
         ("generator", { c in c.push(object: RandomGenerator(seed: UInt64(bitPattern: Int64(try c.integer(1, default: 42))))); return 1 }),
         ("default_generator", { c in c.push(object: c.host.generator); return 1 }),
+        ("write_file", { c in
+            // Atomic: readers see the old or the new content, never a partial file (search state, logs).
+            try AtomicFile.write(Data(try c.string(2).utf8), to: try c.string(1)); return 0
+        }),
     ]
 
     /// Methods of `darwin.Generator`: a seedable xoshiro256** stream whose state can be saved and restored.
@@ -57,9 +61,9 @@ enum DarwinModule {
         ("state", { c in c.push(integers: try c.object(1, as: RandomGenerator.self).state.map { Int(Int64(bitPattern: $0)) }); return 1 }),
         ("set_state", { c in
             let g = try c.object(1, as: RandomGenerator.self)
-            let words = try c.integerList(from: 2)
+            let words = try c.int64Array(2)
             guard words.count == 4 else { throw LuaError("set_state: expected a table of 4 integers from state(), got \(words.count)") }
-            g.state = words.map { UInt64(bitPattern: Int64($0)) }; return 0
+            g.state = words.map { UInt64(bitPattern: $0) }; return 0
         }),
     ]
 }

@@ -112,6 +112,21 @@ public struct LuaCall {
         return values
     }
 
+    /// Argument `i` as a table of exact 64-bit integers (read with `lua_tointegerx`, never through a double).
+    public func int64Array(_ i: Int32) throws -> [Int64] {
+        guard isTable(i) else { throw argumentError(i, "table of integers") }
+        return try (0..<Int(lua_rawlen(L, i))).map { k in
+            lua_rawgeti(L, i, lua_Integer(k + 1))
+            defer { darwin_pop(L, 1) }
+            var ok: Int32 = 0
+            let v = lua_tointegerx(L, -1, &ok)
+            guard ok != 0, lua_type(L, -1) == LUA_TNUMBER else {
+                throw LuaError("bad argument #\(i) to '\(name)' (entry \(k + 1) is not an integer)")
+            }
+            return Int64(v)
+        }
+    }
+
     /// Integers given either as a table at `i` or as the numbers `i, i+1, ...` (for shapes: `zeros(2,3)` or `zeros({2,3})`).
     public func integerList(from i: Int32, allowTrailing: Bool = false) throws -> [Int] {
         if isTable(i) {

@@ -1,0 +1,87 @@
+--- evolution: DarwinLM's elitist evolutionary search over genomes, with state saved every generation.
+-- Every algorithmic choice is a replaceable function in the options: mutate, fitness, select.
+local genome = require("genome")
+local mutation = require("mutation")
+local fitness = require("fitness")
+local selection = require("selection")
+local json = require("json")
+local evolution = {}
+
+--- Default selection schedule: three stages with growing token budgets (a scaled-down version of the reference's).
+evolution.default_schedule = {
+  {survivors = 4, tokens = 512, train_tokens = 2048},
+  {survivors = 2, tokens = 2048, train_tokens = 8192},
+  {survivors = 1, tokens = 4096, train_tokens = 16384},
+}
+
+local function read_file(path)
+  local f = io.open(path, "r")
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+--- Runs the search. Options:
+--   model (dense darwin.Model), db (darwin.Database), parent (initial genome),
+--   fitness_tokens / train_tokens (1-d tensors of token ids to draw sequences from), seqlen,
+--   generations (10), offspring (8), schedule (evolution.default_schedule), seed (0),
+--   mutate (mutation.level_switch), fitness (fitness.kl), select (selection.multistage), topk (nil: full KL),
+--   batch_size (4), train_options (darwin.trainer options), state (path of the JSON state file),
+--   log (path of the JSONL log), resume (continue from `state`), evaluate (function(model) -> number, logged
+--   every `evaluate_every` generations), quiet.
+-- Returns the best genome and the log records.
+function evolution.run(o)
+  assert(o.model and o.db and o.parent and o.fitness_tokens and o.seqlen, "evolution.run needs model, db, parent, fitness_tokens and seqlen")
+  local ctx = {
+    model = o.model, dense = o.model, db = o.db, schedule = o.schedule or evolution.default_schedule,
+    fitness = o.fitness or fitness.kl, topk = o.topk, batch_size = o.batch_size or 4, train_options = o.train_options,
+    rng = darwin.generator(o.seed or 0),
+  }
+  local mutate, select = o.mutate or mutation.level_switch, o.select or selection.multistage
+  local pools = {fitness = o.fitness_tokens, train = o.train_tokens or o.fitness_tokens}
+  function ctx.sample(which, tokens)
+    local count = math.max(1, tokens // o.seqlen)
+    return darwin.data.sequences(pools[which], nil, {seqlen = o.seqlen, count = count, seed = ctx.rng:integer(0, 2147483647)})
+  end
+  local state = {generation = 0, parent = genome.validate(genome.copy(o.parent), o.db, "the initial parent"), log = {}}
+  if o.resume and o.state and read_file(o.state) then
+    state = json.decode(read_file(o.state))
+    ctx.rng:set_state(state.rng)
+    if not o.quiet then print(string.format("resuming at generation %d from %s", state.generation + 1, o.state)) end
+  end
+  local start = darwin.clock() - (state.elapsed or 0)
+  for generation = state.generation + 1, o.generations or 10 do
+    ctx.parent = state.parent
+    local seen, offspring = {[genome.key(state.parent)] = true}, {}
+    for _ = 1, 20 * (o.offspring or 8) do
+      if #offspring >= (o.offspring or 8) then break end
+      local child = genome.validate(mutate(state.parent, ctx), o.db, "the mutation operator")
+      if not seen[genome.key(child)] then seen[genome.key(child)] = true; offspring[#offspring + 1] = child end
+    end
+    local best, stages = select(offspring, ctx)
+    genome.validate(best, o.db, "the selection function")
+    state.parent = best
+    local record = {generation = generation, genome = best, params = o.db:params(best), stages = stages,
+                    elapsed = darwin.clock() - start, offspring = #offspring}
+    if o.evaluate and generation % (o.evaluate_every or 1) == 0 then
+      local m = o.model:clone(); m:apply(o.db, best); record.evaluation = o.evaluate(m)
+    end
+    state.log[#state.log + 1] = record
+    state.generation, state.rng, state.elapsed = generation, ctx.rng:state(), record.elapsed
+    if o.state then darwin.write_file(o.state, json.encode(state)) end
+    if o.log then
+      local lines = {}
+      for i, r in ipairs(state.log) do lines[i] = json.encode(r) end
+      darwin.write_file(o.log, table.concat(lines, "\n") .. "\n")
+    end
+    if not o.quiet then
+      local last = stages[#stages]
+      print(string.format("generation %3d  fitness %.5f  %s%s  %.1f s", generation, last.scores[1], genome.format(best),
+        record.evaluation and string.format("  eval %.4f", record.evaluation) or "", record.elapsed))
+    end
+  end
+  return state.parent, state.log
+end
+
+return evolution

@@ -1,0 +1,51 @@
+--- selection: DarwinLM's multi-stage, training-aware selection. Each stage fine-tunes every remaining candidate
+-- (on a copy of the model) on fresh training tokens, scores it on fresh calibration tokens and keeps the best
+-- `survivors`. The parent joins the last stage (elitism). A stage with train_tokens = 0 is EvoPress's selection.
+local genome = require("genome")
+local fitness = require("fitness")
+local selection = {}
+
+--- Fine-tunes `model` in place on the rows of `ids` ([n, seqlen]) in batches of ctx.batch_size.
+function selection.finetune(model, ids, ctx)
+  local trainer = darwin.trainer(model, ctx.train_options or {lr = 1e-4})
+  local n, b = ids:size(1), ctx.batch_size or 4
+  for start = 1, n, b do trainer:step(ids:narrow(1, start, math.min(b, n - start + 1))) end
+end
+
+--- Runs the stages of ctx.schedule ({survivors =, tokens =, train_tokens =} each) over `candidates`;
+-- returns the winning genome and one record per stage {candidates, tokens, train_tokens, scores (best first)}.
+function selection.multistage(candidates, ctx)
+  local pool, records = {}, {}
+  for i, g in ipairs(candidates) do pool[i] = g end
+  for s, stage in ipairs(ctx.schedule) do
+    if s == #ctx.schedule and ctx.parent then
+      local present = false
+      for _, g in ipairs(pool) do if genome.equal(g, ctx.parent) then present = true end end
+      if not present then pool[#pool + 1] = ctx.parent end
+    end
+    local batch = fitness.batch(ctx, ctx.sample("fitness", stage.tokens))
+    local train_ids = (stage.train_tokens or 0) > 0 and ctx.sample("train", stage.train_tokens) or nil
+    local scored = {}
+    for i, g in ipairs(pool) do
+      local candidate = ctx.model:clone()
+      candidate:apply(ctx.db, g)
+      if train_ids then selection.finetune(candidate, train_ids, ctx) end
+      local score = ctx.fitness(candidate, batch)
+      if type(score) ~= "number" or score ~= score then
+        error("fitness function returned " .. tostring(score) .. " for genome " .. genome.format(g) .. " (expected a number)")
+      end
+      scored[i] = {genome = g, score = score, order = i}
+    end
+    table.sort(scored, function(a, b) if a.score ~= b.score then return a.score < b.score end return a.order < b.order end)
+    pool = {}
+    local scores = {}
+    for i, entry in ipairs(scored) do
+      if i <= stage.survivors then pool[#pool + 1] = entry.genome end
+      scores[i] = entry.score
+    end
+    records[s] = {candidates = #scored, tokens = stage.tokens, train_tokens = stage.train_tokens or 0, scores = scores}
+  end
+  return pool[1], records
+end
+
+return selection
