@@ -1,0 +1,93 @@
+-- darwinlm: DarwinLM's pipeline on a Hugging Face checkpoint: compression database, training-aware evolutionary
+-- search at a fixed size, post-training, evaluation and export. `--train-tokens 0` gives EvoPress's search.
+local cli = require("cli")
+local genome = require("genome")
+local evolution = require("evolution")
+local json = require("json")
+
+local spec = {
+  name = "scripts/darwinlm.lua",
+  about = "Training-aware evolutionary structured pruning (DarwinLM) of a Llama/Mistral/Qwen2 checkpoint.",
+  options = {
+    {"model", "string", nil, "Hugging Face checkpoint directory", "required"},
+    {"data", "string", nil, "calibration / training text (.txt, .jsonl, .npy, .bin, optionally .gz)", "required"},
+    {"eval_data", "string", nil, "held-out evaluation data (default: --data)"},
+    {"tokenizer", "string", nil, "tokenizer.json or its directory (default: --model)"},
+    {"output", "string", "darwinlm-out", "output directory (database, state, log, pruned model)"},
+    {"level", "integer", 3, "target level of every unit: the searched model has the size of uniform pruning at this level"},
+    {"levels", "integer", 10, "compression steps per kind in the database"},
+    {"seqlen", "integer", 256, "sequence length"},
+    {"calibration_sequences", "integer", 16, "sequences for the database's Hessians"},
+    {"generations", "integer", 10, "generations"},
+    {"offspring", "integer", 8, "offspring per generation"},
+    {"fitness_tokens", "integer", 1024, "scoring tokens of the first selection stage (doubles each stage)"},
+    {"train_tokens", "integer", 2048, "fine-tuning tokens of the first stage (doubles each stage; 0 = EvoPress)"},
+    {"stages", "integer", 3, "selection stages (survivors halve each stage, ending at 1)"},
+    {"topk", "integer", 64, "top-k dense targets for the KL fitness (0 = full distributions)"},
+    {"lr", "number", 1e-4, "fine-tuning learning rate in selection and post-training"},
+    {"post_train_tokens", "integer", 16384, "post-training tokens for the final model (0 = none)"},
+    {"eval_sequences", "integer", 8, "held-out sequences for perplexity"},
+    {"batch_size", "integer", 4, "batch size for scoring and training"},
+    {"seed", "integer", 0, "random seed"},
+    {"resume", "boolean", false, "continue an interrupted search from OUTPUT/state.json"},
+    {"threads", "integer", nil, "threads (default: all cores)"},
+  },
+}
+local o = cli.parse(spec, arg)
+if o.threads then darwin.set_threads(o.threads) end
+os.execute("mkdir -p '" .. o.output .. "'")
+local t0 = darwin.clock()
+
+local model = darwin.load(o.model)
+local tok = darwin.tokenizer(o.tokenizer or o.model)
+print(string.format("model %s: %d parameters", o.model, model:parameters()))
+local tokens = darwin.data.tokens(o.data, tok)
+local eval_tokens = o.eval_data and darwin.data.tokens(o.eval_data, tok) or tokens
+local calib = darwin.data.sequences(tokens, nil, {seqlen = o.seqlen, count = o.calibration_sequences, seed = o.seed})
+local eval = darwin.data.sequences(eval_tokens, nil, {seqlen = o.seqlen, count = o.eval_sequences, mode = "sequential"})
+
+local db = darwin.database.build(model, calib, {path = o.output .. "/database", levels = o.levels})
+local function at_level(kind) return math.min(o.level, #db:levels(kind) - 1) end
+local uniform = genome.uniform(db:blocks(), at_level("attention"), at_level("mlp"))
+
+local schedule = {}
+for s = 1, o.stages do
+  schedule[s] = {survivors = math.max(1, o.offspring >> s), tokens = o.fitness_tokens << (s - 1), train_tokens = o.train_tokens << (s - 1)}
+end
+schedule[#schedule].survivors = 1
+
+local function perplexity(m) return m:perplexity(eval, {batch_size = o.batch_size}) end
+local best = evolution.run({
+  model = model, db = db, parent = uniform, fitness_tokens = tokens, seqlen = o.seqlen, generations = o.generations,
+  offspring = o.offspring, schedule = schedule, seed = o.seed, topk = o.topk > 0 and o.topk or nil, batch_size = o.batch_size,
+  train_options = {lr = o.lr}, state = o.output .. "/state.json", log = o.output .. "/log.jsonl", resume = o.resume,
+  evaluate = perplexity, evaluate_every = math.max(1, o.generations // 4),
+})
+
+-- Post-training: the searched model and, for a fair comparison, the uniform baseline get the same tokens.
+local function post_train(m)
+  if o.post_train_tokens <= 0 then return m end
+  local trainer = darwin.trainer(m, {lr = o.lr, total_steps = math.max(1, o.post_train_tokens // (o.seqlen * o.batch_size))})
+  local data = darwin.data.sequences(tokens, nil, {seqlen = o.seqlen, count = math.max(1, o.post_train_tokens // o.seqlen), seed = o.seed + 1})
+  for start = 1, data:size(1), o.batch_size do trainer:step(data:narrow(1, start, math.min(o.batch_size, data:size(1) - start + 1))) end
+  return m
+end
+local pruned = model:clone()
+pruned:apply(db, best)
+post_train(pruned)
+local uniform_model = model:clone()
+uniform_model:apply(db, uniform)
+post_train(uniform_model)
+local results = {
+  dense = {params = model:parameters(), perplexity = perplexity(model)},
+  uniform = {params = uniform_model:parameters(), perplexity = perplexity(uniform_model), genome = uniform, post_train_tokens = o.post_train_tokens},
+  searched = {params = pruned:parameters(), perplexity = perplexity(pruned), genome = best, post_train_tokens = o.post_train_tokens},
+  seconds = darwin.clock() - t0,
+}
+pruned:save(o.output .. "/model")
+darwin.write_file(o.output .. "/config.txt", genome.to_reference_text(best))
+darwin.write_file(o.output .. "/results.json", json.encode(results))
+for _, name in ipairs({"dense", "uniform", "searched"}) do
+  print(string.format("%-9s %10d parameters  perplexity %.4f", name, results[name].params, results[name].perplexity))
+end
+print(string.format("done in %.1f s; pruned model in %s/model, configuration in %s/config.txt", results.seconds, o.output, o.output))

@@ -1,0 +1,41 @@
+-- uniform: the baseline. Every unit is pruned to the same level from the compression database, optionally
+-- post-trained, and evaluated on held-out data.
+local cli = require("cli")
+local genome = require("genome")
+local o = cli.parse({
+  name = "scripts/uniform.lua",
+  about = "Uniform structured pruning baseline: one level for every attention and MLP unit.",
+  options = {
+    {"model", "string", nil, "Hugging Face checkpoint directory", "required"},
+    {"data", "string", nil, "calibration / training text", "required"},
+    {"eval_data", "string", nil, "held-out evaluation data (default: --data)"},
+    {"tokenizer", "string", nil, "tokenizer (default: --model)"},
+    {"database", "string", "uniform-out/database", "compression database directory (built when missing)"},
+    {"level", "integer", 3, "level of every unit"},
+    {"levels", "integer", 10, "compression steps per kind when building the database"},
+    {"seqlen", "integer", 256, "sequence length"},
+    {"calibration_sequences", "integer", 16, "sequences for the database's Hessians"},
+    {"post_train_tokens", "integer", 0, "post-training tokens"},
+    {"lr", "number", 1e-4, "post-training learning rate"},
+    {"eval_sequences", "integer", 8, "held-out sequences for perplexity"},
+    {"batch_size", "integer", 4, "batch size"},
+    {"output", "string", nil, "save the pruned model here"},
+  },
+}, arg)
+local model, tok = darwin.load(o.model), darwin.tokenizer(o.tokenizer or o.model)
+local tokens = darwin.data.tokens(o.data, tok)
+local calib = darwin.data.sequences(tokens, nil, {seqlen = o.seqlen, count = o.calibration_sequences, seed = 0})
+local eval = darwin.data.sequences(o.eval_data and darwin.data.tokens(o.eval_data, tok) or tokens, nil,
+  {seqlen = o.seqlen, count = o.eval_sequences, mode = "sequential"})
+local db = darwin.database.build(model, calib, {path = o.database, levels = o.levels})
+local g = genome.uniform(db:blocks(), math.min(o.level, #db:levels("attention") - 1), math.min(o.level, #db:levels("mlp") - 1))
+local pruned = model:clone()
+pruned:apply(db, g)
+if o.post_train_tokens > 0 then
+  local trainer = darwin.trainer(pruned, {lr = o.lr})
+  local data = darwin.data.sequences(tokens, nil, {seqlen = o.seqlen, count = math.max(1, o.post_train_tokens // o.seqlen), seed = 1})
+  for s = 1, data:size(1), o.batch_size do trainer:step(data:narrow(1, s, math.min(o.batch_size, data:size(1) - s + 1))) end
+end
+print(string.format("dense   %10d parameters  perplexity %.4f", model:parameters(), model:perplexity(eval)))
+print(string.format("uniform %10d parameters  perplexity %.4f  (%s)", pruned:parameters(), pruned:perplexity(eval), genome.format(g)))
+if o.output then pruned:save(o.output) end

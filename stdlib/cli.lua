@@ -1,0 +1,60 @@
+--- cli: command-line options for darwinhost scripts. A spec lists options with a type, a default and help;
+-- `cli.parse(spec, arg)` returns the values, prints help for --help, and raises clear errors for bad input.
+-- Usage: local o = cli.parse({name = "x.lua", about = "...", options = {{"steps", "integer", 10, "number of steps"}}}, arg)
+local cli = {}
+
+local converters = {
+  integer = function(v) return math.tointeger(tonumber(v)) end,
+  number = function(v) return tonumber(v) end,
+  string = function(v) return v end,
+  boolean = function(v) if v == "true" or v == "1" then return true elseif v == "false" or v == "0" then return false end end,
+}
+
+--- The help text for a spec.
+function cli.help(spec)
+  local lines = {"usage: darwinhost " .. spec.name .. " [--option value ...]", "", spec.about or "", "", "options:"}
+  for _, o in ipairs(spec.options) do
+    local default = o[3] == nil and "" or string.format(" (default: %s)", tostring(o[3]))
+    local flag = o[1]:gsub("_", "-") .. (o[2] == "boolean" and "" or " " .. o[2]:upper())
+    lines[#lines + 1] = string.format("  --%-26s %s%s", flag, o[4], default)
+  end
+  lines[#lines + 1] = string.format("  --%-26s %s", "help", "print this help and exit")
+  return table.concat(lines, "\n")
+end
+
+--- Parses `args` (the script's `arg` table) against `spec`; returns a table of option values.
+-- Booleans may be given bare (`--resume`) or with a value. Unknown options and bad values are errors.
+function cli.parse(spec, args)
+  local values, known = {}, {}
+  for _, o in ipairs(spec.options) do
+    known[o[1]] = o
+    values[o[1]] = o[3]
+  end
+  local i = 1
+  while args and args[i] do
+    local a = args[i]
+    if a == "--help" or a == "-h" then print(cli.help(spec)); os.exit(0) end
+    local name, inline = a:match("^%-%-([%w_%-]+)=(.*)$")
+    name = name or a:match("^%-%-([%w_%-]+)$")
+    if not name then error(spec.name .. ": unexpected argument '" .. a .. "' (options look like --name value; see --help)", 0) end
+    name = name:gsub("%-", "_")
+    local o = known[name]
+    if not o then error(spec.name .. ": unknown option --" .. name .. " (see --help)", 0) end
+    local raw = inline
+    if raw == nil then
+      if o[2] == "boolean" and (args[i + 1] == nil or args[i + 1]:sub(1, 2) == "--") then raw = "true"
+      else i = i + 1; raw = args[i] end
+    end
+    if raw == nil then error(spec.name .. ": option --" .. name .. " needs a value", 0) end
+    local v = converters[o[2]](raw)
+    if v == nil then error(string.format("%s: option --%s expects a %s, got '%s'", spec.name, name, o[2], raw), 0) end
+    values[name] = v
+    i = i + 1
+  end
+  for _, o in ipairs(spec.options) do
+    if o[5] == "required" and values[o[1]] == nil then error(spec.name .. ": option --" .. o[1] .. " is required (see --help)", 0) end
+  end
+  return values
+end
+
+return cli
