@@ -39,7 +39,9 @@ os.execute("mkdir -p '" .. o.output .. "'")
 local t0 = darwin.clock()
 
 local model = darwin.load(o.model)
-local tok = darwin.tokenizer(o.tokenizer or o.model)
+-- A tokenizer is needed for text data only (pre-tokenized .npy / .bin data needs none).
+local function exists(path) local f = io.open(path) if f then f:close() end return f ~= nil end
+local tok = (o.tokenizer or exists(o.model .. "/tokenizer.json")) and darwin.tokenizer(o.tokenizer or o.model) or nil
 print(string.format("model %s: %d parameters", o.model, model:parameters()))
 local tokens = darwin.data.tokens(o.data, tok)
 local eval_tokens = o.eval_data and darwin.data.tokens(o.eval_data, tok) or tokens

@@ -22,7 +22,10 @@ local o = cli.parse({
     {"output", "string", nil, "save the pruned model here"},
   },
 }, arg)
-local model, tok = darwin.load(o.model), darwin.tokenizer(o.tokenizer or o.model)
+local model = darwin.load(o.model)
+-- A tokenizer is needed for text data only (pre-tokenized .npy / .bin data needs none).
+local function exists(path) local f = io.open(path) if f then f:close() end return f ~= nil end
+local tok = (o.tokenizer or exists(o.model .. "/tokenizer.json")) and darwin.tokenizer(o.tokenizer or o.model) or nil
 local tokens = darwin.data.tokens(o.data, tok)
 local calib = darwin.data.sequences(tokens, nil, {seqlen = o.seqlen, count = o.calibration_sequences, seed = 0})
 local eval = darwin.data.sequences(o.eval_data and darwin.data.tokens(o.eval_data, tok) or tokens, nil,

@@ -50,6 +50,10 @@ function evolution.run(o)
     ctx.rng:set_state(state.rng)
     if not o.quiet then print(string.format("resuming at generation %d from %s", state.generation + 1, o.state)) end
   end
+  -- The size budget: the initial parent's parameters. Level steps of a kind remove equal parameters except into
+  -- or out of full removal (a unit's KV head and output biases go with its last structure), so offspring above
+  -- the budget are discarded rather than allowed to grow the model.
+  state.budget = state.budget or o.db:params(state.parent)
   local start = darwin.clock() - (state.elapsed or 0)
   for generation = state.generation + 1, o.generations or 10 do
     ctx.parent = state.parent
@@ -57,7 +61,8 @@ function evolution.run(o)
     for _ = 1, 20 * (o.offspring or 8) do
       if #offspring >= (o.offspring or 8) then break end
       local child = genome.validate(mutate(state.parent, ctx), o.db, "the mutation operator")
-      if not seen[genome.key(child)] then seen[genome.key(child)] = true; offspring[#offspring + 1] = child end
+      if not seen[genome.key(child)] and o.db:params(child) <= state.budget then offspring[#offspring + 1] = child end
+      seen[genome.key(child)] = true
     end
     local best, stages = select(offspring, ctx)
     genome.validate(best, o.db, "the selection function")

@@ -82,3 +82,56 @@ struct ExampleScriptTests {
         #expect((accuracy ?? 0) > 50)
     }
 }
+
+@Suite("pruning scripts end to end")
+struct PruningScriptTests {
+    /// Random token ids below `vocab` as a nanoGPT-style .bin file.
+    static func tokenFile(_ dir: URL, count: Int, vocab: Int) throws -> String {
+        var data = Data()
+        var state: UInt64 = 12345
+        for _ in 0..<count {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            withUnsafeBytes(of: UInt16(Int(state >> 33) % vocab).littleEndian) { data.append(contentsOf: $0) }
+        }
+        let path = dir.appendingPathComponent("tokens.bin").path
+        try data.write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    @Test("darwinlm.lua searches, resumes, post-trains and exports; evopress.lua and uniform.lua run")
+    func pipeline() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("darwinlm-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let model = TestSupport.repoRoot.appendingPathComponent("Tests/Fixtures/models/llama3_bias_bf16_sharded").path
+        let data = try Self.tokenFile(dir, count: 3000, vocab: 80)
+        let out = dir.appendingPathComponent("run").path
+        let script = TestSupport.repoRoot.appendingPathComponent("scripts/darwinlm.lua").path
+        let common = ["--model", model, "--data", data, "--output", out, "--seqlen", "8", "--calibration-sequences", "4",
+                      "--offspring", "3", "--fitness-tokens", "32", "--train-tokens", "32", "--stages", "2",
+                      "--post-train-tokens", "64", "--eval-sequences", "2", "--levels", "4", "--level", "2"]
+        let (s1, o1, e1) = try TestSupport.runExecutable([script] + common + ["--generations", "2"])
+        #expect(s1 == 0, "stderr: \(e1)")
+        #expect(o1.contains("generation   2") && o1.contains("searched"))
+        let (s2, o2, e2) = try TestSupport.runExecutable([script] + common + ["--generations", "3", "--resume"])
+        #expect(s2 == 0, "stderr: \(e2)")
+        #expect(o2.contains("resuming at generation 3") && !o2.contains("generation   1 "))
+        let log = try String(contentsOfFile: out + "/log.jsonl", encoding: .utf8).split(separator: "\n")
+        #expect(log.count == 3)
+        let results = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/results.json"))) as! [String: Any]
+        let searched = results["searched"] as! [String: Any], uniform = results["uniform"] as! [String: Any]
+        #expect((searched["params"] as! Int) <= (uniform["params"] as! Int))  // never above the uniform budget
+        let config = try String(contentsOfFile: out + "/config.txt", encoding: .utf8)
+        #expect(config.hasPrefix("model.layers.0.self_attn: ") && config.split(separator: "\n").count == 6)
+        #expect(FileManager.default.fileExists(atPath: out + "/model/config.json"))
+        let evopress = TestSupport.repoRoot.appendingPathComponent("scripts/evopress.lua").path
+        let (s3, o3, e3) = try TestSupport.runExecutable([evopress] + common.map { $0 == out ? out + "-evo" : $0 } + ["--generations", "1"])
+        #expect(s3 == 0 && o3.contains("searched"), "stderr: \(e3)")
+        let uniformScript = TestSupport.repoRoot.appendingPathComponent("scripts/uniform.lua").path
+        let (s4, o4, e4) = try TestSupport.runExecutable([uniformScript, "--model", model, "--data", data, "--database", out + "/database",
+                                                          "--seqlen", "8", "--calibration-sequences", "4", "--levels", "4", "--level", "2", "--eval-sequences", "2"])
+        #expect(s4 == 0 && o4.contains("uniform"), "stderr: \(e4)")
+        let (s5, _, e5) = try TestSupport.runExecutable([script, "--data", data])
+        #expect(s5 == 1 && e5.contains("option --model is required"))
+    }
+}
