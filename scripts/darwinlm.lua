@@ -1,6 +1,7 @@
 -- darwinlm: DarwinLM's pipeline on a Hugging Face checkpoint: compression database, training-aware evolutionary
 -- search at a fixed size, post-training, evaluation and export. `--train-tokens 0` gives EvoPress's search.
 local cli = require("cli")
+local pipeline = require("pipeline")
 local genome = require("genome")
 local evolution = require("evolution")
 local json = require("json")
@@ -39,9 +40,7 @@ os.execute("mkdir -p '" .. o.output .. "'")
 local t0 = darwin.clock()
 
 local model = darwin.load(o.model)
--- A tokenizer is needed for text data only (pre-tokenized .npy / .bin data needs none).
-local function exists(path) local f = io.open(path) if f then f:close() end return f ~= nil end
-local tok = (o.tokenizer or exists(o.model .. "/tokenizer.json")) and darwin.tokenizer(o.tokenizer or o.model) or nil
+local tok = pipeline.tokenizer(o.model, o.tokenizer)
 print(string.format("model %s: %d parameters", o.model, model:parameters()))
 local tokens = darwin.data.tokens(o.data, tok)
 local eval_tokens = o.eval_data and darwin.data.tokens(o.eval_data, tok) or tokens
@@ -69,9 +68,8 @@ local best = evolution.run({
 -- Post-training: the searched model and, for a fair comparison, the uniform baseline get the same tokens.
 local function post_train(m)
   if o.post_train_tokens <= 0 then return m end
-  local trainer = darwin.trainer(m, {lr = o.lr, total_steps = math.max(1, o.post_train_tokens // (o.seqlen * o.batch_size))})
   local data = darwin.data.sequences(tokens, nil, {seqlen = o.seqlen, count = math.max(1, o.post_train_tokens // o.seqlen), seed = o.seed + 1})
-  for start = 1, data:size(1), o.batch_size do trainer:step(data:narrow(1, start, math.min(o.batch_size, data:size(1) - start + 1))) end
+  pipeline.finetune(m, data, o.batch_size, {lr = o.lr, total_steps = math.max(1, data:size(1) // o.batch_size)})
   return m
 end
 local pruned = model:clone()
@@ -86,10 +84,12 @@ local results = {
   searched = {params = pruned:parameters(), perplexity = perplexity(pruned), genome = best, post_train_tokens = o.post_train_tokens},
   seconds = darwin.clock() - t0,
 }
-pruned:save(o.output .. "/model")
+pruned:save(o.output .. "/model")                              -- per-block shapes, reloadable by darwinhost
+pruned:save(o.output .. "/model-padded", {padded = true})       -- dense shapes with zeros, loadable by transformers
 darwin.write_file(o.output .. "/config.txt", genome.to_reference_text(best))
 darwin.write_file(o.output .. "/results.json", json.encode(results))
 for _, name in ipairs({"dense", "uniform", "searched"}) do
   print(string.format("%-9s %10d parameters  perplexity %.4f", name, results[name].params, results[name].perplexity))
 end
-print(string.format("done in %.1f s; pruned model in %s/model, configuration in %s/config.txt", results.seconds, o.output, o.output))
+print(string.format("done in %.1f s; pruned model in %s/model (transformers: %s/model-padded), configuration in %s/config.txt",
+  results.seconds, o.output, o.output, o.output))

@@ -1,40 +1,95 @@
--- quickstart: a self-contained tour of darwinhost's tensor layer.
--- Fits a softmax classifier with hand-written gradients on synthetic data, using matmul (OpenBLAS),
--- broadcasting, log_softmax and reductions, then reports accuracy and timing.
--- Usage: darwinhost scripts/quickstart.lua [steps] [seed]
-local steps = tonumber(arg and arg[1]) or 200
-local seed = tonumber(arg and arg[2]) or 1
-tensor.manual_seed(seed)
+-- quickstart: DarwinLM end to end in a few minutes, needing nothing outside the repository.
+-- 1. generates Python-like text and trains a small byte-level Llama-style model on it;
+-- 2. builds the second-order compression database;
+-- 3. searches per-unit compression levels with the training-aware evolutionary search;
+-- 4. post-trains the searched and the uniformly pruned model alike and compares held-out perplexity.
+local cli = require("cli")
+local genome = require("genome")
+local evolution = require("evolution")
 
-local classes, features, samples = 4, 32, 4096
--- Synthetic data: each class is a Gaussian blob around its own random centre.
-local centres = tensor.randn(classes, features) * 0.25
-local labels = {}
-local x = tensor.randn(samples, features)
-for i = 1, samples do
-  labels[i] = (i - 1) % classes + 1
-  x[i]:add_(centres[labels[i]])
-end
-local onehot = tensor.zeros(samples, classes)
-for i = 1, samples do onehot:set(i, labels[i], 1) end
+local o = cli.parse({
+  name = "scripts/quickstart.lua",
+  about = "Train a small model on generated text, then prune it with DarwinLM's search and compare with uniform pruning.",
+  options = {
+    {"steps", "integer", 300, "training steps of the small model"},
+    {"level", "integer", 4, "target level (of 8 per kind): the size of uniform pruning at this level"},
+    {"generations", "integer", 8, "search generations"},
+    {"offspring", "integer", 6, "offspring per generation"},
+    {"post_train_steps", "integer", 40, "post-training steps for the uniform and the searched model"},
+    {"seed", "integer", 0, "random seed"},
+  },
+}, arg)
+local t0 = darwin.clock()
+local seqlen, batch = 64, 8
 
-local w, b = tensor.zeros(features, classes), tensor.zeros(classes)
-local lr = 0.5
-local start = darwin.clock()
-for step = 1, steps do
-  local logp = (x:matmul(w) + b):log_softmax(2)          -- [samples, classes]
-  local loss = -(logp * onehot):sum() / samples
-  local grad = (logp:exp() - onehot) / samples           -- d loss / d logits
-  w:sub_(x:t():matmul(grad) * lr)
-  b:sub_(grad:sum(1) * lr)
-  if step == 1 or step % 50 == 0 or step == steps then
-    print(string.format("step %4d  loss %.4f", step, loss))
+--- Deterministic Python-like text: functions, loops, conditionals and comprehensions over a small vocabulary.
+local function corpus(seed, chars)
+  local g = darwin.generator(seed)
+  local names = {"total", "count", "value", "index", "item", "result", "left", "right", "size", "name", "data", "key"}
+  local ops = {"+", "-", "*", "//", "%"}
+  local function pick(list) return list[g:integer(1, #list)] end
+  local parts, n = {}, 0
+  while n < chars do
+    local a, b, k = pick(names), pick(names), g:integer(0, 99)
+    local kind, s = g:integer(1, 4)
+    if kind == 1 then s = string.format("def %s_%d(%s, %s):\n    return %s %s %s\n\n", a, k, a, b, a, pick(ops), b)
+    elseif kind == 2 then s = string.format("for %s in range(%d):\n    %s = %s %s %s\n", a, k, b, b, pick(ops), a)
+    elseif kind == 3 then s = string.format("if %s > %d:\n    %s = %s %s %d\nelse:\n    %s = %d\n", a, k, b, a, pick(ops), k % 10, b, k)
+    else s = string.format("%s = [%s * %d for %s in %s]\n", b, a, k % 7, a, b) end
+    parts[#parts + 1] = s
+    n = n + #s
   end
+  return table.concat(parts)
 end
-local elapsed = darwin.clock() - start
 
-local _, predicted = (x:matmul(w) + b):max(2)
-local correct = 0
-for i = 1, samples do if predicted:get(i) == labels[i] then correct = correct + 1 end end
-print(string.format("accuracy %.1f%% on %d samples; %d steps in %.2f s (%d threads)",
-  100 * correct / samples, samples, steps, elapsed, darwin.threads()))
+local function byte_ids(text)
+  local t = {}
+  for i = 1, #text do t[i] = text:byte(i) end
+  return tensor(t)
+end
+local train_tokens = byte_ids(corpus(o.seed, 120000))
+local eval = darwin.data.sequences(byte_ids(corpus(o.seed + 1000, 12000)), nil, {seqlen = seqlen, count = 16, mode = "sequential"})
+
+-- 1. A small model (vocabulary = bytes), trained with AdamW and a cosine schedule.
+local model = darwin.random_model({vocab = 256, hidden = 96, layers = 4, heads = 6, kv_heads = 2, intermediate = 256, std = 0.02, seed = o.seed})
+local trainer = darwin.trainer(model, {lr = 3e-3, warmup = 20, total_steps = o.steps, clip = 1.0})
+for step = 1, o.steps do
+  local loss = trainer:step(darwin.data.sequences(train_tokens, nil, {seqlen = seqlen, count = batch, seed = step}))
+  if step == 1 or step % 100 == 0 then print(string.format("train step %4d  loss %.3f", step, loss)) end
+end
+print(string.format("trained %d parameters in %.1f s; held-out perplexity %.3f", model:parameters(), darwin.clock() - t0, model:perplexity(eval)))
+
+-- 2. The compression database (8 equal steps per kind).
+local dbpath = os.tmpname(); os.remove(dbpath)
+local calib = darwin.data.sequences(train_tokens, nil, {seqlen = seqlen, count = 16, seed = 1})
+local db = darwin.database.build(model, calib, {path = dbpath, levels = 8, quiet = true})
+
+-- 3. The search, starting from uniform pruning at the target level (the same size).
+local uniform = genome.uniform(db:blocks(), math.min(o.level, #db:levels("attention") - 1), math.min(o.level, #db:levels("mlp") - 1))
+local best = evolution.run({
+  model = model, db = db, parent = uniform, fitness_tokens = train_tokens, seqlen = seqlen,
+  generations = o.generations, offspring = o.offspring, seed = o.seed, topk = 32, batch_size = batch,
+  schedule = {{survivors = 2, tokens = 1024, train_tokens = 1024}, {survivors = 1, tokens = 2048, train_tokens = 2048}},
+  train_options = {lr = 1e-3},
+})
+
+-- 4. Same post-training for both pruned models, then compare.
+local function post_train(g)
+  local m = model:clone()
+  m:apply(db, g)
+  local t = darwin.trainer(m, {lr = 1e-3})
+  for step = 1, o.post_train_steps do t:step(darwin.data.sequences(train_tokens, nil, {seqlen = seqlen, count = batch, seed = 10000 + step})) end
+  return m
+end
+local rows = {
+  {"dense", model, nil},
+  {"uniform", post_train(uniform), uniform},
+  {"searched", post_train(best), best},
+}
+print("")
+for _, r in ipairs(rows) do
+  print(string.format("%-9s %8d parameters  held-out perplexity %7.3f  %s", r[1], r[2]:parameters(), r[2]:perplexity(eval),
+    r[3] and genome.format(r[3]) or ""))
+end
+print(string.format("total %.1f s", darwin.clock() - t0))
+os.execute("rm -rf '" .. dbpath .. "'")

@@ -1,6 +1,7 @@
 -- uniform: the baseline. Every unit is pruned to the same level from the compression database, optionally
 -- post-trained, and evaluated on held-out data.
 local cli = require("cli")
+local pipeline = require("pipeline")
 local genome = require("genome")
 local o = cli.parse({
   name = "scripts/uniform.lua",
@@ -23,9 +24,7 @@ local o = cli.parse({
   },
 }, arg)
 local model = darwin.load(o.model)
--- A tokenizer is needed for text data only (pre-tokenized .npy / .bin data needs none).
-local function exists(path) local f = io.open(path) if f then f:close() end return f ~= nil end
-local tok = (o.tokenizer or exists(o.model .. "/tokenizer.json")) and darwin.tokenizer(o.tokenizer or o.model) or nil
+local tok = pipeline.tokenizer(o.model, o.tokenizer)
 local tokens = darwin.data.tokens(o.data, tok)
 local calib = darwin.data.sequences(tokens, nil, {seqlen = o.seqlen, count = o.calibration_sequences, seed = 0})
 local eval = darwin.data.sequences(o.eval_data and darwin.data.tokens(o.eval_data, tok) or tokens, nil,
@@ -35,9 +34,8 @@ local g = genome.uniform(db:blocks(), math.min(o.level, #db:levels("attention") 
 local pruned = model:clone()
 pruned:apply(db, g)
 if o.post_train_tokens > 0 then
-  local trainer = darwin.trainer(pruned, {lr = o.lr})
   local data = darwin.data.sequences(tokens, nil, {seqlen = o.seqlen, count = math.max(1, o.post_train_tokens // o.seqlen), seed = 1})
-  for s = 1, data:size(1), o.batch_size do trainer:step(data:narrow(1, s, math.min(o.batch_size, data:size(1) - s + 1))) end
+  pipeline.finetune(pruned, data, o.batch_size, {lr = o.lr})
 end
 print(string.format("dense   %10d parameters  perplexity %.4f", model:parameters(), model:perplexity(eval)))
 print(string.format("uniform %10d parameters  perplexity %.4f  (%s)", pruned:parameters(), pruned:perplexity(eval), genome.format(g)))

@@ -3,14 +3,8 @@
 -- `survivors`. The parent joins the last stage (elitism). A stage with train_tokens = 0 is EvoPress's selection.
 local genome = require("genome")
 local fitness = require("fitness")
+local pipeline = require("pipeline")
 local selection = {}
-
---- Fine-tunes `model` in place on the rows of `ids` ([n, seqlen]) in batches of ctx.batch_size.
-function selection.finetune(model, ids, ctx)
-  local trainer = darwin.trainer(model, ctx.train_options or {lr = 1e-4})
-  local n, b = ids:size(1), ctx.batch_size or 4
-  for start = 1, n, b do trainer:step(ids:narrow(1, start, math.min(b, n - start + 1))) end
-end
 
 --- Runs the stages of ctx.schedule ({survivors =, tokens =, train_tokens =} each) over `candidates`;
 -- returns the winning genome and one record per stage {candidates, tokens, train_tokens, scores (best first)}.
@@ -29,7 +23,7 @@ function selection.multistage(candidates, ctx)
     for i, g in ipairs(pool) do
       local candidate = ctx.model:clone()
       candidate:apply(ctx.db, g)
-      if train_ids then selection.finetune(candidate, train_ids, ctx) end
+      if train_ids then pipeline.finetune(candidate, train_ids, ctx.batch_size or 4, ctx.train_options) end
       local score = ctx.fitness(candidate, batch)
       if type(score) ~= "number" or score ~= score then
         error("fitness function returned " .. tostring(score) .. " for genome " .. genome.format(g) .. " (expected a number)")

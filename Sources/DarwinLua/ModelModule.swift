@@ -19,6 +19,23 @@ enum ModelModule {
             c.push(object: try ModelLoader.load(directory: try c.string(1))); return 1
         }
         host.rawSetField(tableIndex: t, "load")
+        host.pushFunction("darwin.random_model") { c in
+            // darwin.random_model{vocab=, hidden=, layers=, heads=, kv_heads=, intermediate=, head_dim=, tied=, std=, seed=}
+            let o = try LuaOptions(c, 1, allowed: ["vocab", "hidden", "layers", "heads", "kv_heads", "intermediate", "head_dim", "tied", "std", "seed"])
+            func need(_ k: String) throws -> Int {
+                guard let v = try o.integer(k), v > 0 else { throw LuaError("option '\(k)' must be a positive integer") }
+                return v
+            }
+            let heads = try need("heads")
+            let kv = try o.integer("kv_heads") ?? heads
+            guard kv > 0, heads % kv == 0 else { throw LuaError("option 'heads' (\(heads)) must be a multiple of 'kv_heads' (\(kv))") }
+            c.push(object: try LanguageModel.random(vocab: try need("vocab"), hidden: try need("hidden"), layers: try need("layers"), heads: heads,
+                                                    kvHeads: kv, intermediate: try need("intermediate"), headDim: try o.integer("head_dim"),
+                                                    tied: try o.boolean("tied") ?? true, std: Float(try o.number("std") ?? 0.02),
+                                                    seed: UInt64(bitPattern: Int64(try o.integer("seed") ?? 0))))
+            return 1
+        }
+        host.rawSetField(tableIndex: t, "random_model")
     }
 
     static let evaluationOptions = ["batch_size"]

@@ -79,10 +79,13 @@ enum TrainingModule {
         ("parameters", { c in c.push(try c.object(1, as: Trainer.self).optimizer.parameters.map(\.1.count).reduce(0, +)); return 1 }),
     ]
 
-    /// `model:save(dir [, {dtype = "float32" | "bfloat16"}])`.
+    /// `model:save(dir [, {dtype = "float32" | "bfloat16", padded = false}])`; `padded` writes a pruned model in
+    /// the dense shapes with zeros for removed structures (loadable by `transformers`, same logits).
     static let save: LuaFunction = { c in
-        let model = try c.object(1, as: LanguageModel.self)
-        let dtype = try LuaOptions(c, 3, allowed: ["dtype"]).string("dtype") ?? "float32"
+        var model = try c.object(1, as: LanguageModel.self)
+        let options = try LuaOptions(c, 3, allowed: ["dtype", "padded"])
+        if try options.boolean("padded") ?? false { model = try model.zeroPadded() }
+        let dtype = try options.string("dtype") ?? "float32"
         guard dtype == "float32" || dtype == "bfloat16" else { throw LuaError("option 'dtype' must be 'float32' or 'bfloat16', got '\(dtype)'") }
         try ModelSaver.save(model, to: try c.string(2), precision: dtype == "float32" ? .f32 : .bf16)
         return 0

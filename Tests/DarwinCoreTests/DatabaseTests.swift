@@ -113,3 +113,25 @@ struct DatabaseTests {
         #expect(throws: TensorError.self) { try model.clone().apply(db, Genome(attention: [0, 0, 9], mlp: [0, 0, 0])) }
     }
 }
+
+@Suite("exporting pruned models")
+struct ExportTests {
+    @Test("a zero-padded pruned model (dense shapes) computes the pruned model's logits", arguments: ["llama3_bias_bf16_sharded", "llama_gqa_tied"])
+    func zeroPadded(family: String) throws {
+        let dir = try TestFiles.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let model = try ModelLoader.load(directory: Fixtures.model(family))
+        let builder = DatabaseBuilder(model: model, steps: 4)
+        let db = try builder.build(model: model, calibration: DatabaseTests.calibration(model), path: dir.path + "/db")
+        let n = model.blocks.count, top = db.levels(.attention).count - 1
+        let pruned = model.clone()
+        try pruned.apply(db, Genome(attention: (0..<n).map { min($0 + 1, top) }, mlp: (0..<n).map { [4, 1, 2][$0 % 3] }))
+        pruned.blocks[0].attention = try pruned.blocks[0].attention!.keeping(queryHeads: [1])  // compose a further pruning
+        let (ids, batch) = try Fixtures.inputIds(try Fixtures.reference(family))
+        try ModelSaver.save(try pruned.zeroPadded(), to: dir.path + "/padded")
+        let reloaded = try ModelLoader.load(directory: dir.path + "/padded")
+        #expect(reloaded.parameterCount == model.parameterCount && reloaded.config.raw["darwin_layers"] == nil)
+        let err = relativeError(try reloaded.forward(tokens: ids, batch: batch).logits, try pruned.forward(tokens: ids, batch: batch).logits)
+        #expect(err < 1e-5, "\(family): \(err)")
+    }
+}

@@ -71,9 +71,9 @@ struct CommandLineTests {
 
 @Suite("example scripts")
 struct ExampleScriptTests {
-    @Test("quickstart trains: the loss falls and accuracy beats chance (25%)")
-    func quickstart() throws {
-        let script = TestSupport.repoRoot.appendingPathComponent("scripts/quickstart.lua").path
+    @Test("softmax_regression trains: the loss falls and accuracy beats chance (25%)")
+    func softmaxRegression() throws {
+        let script = TestSupport.repoRoot.appendingPathComponent("scripts/softmax_regression.lua").path
         let (status, out, err) = try TestSupport.runExecutable([script, "60"])
         #expect(status == 0, "stderr: \(err)")
         let losses = out.split(separator: "\n").filter { $0.hasPrefix("step") }.compactMap { Double($0.split(separator: " ").last!) }
@@ -133,5 +133,25 @@ struct PruningScriptTests {
         #expect(s4 == 0 && o4.contains("uniform"), "stderr: \(e4)")
         let (s5, _, e5) = try TestSupport.runExecutable([script, "--data", data])
         #expect(s5 == 1 && e5.contains("option --model is required"))
+    }
+}
+
+@Suite("quickstart")
+struct QuickstartTests {
+    @Test("the quickstart trains, builds a database, searches and compares (reduced sizes)")
+    func quickstart() throws {
+        let script = TestSupport.repoRoot.appendingPathComponent("scripts/quickstart.lua").path
+        let (status, out, err) = try TestSupport.runExecutable([script, "--steps", "40", "--generations", "2", "--offspring", "3", "--post-train-steps", "5"])
+        #expect(status == 0, "stderr: \(err)")
+        let lines = out.split(separator: "\n")
+        func params(_ name: String) -> Int? {
+            lines.first { $0.hasPrefix(name + " ") }.flatMap { $0.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first }.flatMap { Int($0) }
+        }
+        let dense = params("dense"), uniform = params("uniform"), searched = params("searched")
+        #expect(dense != nil && uniform != nil && searched != nil)
+        #expect(uniform! < dense! && searched! <= uniform!)
+        #expect(out.contains("generation   2"))
+        let losses = lines.filter { $0.hasPrefix("train step") }.compactMap { Double($0.split(separator: " ").last!) }
+        #expect(losses.count >= 1 && losses.first! > 5)  // byte-level model starts near log(256) = 5.55
     }
 }

@@ -12,12 +12,14 @@ extension AttentionWeights {
         let newIndexOfKV = Dictionary(uniqueKeysWithValues: usedKV.enumerated().map { ($1, $0) })
         let qRows = kept.flatMap { h in (h * hd)..<((h + 1) * hd) }
         let kvRows = usedKV.flatMap { g in (g * hd)..<((g + 1) * hd) }
-        return AttentionWeights(
+        let result = AttentionWeights(
             q: try q.indexSelect(0, qRows), k: try k.indexSelect(0, kvRows), v: try v.indexSelect(0, kvRows),
             o: try o.indexSelect(1, qRows),
             qBias: try qBias?.indexSelect(0, qRows), kBias: try kBias?.indexSelect(0, kvRows),
             vBias: try vBias?.indexSelect(0, kvRows), oBias: oBias?.clone(),
             kvOfQuery: kept.map { newIndexOfKV[kvOfQuery[$0]]! }, headDim: hd)
+        result.denseHeads = kept.map { denseHeads?[$0] ?? $0 }
+        return result
     }
 }
 
@@ -25,8 +27,10 @@ extension MLPWeights {
     /// The weights with only the intermediate neurons `kept`; nil when none is kept (the MLP is removed).
     public func keeping(neurons kept: [Int]) throws -> MLPWeights? {
         guard !kept.isEmpty else { return nil }
-        return MLPWeights(gate: try gate.indexSelect(0, kept), up: try up.indexSelect(0, kept), down: try down.indexSelect(1, kept),
-                          gateBias: try gateBias?.indexSelect(0, kept), upBias: try upBias?.indexSelect(0, kept),
-                          downBias: downBias?.clone())
+        let result = MLPWeights(gate: try gate.indexSelect(0, kept), up: try up.indexSelect(0, kept), down: try down.indexSelect(1, kept),
+                                gateBias: try gateBias?.indexSelect(0, kept), upBias: try upBias?.indexSelect(0, kept),
+                                downBias: downBias?.clone())
+        result.denseNeurons = kept.map { denseNeurons?[$0] ?? $0 }
+        return result
     }
 }

@@ -7,6 +7,8 @@ public final class AttentionWeights {
     public var qBias: Tensor?, kBias: Tensor?, vBias: Tensor?, oBias: Tensor?
     /// For each kept query head, the index of its KV head within this block's `k`/`v`.
     public var kvOfQuery: [Int]
+    /// For each kept query head, its index in the dense model (nil: the heads are the dense ones, in order).
+    public var denseHeads: [Int]?
 
     /// Number of query heads.
     public var queryHeads: Int { kvOfQuery.count }
@@ -40,6 +42,8 @@ public final class MLPWeights {
 
     /// Number of intermediate neurons.
     public var width: Int { gate.shape[0] }
+    /// For each kept neuron, its index in the dense model (nil: the dense neurons, in order).
+    public var denseNeurons: [Int]?
     /// Parameter count.
     public var parameterCount: Int { [gate, up, down, gateBias, upBias, downBias].compactMap { $0?.count }.reduce(0, +) }
 }

@@ -90,17 +90,21 @@ public final class PruningDatabase {
     public func attention(block: Int, level: Int, headDim: Int) throws -> AttentionWeights? {
         guard let f = try file(try entry(block: block, kind: .attention, level: level)) else { return nil }
         func opt(_ n: String) throws -> Tensor? { f.entries[n] != nil ? try f.tensor(n) : nil }
-        return AttentionWeights(q: try f.tensor("q"), k: try f.tensor("k"), v: try f.tensor("v"), o: try f.tensor("o"),
-                                qBias: try opt("q_bias"), kBias: try opt("k_bias"), vBias: try opt("v_bias"), oBias: try opt("o_bias"),
-                                kvOfQuery: try f.tensor("kv_of_query").toArray().map { Int($0) }, headDim: headDim)
+        let a = AttentionWeights(q: try f.tensor("q"), k: try f.tensor("k"), v: try f.tensor("v"), o: try f.tensor("o"),
+                                 qBias: try opt("q_bias"), kBias: try opt("k_bias"), vBias: try opt("v_bias"), oBias: try opt("o_bias"),
+                                 kvOfQuery: try f.tensor("kv_of_query").toArray().map { Int($0) }, headDim: headDim)
+        a.denseHeads = try f.tensor("kept").toArray().map { Int($0) }
+        return a
     }
 
     /// The compact MLP weights of a block at a level (nil: removed entirely).
     public func mlp(block: Int, level: Int) throws -> MLPWeights? {
         guard let f = try file(try entry(block: block, kind: .mlp, level: level)) else { return nil }
         func opt(_ n: String) throws -> Tensor? { f.entries[n] != nil ? try f.tensor(n) : nil }
-        return MLPWeights(gate: try f.tensor("gate"), up: try f.tensor("up"), down: try f.tensor("down"),
-                          gateBias: try opt("gate_bias"), upBias: try opt("up_bias"), downBias: try opt("down_bias"))
+        let m = MLPWeights(gate: try f.tensor("gate"), up: try f.tensor("up"), down: try f.tensor("down"),
+                           gateBias: try opt("gate_bias"), upBias: try opt("up_bias"), downBias: try opt("down_bias"))
+        m.denseNeurons = try f.tensor("kept").toArray().map { Int($0) }
+        return m
     }
 }
 

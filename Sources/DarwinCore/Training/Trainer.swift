@@ -55,13 +55,17 @@ extension LanguageModel {
             b.inputNorm = b.inputNorm.clone()
             b.postAttentionNorm = b.postAttentionNorm.clone()
             if let a = b.attention {
-                b.attention = AttentionWeights(q: a.q.clone(), k: a.k.clone(), v: a.v.clone(), o: a.o.clone(), qBias: a.qBias?.clone(),
-                                               kBias: a.kBias?.clone(), vBias: a.vBias?.clone(), oBias: a.oBias?.clone(),
-                                               kvOfQuery: a.kvOfQuery, headDim: a.headDim)
+                let copy = AttentionWeights(q: a.q.clone(), k: a.k.clone(), v: a.v.clone(), o: a.o.clone(), qBias: a.qBias?.clone(),
+                                            kBias: a.kBias?.clone(), vBias: a.vBias?.clone(), oBias: a.oBias?.clone(),
+                                            kvOfQuery: a.kvOfQuery, headDim: a.headDim)
+                copy.denseHeads = a.denseHeads
+                b.attention = copy
             }
             if let m = b.mlp {
-                b.mlp = MLPWeights(gate: m.gate.clone(), up: m.up.clone(), down: m.down.clone(), gateBias: m.gateBias?.clone(),
-                                   upBias: m.upBias?.clone(), downBias: m.downBias?.clone())
+                let copy = MLPWeights(gate: m.gate.clone(), up: m.up.clone(), down: m.down.clone(), gateBias: m.gateBias?.clone(),
+                                      upBias: m.upBias?.clone(), downBias: m.downBias?.clone())
+                copy.denseNeurons = m.denseNeurons
+                b.mlp = copy
             }
         }
     }
