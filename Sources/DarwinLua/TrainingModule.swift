@@ -69,9 +69,13 @@ enum TrainingModule {
 
     static let methods: [(String, LuaFunction)] = [
         ("step", { c in
+            // trainer:step(batch [, targets [, first_sequence]]): cross-entropy, or distillation KL to dense targets
+            // made on a set of sequences of which `batch` are rows first_sequence... (default 1).
             let tr = try c.object(1, as: Trainer.self)
             let seqs = try c.tokenSequences(2)
-            c.push(try tr.step(tokens: Array(seqs.joined()), batch: seqs.count)); return 1
+            let distillation = try c.optionalObject(3, as: TargetDistribution.self).map { ($0, try c.integer(4, default: 1) - 1) }
+            if !c.isNil(3) && distillation == nil { throw c.argumentError(3, "darwin.Targets") }
+            c.push(try tr.step(tokens: Array(seqs.joined()), batch: seqs.count, distillation: distillation)); return 1
         }),
         ("lr", { c in c.push(try c.object(1, as: Trainer.self).optimizer.currentLearningRate); return 1 }),
         ("steps", { c in c.push(try c.object(1, as: Trainer.self).optimizer.step); return 1 }),

@@ -106,3 +106,34 @@ struct FiniteDifferenceTests {
         try Self.check(model, tokens: tokens, batch: 2, label: "pruned")
     }
 }
+
+@Suite("training: distillation loss")
+struct DistillationTests {
+    @Test("the distillation loss equals klDivergence and its gradients match finite differences", arguments: [nil, 5] as [Int?])
+    func distillation(topK: Int?) throws {
+        let dense = try LanguageModel.random(vocab: 20, hidden: 16, layers: 2, heads: 4, kvHeads: 2, intermediate: 24, headDim: 4, std: 0.3, seed: 8)
+        let student = dense.clone()
+        student.detachParameters()
+        student.blocks[1].mlp = try student.blocks[1].mlp!.keeping(neurons: [0, 3, 7, 11])
+        let seqs: [[Int32]] = [[1, 5, 9, 2, 7, 3], [3, 8, 0, 1, 19, 4]]
+        let target = try dense.targets(seqs, topK: topK)
+        let tokens = Array(seqs.joined())
+        let (loss, grads) = try student.lossAndGradients(tokens: tokens, batch: 2, distillation: (target, 0))
+        #expect(Swift.abs(loss - (try student.klDivergence(seqs, to: target))) < 1e-6 * max(1, loss))
+        let g = RandomGenerator(seed: 2)
+        for (name, p) in student.namedParameters {
+            let analytic = grads[p] ?? Tensor(shape: p.shape, repeating: 0)
+            for _ in 0..<2 {
+                let i = g.integer(0, p.count - 1), old = p.data[i], h: Float = 1e-2
+                p.data[i] = old + h
+                let up = try student.klDivergence(seqs, to: target)
+                p.data[i] = old - h
+                let down = try student.klDivergence(seqs, to: target)
+                p.data[i] = old
+                let numeric = (up - down) / Double(2 * h), exact = Double(analytic.data[i])
+                #expect(Swift.abs(numeric - exact) < 1e-3 + 2e-2 * Swift.abs(exact), "\(name)[\(i)] top-k \(String(describing: topK)): \(numeric) vs \(exact)")
+            }
+        }
+        #expect(throws: TensorError.self) { try student.lossAndGradients(tokens: tokens, batch: 2, distillation: (target, 1)) }
+    }
+}

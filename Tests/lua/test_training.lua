@@ -31,6 +31,15 @@ check.raises(function() darwin.trainer(parent, {optimizer = "adam"}) end, "'adam
 check.raises(function() darwin.trainer(parent, {params = {"nothing"}}) end, "matches no parameter name")
 check.raises(function() darwin.trainer(parent, {warmup = 5}) end, "needs 'total_steps'")
 
+-- Distillation: train a pruned clone towards the dense model's top-k distributions.
+local targets = parent:targets(ids, {topk = 16})
+local student = parent:clone()
+local distiller = darwin.trainer(student, {lr = 3e-3})
+local kl_first = distiller:step(ids, targets)
+check.near(kl_first, 0, 1e-6, "an unpruned clone starts at zero KL")
+check.raises(function() distiller:step(ids, "targets") end, "darwin.Targets expected")
+check.raises(function() distiller:step(ids, targets, 2) end, "do not cover sequences 2...3")
+
 -- Save and reload the trained child.
 local dir = os.tmpname(); os.remove(dir)
 child:save(dir)

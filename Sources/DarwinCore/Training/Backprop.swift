@@ -1,5 +1,6 @@
 import Foundation
 
+
 /// What the backward pass needs from one block's forward pass.
 struct BlockActivations {
     var input: Tensor, afterAttention: Tensor
@@ -10,7 +11,10 @@ struct BlockActivations {
 extension LanguageModel {
     /// Mean next-token cross-entropy over `batch` sequences and the gradients of every parameter
     /// (the loss of `transformers` with `labels = input_ids`); targets equal to `ignoreIndex` are left out.
-    public func lossAndGradients(tokens: [Int32], batch: Int, ignoreIndex: Int32? = nil) throws -> (loss: Double, gradients: Gradients) {
+    /// With `distillation` targets (made by the dense model on these sequences) the loss is instead the mean KL
+    /// from them over all positions, as `klDivergence` computes it (top-k targets: on their support, renormalised).
+    public func lossAndGradients(tokens: [Int32], batch: Int, ignoreIndex: Int32? = nil,
+                                 distillation: (target: TargetDistribution, firstSequence: Int)? = nil) throws -> (loss: Double, gradients: Gradients) {
         let grads = Gradients()
         let seq = tokens.count / batch
         guard seq >= 2 else { throw TensorError("train: sequences need at least 2 tokens, got \(seq)") }
@@ -23,11 +27,14 @@ extension LanguageModel {
         let logits = try LayerKernels.linear(normed, lmHead, nil)
         // Loss and dlogits = (softmax - onehot) / count on predicting positions; last position of each sequence unused.
         let v = config.vocabSize
+        let dlogits = Tensor(shape: logits.shape, repeating: 0)
+        var loss = 0.0
+        if let (target, first) = distillation {
+            loss = try distillationLoss(logits, dlogits, target: target, firstSequence: first, batch: batch, seq: seq)
+        } else {
         var count = 0
         for b in 0..<batch { for t in 1..<seq where tokens[b * seq + t] != ignoreIndex { count += 1 } }
         guard count > 0 else { throw TensorError("train: every target is the ignored id \(ignoreIndex ?? -1)") }
-        let dlogits = Tensor(shape: logits.shape, repeating: 0)
-        var loss = 0.0
         for b in 0..<batch {
             for t in 0..<(seq - 1) where tokens[b * seq + t + 1] != ignoreIndex {
                 let r = b * seq + t, row = logits.data + r * v, drow = dlogits.data + r * v
@@ -36,6 +43,8 @@ extension LanguageModel {
                 for j in 0..<v { drow[j] = Foundation.exp(row[j] - lse) / Float(count) }
                 drow[target] -= 1 / Float(count)
             }
+        }
+        loss /= Double(count)
         }
         let dNormed = try BackwardKernels.linear(normed, lmHead, nil, dy: dlogits, grads: grads)
         var dx = try BackwardKernels.rmsNorm(finalInput, finalNorm, eps: config.rmsNormEps, dy: dNormed, grads: grads)
@@ -50,7 +59,43 @@ extension LanguageModel {
             for j in 0..<h { dst[j] += src[j] }
         }
         try grads.accumulate(embedding, dE)
-        return (loss / Double(count), grads)
+        return (loss, grads)
+    }
+
+    /// Mean KL(target ‖ model) over the batch's positions; writes its gradient with respect to the logits,
+    /// `(q - p) / positions` on the target's support (q renormalised there for top-k targets).
+    func distillationLoss(_ logits: Tensor, _ dlogits: Tensor, target: TargetDistribution, firstSequence: Int, batch: Int, seq: Int) throws -> Double {
+        let v = config.vocabSize
+        guard target.vocabSize == v, target.sequenceLength == seq, firstSequence >= 0, firstSequence + batch <= target.sequenceCount else {
+            throw TensorError("train: distillation targets (\(target.sequenceCount)x\(target.sequenceLength), vocab \(target.vocabSize)) do not cover sequences \(firstSequence + 1)...\(firstSequence + batch) of length \(seq)")
+        }
+        let positions = Double(batch * seq)
+        var loss = 0.0
+        for r in 0..<(batch * seq) {
+            let row = logits.data + r * v, drow = dlogits.data + r * v
+            if let k = target.topK {
+                let base = (firstSequence * seq + r) * k
+                var m = -Float.infinity
+                for j in 0..<k { m = max(m, row[Int(target.indices[base + j])]) }
+                var z = 0.0
+                for j in 0..<k { z += Double(Foundation.exp(row[Int(target.indices[base + j])] - m)) }
+                let lse = Double(m) + Foundation.log(z)
+                for j in 0..<k {
+                    let id = Int(target.indices[base + j]), lp = Double(target.logProbs[base + j]), lq = Double(row[id]) - lse
+                    loss += Foundation.exp(lp) * (lp - lq)
+                    drow[id] = Float((Foundation.exp(lq) - Foundation.exp(lp)) / positions)
+                }
+            } else {
+                let base = (firstSequence * seq + r) * v
+                let lse = Double(LanguageModel.logSumExp(row, v))
+                for j in 0..<v {
+                    let lp = Double(target.logProbs[base + j]), lq = Double(row[j]) - lse
+                    loss += Foundation.exp(lp) * (lp - lq)
+                    drow[j] = Float((Foundation.exp(lq) - Foundation.exp(lp)) / positions)
+                }
+            }
+        }
+        return loss / positions
     }
 
     /// One block forward, keeping the activations its backward pass uses.

@@ -24,10 +24,12 @@ public final class Trainer {
         self.ignoreIndex = ignoreIndex
     }
 
-    /// One micro-batch; an optimizer step happens every `accumulation` calls. Returns the micro-batch loss.
+    /// One micro-batch; an optimizer step happens every `accumulation` calls. Returns the micro-batch loss:
+    /// next-token cross-entropy, or with `distillation` the KL from those dense targets (whose sequences
+    /// `firstSequence...` these are).
     @discardableResult
-    public func step(tokens: [Int32], batch: Int) throws -> Double {
-        let (loss, grads) = try model.lossAndGradients(tokens: tokens, batch: batch, ignoreIndex: ignoreIndex)
+    public func step(tokens: [Int32], batch: Int, distillation: (target: TargetDistribution, firstSequence: Int)? = nil) throws -> Double {
+        let (loss, grads) = try model.lossAndGradients(tokens: tokens, batch: batch, ignoreIndex: ignoreIndex, distillation: distillation)
         tokensSeen += tokens.count
         if let pending {
             for (_, p) in model.namedParameters { if let g = grads[p] { try pending.accumulate(p, g) } }
