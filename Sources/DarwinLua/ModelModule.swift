@@ -78,6 +78,20 @@ enum ModelModule {
             c.push(try model.klDivergence(try c.tokenSequences(2), to: target, batchSize: batch)); return 1
         }),
         ("parameters", { c in c.push(try c.object(1, as: LanguageModel.self).parameterCount); return 1 }),
+        ("parameter", { c in
+            // model:parameter(name): the weight tensor with that Hugging Face name (shared: edits change the model).
+            let model = try c.object(1, as: LanguageModel.self), name = try c.string(2)
+            guard let t = model.namedParameters.first(where: { $0.0 == name })?.1 else {
+                throw LuaError("no parameter named '\(name)' (names look like model.layers.0.mlp.down_proj.weight)")
+            }
+            c.push(t); return 1
+        }),
+        ("parameter_names", { c in
+            let model = try c.object(1, as: LanguageModel.self)
+            lua_createtable(c.host.state, Int32(model.namedParameters.count), 0)
+            for (i, (n, _)) in model.namedParameters.enumerated() { c.push(n); lua_rawseti(c.host.state, -2, lua_Integer(i + 1)) }
+            return 1
+        }),
         ("config", { c in pushConfig(c, try c.object(1, as: LanguageModel.self)); return 1 }),
         ("summary", { c in pushSummary(c, try c.object(1, as: LanguageModel.self)); return 1 }),
     ]
