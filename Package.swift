@@ -19,7 +19,9 @@ let package = Package(
         .target(name: "CLuaGlue", dependencies: ["CLua"]),
         // Data and compute: tensors, BLAS, random numbers. Knows nothing about Lua.
         .target(name: "CDarwinSupport"),
-        .target(name: "DarwinCore", dependencies: ["COpenBLAS", "CDarwinSupport", "CZlib"]),
+        // Always optimized, also in debug builds: tests of numeric code then run at realistic speed.
+        .target(name: "DarwinCore", dependencies: ["COpenBLAS", "CDarwinSupport", "CZlib"],
+                swiftSettings: [.unsafeFlags(["-O"])]),
         // The Lua host: state, binding layer, bound modules, REPL logic.
         .target(name: "DarwinLua", dependencies: ["CLua", "CLuaGlue", "DarwinCore"]),
         .executableTarget(name: "darwinhost", dependencies: ["DarwinLua", "CEdit"]),
