@@ -1,0 +1,69 @@
+#!/usr/bin/env python3
+"""PyTorch (eager, CPU) companion of `darwin-bench forward`: the same model shape, batch and thread count.
+
+    python3 -m pip install torch transformers          # optional dependencies, not needed by darwinhost
+    python3 bench/pytorch_bench.py --threads 2          # prints the same rows as darwin-bench forward
+
+Uses ../shared/models/darwin-pycode-16m when present, else a random Llama of the same shape.
+"""
+import argparse, os, statistics, time
+import torch
+from transformers import AutoModelForCausalLM, LlamaConfig
+
+
+def median_seconds(fn, repeats):
+    fn()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter(); fn(); times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--seq", type=int, default=512)
+    ap.add_argument("--repeats", type=int, default=2)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    shared = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "models", "darwin-pycode-16m")
+    if os.path.exists(os.path.join(shared, "config.json")):
+        model, name = AutoModelForCausalLM.from_pretrained(shared, dtype=torch.float32), "darwin-pycode-16m"
+    else:
+        cfg = LlamaConfig(vocab_size=8192, hidden_size=384, intermediate_size=1024, num_hidden_layers=8,
+                          num_attention_heads=12, num_key_value_heads=4, head_dim=32, tie_word_embeddings=True)
+        model, name = AutoModelForCausalLM.from_config(cfg).float(), "random 16m-shaped Llama"
+    ids = torch.randint(0, model.config.vocab_size, (a.batch, a.seq), generator=torch.Generator().manual_seed(1))
+    tokens = a.batch * a.seq
+    n = 1024
+    x, y = torch.randn(n, n), torch.randn(n, n)
+    ceiling = 2 * n ** 3 / median_seconds(lambda: x @ y, 5) / 1e9
+    model.eval()
+    with torch.no_grad():
+        fwd = median_seconds(lambda: model(input_ids=ids).logits, a.repeats)
+        dense = model(input_ids=ids).logits
+        top = dense.topk(64, dim=-1)
+        p = torch.log_softmax(top.values, dim=-1)
+
+        def kl():
+            q = torch.log_softmax(model(input_ids=ids).logits.gather(-1, top.indices), dim=-1)
+            return (p.exp() * (p - q)).sum(-1).mean()
+        kl_s = median_seconds(kl, a.repeats)
+    model.train()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        model(input_ids=ids, labels=ids).loss.backward()
+        opt.step()
+    train = median_seconds(step, a.repeats)
+    print(f"pytorch {torch.__version__}: threads={a.threads}, {name}")
+    print(f"{'matmul 1024^3 (torch ceiling)':44}{ceiling:.2f} GFLOP/s")
+    print(f"{f'forward {a.batch}x{a.seq}':44}{tokens / fwd:.2f} tok/s")
+    print(f"{f'KL to top-64 targets {a.batch}x{a.seq}':44}{tokens / kl_s:.2f} tok/s")
+    print(f"{f'training step {a.batch}x{a.seq} (fwd+bwd+AdamW)':44}{tokens / train:.2f} tok/s")
+
+
+if __name__ == "__main__":
+    main()
