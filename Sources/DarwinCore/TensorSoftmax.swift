@@ -26,6 +26,19 @@ extension Tensor {
     @inline(__always)
     static func softmaxRow(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int, _ stride: Int, log: Bool) {
         guard n > 0 else { return }
+        if stride == 1 && !(x.pointee.isNaN) {
+            // Contiguous rows: vectorised max, exp and sum.
+            var m = VectorMath.maximum(x, n)
+            if m == -.infinity { m = 0 }
+            if log {
+                let shift = m + Float(Foundation.log(VectorMath.expShifted(x, nil, n, shift: m)))
+                for i in 0..<n { y[i] = x[i] - shift }
+            } else {
+                let inv = Float(1 / VectorMath.expShifted(x, y, n, shift: m))
+                for i in 0..<n { y[i] *= inv }
+            }
+            return
+        }
         var m = -Float.infinity
         for i in 0..<n { m = Swift.max(m, x[i * stride]) }
         if m == -.infinity { m = 0 }  // all -inf: avoid inf - inf

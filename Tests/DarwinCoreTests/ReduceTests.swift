@@ -80,3 +80,24 @@ struct ReduceTests {
         #expect(throws: TensorError.self) { try t.maxAll() }
     }
 }
+
+@Suite("vector math")
+struct VectorMathTests {
+    @Test("vectorised exp matches libm to ~2e-7 relative error over the float range")
+    func exp() {
+        let g = RandomGenerator(seed: 4)
+        var worst: Float = 0
+        for _ in 0..<20000 {
+            var v = SIMD8<Float>()
+            for k in 0..<8 { v[k] = Float(g.uniform() * 170 - 86) }
+            let e = VectorMath.exp(v)
+            for k in 0..<8 {
+                let ref = Foundation.exp(Double(v[k]))
+                worst = max(worst, Float(Swift.abs(Double(e[k]) - ref) / ref))
+            }
+        }
+        #expect(worst < 3e-7, "worst relative error \(worst)")
+        #expect(VectorMath.exp(SIMD8(repeating: 0)) == SIMD8(repeating: 1))
+        #expect(VectorMath.exp(SIMD8(repeating: -200)).max() < 1e-37)
+    }
+}

@@ -129,10 +129,8 @@ extension LanguageModel {
 
     /// log(sum(exp(x))) of `n` values, stable.
     static func logSumExp(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
-        var m = -Float.infinity
-        for i in 0..<n { m = max(m, x[i]) }
-        var s = 0.0
-        for i in 0..<n { s += Double(Foundation.exp(x[i] - m)) }
-        return m + Float(Foundation.log(s))
+        let m = VectorMath.maximum(x, n)
+        if !m.isFinite { return m }
+        return m + Float(Foundation.log(VectorMath.expShifted(x, nil, n, shift: m)))
     }
 }

@@ -30,7 +30,14 @@ enum LayerKernels {
     static func swiglu(gate: Tensor, up: Tensor) {
         let g = gate.data, u = up.data
         Parallel.forEachChunk(count: gate.count, minimumChunk: 1 << 14) { range in
-            for i in range { let a = g[i]; g[i] = a / (1 + Foundation.exp(-a)) * u[i] }
+            var i = range.lowerBound
+            while i + 8 <= range.upperBound {
+                let a = UnsafeRawPointer(g + i).loadUnaligned(as: SIMD8<Float>.self)
+                let b = UnsafeRawPointer(u + i).loadUnaligned(as: SIMD8<Float>.self)
+                UnsafeMutableRawPointer(g + i).storeBytes(of: a / (1 + VectorMath.exp(-a)) * b, as: SIMD8<Float>.self)
+                i += 8
+            }
+            while i < range.upperBound { let a = g[i]; g[i] = a / (1 + Foundation.exp(-a)) * u[i]; i += 1 }
         }
     }
 
