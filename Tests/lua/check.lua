@@ -40,4 +40,12 @@ function check.same(a, b, what)
   for i = 1, #b do check.eq(a[i], b[i], (what or "same") .. "[" .. i .. "]") end
 end
 
+--- KL to `targets`, perplexity and parameter count of `model` with `genome` from `db` applied (on a clone),
+-- on the held-out sequences `heldout`.
+function check.measure_genome(model, db, genome, heldout, targets)
+  local m = model:clone()
+  m:apply(db, genome)
+  return m:kl(heldout, targets), m:perplexity(heldout), m:parameters()
+end
+
 return check

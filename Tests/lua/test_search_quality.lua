@@ -28,12 +28,8 @@ local best, log = evolution.run({
   seed = 1, quiet = true,
   evaluate = function(m) return m:kl(heldout, dense_targets) end,
 })
-local function score(gen)
-  local m = model:clone(); m:apply(db, gen)
-  return m:kl(heldout, dense_targets), m:perplexity(heldout), m:parameters()
-end
-local kl_u, ppl_u, params_u = score(uniform)
-local kl_s, ppl_s, params_s = score(best)
+local kl_u, ppl_u, params_u = check.measure_genome(model, db, uniform, heldout, dense_targets)
+local kl_s, ppl_s, params_s = check.measure_genome(model, db, best, heldout, dense_targets)
 local ppl_dense = model:perplexity(heldout)
 print(string.format("dense ppl %.3f | uniform KL %.4f ppl %.3f (%d params) | searched KL %.4f ppl %.3f (%d params) %s",
   ppl_dense, kl_u, ppl_u, params_u, kl_s, ppl_s, params_s, genome.format(best)))

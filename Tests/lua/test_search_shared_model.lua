@@ -6,6 +6,7 @@ local f = io.open(dir .. "/config.json")
 if not f then print("skipped: " .. dir .. " is absent"); return end
 f:close()
 
+local check = require("check")
 local genome = require("genome")
 local evolution = require("evolution")
 local model, tok = darwin.load(dir), darwin.tokenizer(dir)
@@ -24,12 +25,8 @@ local best = evolution.run({
   topk = 64, seed = 0, quiet = true,
 })
 local targets = model:targets(heldout, {topk = 64})
-local function measure(g)
-  local m = model:clone(); m:apply(db, g)
-  return m:kl(heldout, targets), m:perplexity(heldout), m:parameters()
-end
-local kl_u, ppl_u, p_u = measure(uniform)
-local kl_s, ppl_s, p_s = measure(best)
+local kl_u, ppl_u, p_u = check.measure_genome(model, db, uniform, heldout, targets)
+local kl_s, ppl_s, p_s = check.measure_genome(model, db, best, heldout, targets)
 print(string.format("darwin-pycode-16m: uniform KL %.4f ppl %.3f (%d) | searched KL %.4f ppl %.3f (%d) %s; search %.0f s",
   kl_u, ppl_u, p_u, kl_s, ppl_s, p_s, genome.format(best), darwin.clock() - t0))
 assert(p_s <= p_u, "searched model must not be larger")
