@@ -39,23 +39,15 @@ if o.threads then darwin.set_threads(o.threads) end
 os.execute("mkdir -p '" .. o.output .. "'")
 local t0 = darwin.clock()
 
-local model = darwin.load(o.model)
-local tok = pipeline.tokenizer(o.model, o.tokenizer)
+local inputs = pipeline.inputs(o)
+local model, tokens, calib, eval = inputs.model, inputs.tokens, inputs.calibration, inputs.eval
 print(string.format("model %s: %d parameters", o.model, model:parameters()))
-local tokens = darwin.data.tokens(o.data, tok)
-local eval_tokens = o.eval_data and darwin.data.tokens(o.eval_data, tok) or tokens
-local calib = darwin.data.sequences(tokens, nil, {seqlen = o.seqlen, count = o.calibration_sequences, seed = o.seed})
-local eval = darwin.data.sequences(eval_tokens, nil, {seqlen = o.seqlen, count = o.eval_sequences, mode = "sequential"})
 
 local db = darwin.database.build(model, calib, {path = o.output .. "/database", levels = o.levels})
 local function at_level(kind) return math.min(o.level, #db:levels(kind) - 1) end
 local uniform = genome.uniform(db:blocks(), at_level("attention"), at_level("mlp"))
 
-local schedule = {}
-for s = 1, o.stages do
-  schedule[s] = {survivors = math.max(1, o.offspring >> s), tokens = o.fitness_tokens << (s - 1), train_tokens = o.train_tokens << (s - 1)}
-end
-schedule[#schedule].survivors = 1
+local schedule = pipeline.selection_schedule(o.stages, o.offspring, o.fitness_tokens, o.train_tokens)
 
 local function perplexity(m) return m:perplexity(eval, {batch_size = o.batch_size}) end
 local best = evolution.run({
@@ -67,9 +59,7 @@ local best = evolution.run({
 
 -- Post-training: the searched model and, for a fair comparison, the uniform baseline get the same tokens.
 local function post_train(m)
-  if o.post_train_tokens <= 0 then return m end
-  local data = darwin.data.sequences(tokens, nil, {seqlen = o.seqlen, count = math.max(1, o.post_train_tokens // o.seqlen), seed = o.seed + 1})
-  pipeline.finetune(m, data, o.batch_size, {lr = o.lr, total_steps = math.max(1, data:size(1) // o.batch_size)})
+  pipeline.post_train(m, tokens, o.post_train_tokens, {seqlen = o.seqlen, batch_size = o.batch_size, lr = o.lr, seed = o.seed + 1})
   return m
 end
 local pruned = model:clone()

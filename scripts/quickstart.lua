@@ -17,6 +17,7 @@ local o = cli.parse({
     {"offspring", "integer", 6, "offspring per generation"},
     {"post_train_steps", "integer", 40, "post-training steps for the uniform and the searched model"},
     {"seed", "integer", 0, "random seed"},
+    {"save", "string", nil, "also write the trained model and its data here (model/, train.bin, eval.bin) for other scripts"},
   },
 }, arg)
 local t0 = darwin.clock()
@@ -42,13 +43,21 @@ local function corpus(seed, chars)
   return table.concat(parts)
 end
 
+--- Token ids as nanoGPT's .bin format (little-endian uint16), which darwin.data.tokens reads.
+local function write_bin(path, text)
+  local parts = {}
+  for i = 1, #text do parts[i] = string.pack("<I2", text:byte(i)) end
+  darwin.write_file(path, table.concat(parts))
+end
+
 local function byte_ids(text)
   local t = {}
   for i = 1, #text do t[i] = text:byte(i) end
   return tensor(t)
 end
-local train_tokens = byte_ids(corpus(o.seed, 120000))
-local eval = darwin.data.sequences(byte_ids(corpus(o.seed + 1000, 12000)), nil, {seqlen = seqlen, count = 16, mode = "sequential"})
+local train_text, eval_text = corpus(o.seed, 120000), corpus(o.seed + 1000, 12000)
+local train_tokens = byte_ids(train_text)
+local eval = darwin.data.sequences(byte_ids(eval_text), nil, {seqlen = seqlen, count = 16, mode = "sequential"})
 
 -- 1. A small model (vocabulary = bytes), trained with AdamW and a cosine schedule.
 local model = darwin.random_model({vocab = 256, hidden = 96, layers = 4, heads = 6, kv_heads = 2, intermediate = 256, std = 0.02, seed = o.seed})
@@ -58,6 +67,14 @@ for step = 1, o.steps do
   if step == 1 or step % 100 == 0 then print(string.format("train step %4d  loss %.3f", step, loss)) end
 end
 print(string.format("trained %d parameters in %.1f s; held-out perplexity %.3f", model:parameters(), darwin.clock() - t0, model:perplexity(eval)))
+
+if o.save then
+  os.execute("mkdir -p '" .. o.save .. "'")
+  model:save(o.save .. "/model")
+  write_bin(o.save .. "/train.bin", train_text)
+  write_bin(o.save .. "/eval.bin", eval_text)
+  print("saved the trained model and its data in " .. o.save)
+end
 
 -- 2. The compression database (8 equal steps per kind).
 local dbpath = os.tmpname(); os.remove(dbpath)

@@ -23,20 +23,13 @@ local o = cli.parse({
     {"output", "string", nil, "save the pruned model here"},
   },
 }, arg)
-local model = darwin.load(o.model)
-local tok = pipeline.tokenizer(o.model, o.tokenizer)
-local tokens = darwin.data.tokens(o.data, tok)
-local calib = darwin.data.sequences(tokens, nil, {seqlen = o.seqlen, count = o.calibration_sequences, seed = 0})
-local eval = darwin.data.sequences(o.eval_data and darwin.data.tokens(o.eval_data, tok) or tokens, nil,
-  {seqlen = o.seqlen, count = o.eval_sequences, mode = "sequential"})
+local inputs = pipeline.inputs(o)
+local model, calib, eval = inputs.model, inputs.calibration, inputs.eval
 local db = darwin.database.build(model, calib, {path = o.database, levels = o.levels})
 local g = genome.uniform(db:blocks(), math.min(o.level, #db:levels("attention") - 1), math.min(o.level, #db:levels("mlp") - 1))
 local pruned = model:clone()
 pruned:apply(db, g)
-if o.post_train_tokens > 0 then
-  local data = darwin.data.sequences(tokens, nil, {seqlen = o.seqlen, count = math.max(1, o.post_train_tokens // o.seqlen), seed = 1})
-  pipeline.finetune(pruned, data, o.batch_size, {lr = o.lr})
-end
+pipeline.post_train(pruned, inputs.tokens, o.post_train_tokens, {seqlen = o.seqlen, batch_size = o.batch_size, lr = o.lr, seed = 1})
 print(string.format("dense   %10d parameters  perplexity %.4f", model:parameters(), model:perplexity(eval)))
 print(string.format("uniform %10d parameters  perplexity %.4f  (%s)", pruned:parameters(), pruned:perplexity(eval), genome.format(g)))
 if o.output then pruned:save(o.output) end

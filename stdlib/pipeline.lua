@@ -20,4 +20,52 @@ function pipeline.finetune(model, ids, batch_size, options)
   return trainer
 end
 
+--- The inputs every pruning script starts from, read from parsed options (model, data, eval_data, tokenizer, seqlen,
+-- calibration_sequences, eval_sequences, seed): {model, tokenizer, tokens, eval_tokens, calibration, eval}.
+-- `eval` is the first eval_sequences sequences of the held-out data (or of --data when there is none), in order.
+function pipeline.inputs(o)
+  local model = darwin.load(o.model)
+  local tok = pipeline.tokenizer(o.model, o.tokenizer)
+  local tokens = darwin.data.tokens(o.data, tok)
+  local eval_tokens = o.eval_data and darwin.data.tokens(o.eval_data, tok) or tokens
+  return {
+    model = model, tokenizer = tok, tokens = tokens, eval_tokens = eval_tokens,
+    calibration = darwin.data.sequences(tokens, nil, {seqlen = o.seqlen, count = o.calibration_sequences, seed = o.seed or 0}),
+    eval = darwin.data.sequences(eval_tokens, nil, {seqlen = o.seqlen, count = o.eval_sequences, mode = "sequential"}),
+  }
+end
+
+--- DarwinLM's selection schedule: `stages` stages, survivors halving from `offspring` down to 1, scoring and
+-- fine-tuning tokens doubling from `fitness_tokens` and `train_tokens` (0 = EvoPress: no fine-tuning).
+function pipeline.selection_schedule(stages, offspring, fitness_tokens, train_tokens)
+  local schedule = {}
+  for s = 1, stages do
+    schedule[s] = {survivors = math.max(1, offspring >> s), tokens = fitness_tokens << (s - 1), train_tokens = train_tokens << (s - 1)}
+  end
+  schedule[#schedule].survivors = 1
+  return schedule
+end
+
+--- Rows of `seqlen` tokens that a request for `tokens` tokens samples (at least one row when tokens > 0).
+function pipeline.rows_for(tokens, seqlen) return tokens > 0 and math.max(1, tokens // seqlen) or 0 end
+
+--- Post-trains `model` in place on `tokens` tokens drawn from `pool` with a warmup-free cosine schedule.
+-- o: seqlen, batch_size, lr, seed. Returns the number of tokens trained on.
+function pipeline.post_train(model, pool, tokens, o)
+  local rows = pipeline.rows_for(tokens, o.seqlen)
+  if rows == 0 then return 0 end
+  local data = darwin.data.sequences(pool, nil, {seqlen = o.seqlen, count = rows, seed = o.seed})
+  pipeline.finetune(model, data, o.batch_size, {lr = o.lr, total_steps = math.max(1, (rows + o.batch_size - 1) // o.batch_size)})
+  return rows * o.seqlen
+end
+
+--- Tokens an evolutionary search spent on fine-tuning candidates, from its log (evolution.run's records).
+function pipeline.search_train_tokens(log, seqlen)
+  local total = 0
+  for _, record in ipairs(log) do
+    for _, stage in ipairs(record.stages) do total = total + stage.candidates * pipeline.rows_for(stage.train_tokens, seqlen) * seqlen end
+  end
+  return total
+end
+
 return pipeline

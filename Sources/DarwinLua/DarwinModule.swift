@@ -33,7 +33,7 @@ enum DarwinModule {
         ("default_generator", { c in c.push(object: c.host.generator); return 1 }),
         ("write_file", { c in
             // Atomic: readers see the old or the new content, never a partial file (search state, logs).
-            try AtomicFile.write(Data(try c.string(2).utf8), to: try c.string(1)); return 0
+            try AtomicFile.write(try c.bytes(2), to: try c.string(1)); return 0
         }),
     ]
 

@@ -1,3 +1,4 @@
+import Foundation
 import CLua
 import CLuaGlue
 import DarwinCore
@@ -81,6 +82,14 @@ public struct LuaCall {
 
     /// Argument `i` as a string, or `fallback` when absent or nil.
     public func string(_ i: Int32, default fallback: String) throws -> String { isNil(i) ? fallback : try string(i) }
+
+    /// Argument `i`'s bytes exactly as Lua holds them (binary strings, embedded zeros, any encoding).
+    public func bytes(_ i: Int32) throws -> Data {
+        guard i <= count, lua_type(L, i) == LUA_TSTRING else { throw argumentError(i, "string") }
+        var length = 0
+        guard let p = lua_tolstring(L, i, &length) else { throw argumentError(i, "string") }
+        return Data(bytes: p, count: length)
+    }
 
     /// Argument `i` as a bound Swift object of type `T`.
     public func object<T: AnyObject>(_ i: Int32, as type: T.Type) throws -> T {

@@ -5,7 +5,7 @@ import DarwinCore
 /// Installs `darwin.load` and the `darwin.Model` / `darwin.Targets` classes.
 enum ModelModule {
     static func install(into host: LuaHost, darwinTableIndex t: Int32) throws {
-        try host.defineClass(LanguageModel.self, name: "darwin.Model", methods: methods + DatabaseModule.modelMethods + [("save", TrainingModule.save)],
+        try host.defineClass(LanguageModel.self, name: "darwin.Model", methods: methods + DatabaseModule.modelMethods + StructureMethods.modelMethods + [("save", TrainingModule.save)],
                              metamethods: [("__tostring", { c in c.push(ModelModule.summaryText(try c.object(1, as: LanguageModel.self))); return 1 })],
                              namespace: "model")
         try host.defineClass(TargetDistribution.self, name: "darwin.Targets", methods: [

@@ -15,10 +15,10 @@ enum TrainingModule {
     }
 
     static let options = ["lr", "optimizer", "beta1", "beta2", "eps", "weight_decay", "momentum", "warmup", "total_steps",
-                          "min_lr_ratio", "clip", "accumulate", "params", "ignore_index"]
+                          "min_lr_ratio", "schedule_offset", "clip", "accumulate", "params", "ignore_index"]
 
     /// `darwin.trainer(model, {lr=, optimizer="adamw"|"sgd", beta1=, beta2=, eps=, weight_decay=, momentum=,
-    /// warmup=, total_steps=, min_lr_ratio=, clip=, accumulate=, params={patterns}, ignore_index=})`
+    /// warmup=, total_steps=, min_lr_ratio=, schedule_offset=, clip=, accumulate=, params={patterns}, ignore_index=})`
     static func makeTrainer(_ c: LuaCall) throws -> Trainer {
         let model = try c.object(1, as: LanguageModel.self)
         let o = try LuaOptions(c, 2, allowed: options)
@@ -34,6 +34,8 @@ enum TrainingModule {
         s.weightDecay = try o.number("weight_decay") ?? (s.kind == .sgd ? 0 : s.weightDecay)
         s.momentum = try o.number("momentum") ?? 0
         s.clipNorm = try o.number("clip")
+        s.scheduleOffset = try o.integer("schedule_offset") ?? 0
+        guard s.scheduleOffset >= 0 else { throw LuaError("option 'schedule_offset' must be >= 0, got \(s.scheduleOffset)") }
         if let total = try o.integer("total_steps") {
             s.schedule = .warmupCosine(warmup: try o.integer("warmup") ?? 0, total: total, minRatio: try o.number("min_lr_ratio") ?? 0.1)
         } else if try o.integer("warmup") != nil {

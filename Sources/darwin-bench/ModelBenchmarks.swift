@@ -36,7 +36,43 @@ enum ModelBenchmarks {
             BenchRow(name: "forward \(batch)x\(seq), \(name)", value: Double(batch * seq) / seconds, unit: "tok/s", baseline: Double(batch * seq) / seconds),
             BenchRow(name: "forward useful FLOP rate", value: flops / seconds / 1e9, unit: "GFLOP/s", baseline: ceiling),
             BenchRow(name: "KL to top-64 targets \(batch)x\(seq)", value: Double(batch * seq) / klSeconds, unit: "tok/s", baseline: Double(batch * seq) / seconds),
-        ] + (try training(model, tokens: tokens, batch: batch, seq: seq, repeats: repeats, ceiling: ceiling))
+        ] + (try candidate(model, sequences: sequences, targets: targets, denseSeconds: klSeconds, repeats: repeats))
+          + (try database(model, sequences: sequences, forwardSeconds: seconds))
+          + (try training(model, tokens: tokens, batch: batch, seq: seq, repeats: repeats, ceiling: ceiling))
+    }
+
+    /// KL evaluation of a candidate with half of every block's heads and MLP neurons (the search's typical
+    /// 50% level), as a fraction of the dense model's time.
+    static func candidate(_ model: LanguageModel, sequences: [[Int32]], targets: TargetDistribution, denseSeconds: Double,
+                          repeats: Int) throws -> [BenchRow] {
+        let half = model.clone()
+        for (i, b) in half.blocks.enumerated() {
+            if let a = b.attention { try half.keep(block: i, kind: .attention, Array(0..<(a.queryHeads / 2))) }
+            if let m = b.mlp { try half.keep(block: i, kind: .mlp, Array(0..<(m.width / 2))) }
+        }
+        let seconds = try medianSeconds(repeats: repeats) { _ = try half.klDivergence(sequences, to: targets, batchSize: sequences.count) }
+        return [BenchRow(name: "KL, 50% heads+neurons candidate (time)", value: seconds, unit: "s", baseline: denseSeconds)]
+    }
+
+    /// Compression-database build for one block (calibration: the benchmark batch) and stitching that block's
+    /// pruned attention and MLP back from disk; times as ratios to one forward pass of the batch.
+    static func database(_ model: LanguageModel, sequences: [[Int32]], forwardSeconds: Double) throws -> [BenchRow] {
+        let path = NSTemporaryDirectory() + "darwin-bench-database-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        var builder = DatabaseBuilder(model: model)
+        builder.maxNewBlocks = 1
+        let start = DispatchTime.now().uptimeNanoseconds
+        let db = try builder.build(model: model, calibration: sequences, path: path)
+        let build = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        let attention = db.levels(.attention).count / 2, mlp = db.levels(.mlp).count / 2
+        let stitch = try medianSeconds(repeats: 5) {
+            _ = try db.attention(block: 0, level: attention, headDim: model.config.headDim)
+            _ = try db.mlp(block: 0, level: mlp)
+        }
+        return [
+            BenchRow(name: "database build, one block (time)", value: build, unit: "s", baseline: forwardSeconds),
+            BenchRow(name: "stitch one block from the database (time)", value: stitch * 1000, unit: "ms", baseline: forwardSeconds * 1000),
+        ]
     }
 
     /// Training step tokens/s (forward + backward + AdamW) and its useful FLOP rate (3x the forward FLOPs).

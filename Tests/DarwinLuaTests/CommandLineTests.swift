@@ -143,7 +143,9 @@ struct QuickstartTests {
     @Test("the quickstart trains, builds a database, searches, and the searched model beats uniform pruning")
     func quickstart() throws {
         let script = TestSupport.repoRoot.appendingPathComponent("scripts/quickstart.lua").path
-        let (status, out, err) = try TestSupport.runExecutable([script])
+        let saved = FileManager.default.temporaryDirectory.appendingPathComponent("quickstart-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: saved) }
+        let (status, out, err) = try TestSupport.runExecutable([script, "--save", saved.path])
         #expect(status == 0, "stderr: \(err)")
         let lines = out.split(separator: "\n")
         func row(_ name: String) -> (params: Int, perplexity: Double)? {
@@ -161,5 +163,61 @@ struct QuickstartTests {
         let losses = lines.filter { $0.hasPrefix("train step") }.compactMap { Double($0.split(separator: " ").last!) }
         #expect(losses.count >= 2 && losses.first! > 5 && losses.last! < 1)  // from ~log(256) down
         #expect(out.contains("generation   8"))
+        try CompareReport.check(model: saved.path + "/model", data: saved.path + "/train.bin", eval: saved.path + "/eval.bin",
+                                options: ["--seqlen", "64", "--batch-size", "8", "--eval-sequences", "16", "--lr", "1e-3", "--topk", "32",
+                                          "--generations", "3", "--offspring", "4", "--post-train-tokens", "8192", "--adapt-amplitude", "0.3"],
+                                generations: 3, adaptSteps: 20, budget: 8192)
+    }
+}
+
+/// Runs scripts/compare.lua and checks its report: every strategy at the target size, the token budget kept,
+/// the curves written.
+enum CompareReport {
+    struct Row { let name: String; let params: Int; let perplexity: Double; let kl: Double; let tokens: Int }
+
+    static func check(model: String, data: String, eval: String, options: [String], generations: Int, adaptSteps: Int, budget: Int) throws {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("compare-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: out) }
+        let script = TestSupport.repoRoot.appendingPathComponent("scripts/compare.lua").path
+        let (status, _, err) = try TestSupport.runExecutable([script, "--model", model, "--data", data, "--eval-data", eval,
+                                                              "--output", out.path] + options)
+        #expect(status == 0, "stderr: \(err)")
+        let table = try String(contentsOfFile: out.path + "/results.md", encoding: .utf8)
+        let rows: [Row] = table.split(separator: "\n").filter { $0.hasPrefix("| ") && !$0.hasPrefix("| strategy") }.map { line in
+            let cells = line.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
+            return Row(name: cells[0], params: Int(cells[1])!, perplexity: Double(cells[2])!, kl: Double(cells[3])!, tokens: Int(cells[5])!)
+        }
+        #expect(rows.map(\.name) == ["dense", "uniform", "EvoPress", "DarwinLM", "Adapt-Pruner"], "\(table)")
+        guard rows.count == 5 else { return }
+        let dense = rows[0], uniform = rows[1]
+        #expect(dense.kl == 0 && uniform.params < dense.params)
+        for r in rows.dropFirst() {
+            #expect(r.kl > 0 && r.perplexity > dense.perplexity, "\(r.name) cannot beat the dense model it was pruned from")
+            #expect(r.params <= uniform.params && Double(r.params) > 0.9 * Double(uniform.params), "\(r.name) at the target size: \(r.params)")
+        }
+        #expect(rows[1].tokens == budget && rows[2].tokens == budget && rows[4].tokens == budget, "post-training budget")
+        #expect(rows[3].tokens > budget, "DarwinLM also trains in selection")
+        let csv = try String(contentsOfFile: out.path + "/fitness.csv", encoding: .utf8).split(separator: "\n")
+        #expect(csv.first == "series,x,y" && csv.count == 1 + 2 * (generations + 1) + 2 * generations + adaptSteps)
+        let svg = try String(contentsOfFile: out.path + "/fitness.svg", encoding: .utf8)
+        #expect(svg.hasPrefix("<svg") && svg.components(separatedBy: "<polyline").count == 6)
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out.path + "/results.json"))) as! [String: Any]
+        #expect((json["target_params"] as? Int) == uniform.params)
+    }
+}
+
+@Suite("comparison on the shared reference model")
+struct SharedModelComparisonTests {
+    static let modelDirectory = TestSupport.repoRoot.appendingPathComponent("../shared/models/darwin-pycode-16m").standardized.path
+
+    /// scripts/compare.lua on darwin-pycode-16m with a small budget (about 2 minutes); skipped without ../shared.
+    @Test("compare.lua runs all four strategies on darwin-pycode-16m", .enabled(if: FileManager.default.fileExists(atPath: modelDirectory + "/config.json")))
+    func compareOnSharedModel() throws {
+        let dir = Self.modelDirectory
+        try CompareReport.check(model: dir, data: dir + "/data/calib.txt.gz", eval: dir + "/data/eval.txt.gz",
+                                options: ["--seqlen", "128", "--calibration-sequences", "8", "--levels", "4", "--level", "1",
+                                          "--generations", "2", "--offspring", "4", "--fitness-tokens", "512", "--search-train-tokens", "256",
+                                          "--post-train-tokens", "2048", "--adapt-fraction", "0.25", "--eval-sequences", "4"],
+                                generations: 2, adaptSteps: 4, budget: 2048)
     }
 }

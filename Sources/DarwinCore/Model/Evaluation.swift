@@ -1,3 +1,4 @@
+import COpenBLAS
 import Foundation
 
 /// The dense model's next-token distributions on a fixed set of sequences, kept to score candidates by KL.
@@ -83,28 +84,17 @@ extension LanguageModel {
         guard target.vocabSize == config.vocabSize else {
             throw TensorError("kl: targets have vocabulary \(target.vocabSize), the model \(config.vocabSize)")
         }
+        if let k = target.topK { return try sparseKL(sequences, to: target, k: k, batchSize: batchSize) }
         let v = config.vocabSize
         var total = 0.0
-        var gathered = [Float](repeating: 0, count: target.topK ?? 0)
         try forEachBatch(sequences, batchSize: batchSize) { logits, batch, seq, first in
             for r in 0..<(batch * seq) {
-                let row = logits.data + r * v
+                let row = logits.data + r * v, base = (first * seq + r) * v
+                let lse = LanguageModel.logSumExp(row, v)
                 var kl = 0.0
-                if let k = target.topK {
-                    let base = (first * seq + r) * k
-                    for j in 0..<k { gathered[j] = row[Int(target.indices[base + j])] }
-                    let lse = gathered.withUnsafeBufferPointer { LanguageModel.logSumExp($0.baseAddress!, k) }
-                    for j in 0..<k {
-                        let lp = Double(target.logProbs[base + j])
-                        kl += Foundation.exp(lp) * (lp - Double(gathered[j] - lse))
-                    }
-                } else {
-                    let base = (first * seq + r) * v
-                    let lse = LanguageModel.logSumExp(row, v)
-                    for j in 0..<v {
-                        let lp = Double(target.logProbs[base + j])
-                        kl += Foundation.exp(lp) * (lp - Double(row[j] - lse))
-                    }
+                for j in 0..<v {
+                    let lp = Double(target.logProbs[base + j])
+                    kl += Foundation.exp(lp) * (lp - Double(row[j] - lse))
                 }
                 total += kl
             }
@@ -112,8 +102,49 @@ extension LanguageModel {
         return total / Double(sequences.count * target.sequenceLength)
     }
 
+    /// KL to top-k targets. Both distributions live on the target's k tokens, so only those k logits of each
+    /// position are computed (k dot products with LM-head rows instead of the whole vocabulary's projection).
+    func sparseKL(_ sequences: [[Int32]], to target: TargetDistribution, k: Int, batchSize: Int) throws -> Double {
+        let h = config.hiddenSize
+        let head = lmHead.contiguous()
+        var perPosition = [Double](repeating: 0, count: sequences.count * target.sequenceLength)
+        try perPosition.withUnsafeMutableBufferPointer { out in
+            let klOut = out.baseAddress!
+            try target.logProbs.withUnsafeBufferPointer { logProbs in
+            try target.indices.withUnsafeBufferPointer { indices in
+                let lp = logProbs.baseAddress!, ids = indices.baseAddress!
+                try forEachBatchNormed(sequences, batchSize: batchSize) { normed, batch, seq, first in
+                    Parallel.forEachChunk(count: batch * seq, minimumChunk: 64) { range in
+                        let gathered = UnsafeMutablePointer<Float>.allocate(capacity: k)
+                        defer { gathered.deallocate() }
+                        for r in range {
+                            let x = normed.data + r * h, base = (first * seq + r) * k
+                            for j in 0..<k { gathered[j] = cblas_sdot(Int32(h), x, 1, head.data + Int(ids[base + j]) * h, 1) }
+                            let lse = LanguageModel.logSumExp(gathered, k)
+                            var kl = 0.0
+                            for j in 0..<k {
+                                let t = Double(lp[base + j])
+                                kl += Foundation.exp(t) * (t - Double(gathered[j] - lse))
+                            }
+                            klOut[first * seq + r] = kl
+                        }
+                    }
+                }
+            }
+            }
+        }
+        return perPosition.reduce(0, +) / Double(sequences.count * target.sequenceLength)
+    }
+
     /// Runs the forward pass on consecutive batches; `body(logits [batch*seq rows], batch, seq, firstSequence)`.
     func forEachBatch(_ sequences: [[Int32]], batchSize: Int, _ body: (Tensor, Int, Int, Int) throws -> Void) throws {
+        try forEachBatchNormed(sequences, batchSize: batchSize) { normed, batch, seq, first in
+            try body(try LayerKernels.linear(normed, lmHead, nil), batch, seq, first)
+        }
+    }
+
+    /// Runs the blocks and the final norm on consecutive batches; `body(normed [batch*seq, hidden], batch, seq, first)`.
+    func forEachBatchNormed(_ sequences: [[Int32]], batchSize: Int, _ body: (Tensor, Int, Int, Int) throws -> Void) throws {
         guard let seq = sequences.first?.count, seq > 0 else { throw TensorError("evaluation: no sequences given") }
         if let bad = sequences.firstIndex(where: { $0.count != seq }) {
             throw TensorError("evaluation: sequence \(bad + 1) has \(sequences[bad].count) tokens, expected \(seq) like the first")
@@ -121,8 +152,8 @@ extension LanguageModel {
         var first = 0
         while first < sequences.count {
             let batch = min(max(batchSize, 1), sequences.count - first)
-            let logits = try forward(tokens: Array(sequences[first..<(first + batch)].joined()), batch: batch).logits
-            try body(logits, batch, seq, first)
+            let last = try hidden(tokens: Array(sequences[first..<(first + batch)].joined()), batch: batch, keepHiddenStates: false).last
+            try body(LayerKernels.rmsNorm(last, finalNorm, eps: config.rmsNormEps), batch, seq, first)
             first += batch
         }
     }

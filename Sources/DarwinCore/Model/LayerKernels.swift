@@ -41,34 +41,48 @@ enum LayerKernels {
         }
     }
 
+    /// Query rows per attention tile: a tile of queries only needs the keys up to its last row, so causal
+    /// attention computes about half of the full score matrix, and a tile's scores stay in cache.
+    static let attentionTile = 64
+
     /// Causal grouped-query attention. `q`: `[batch*seq, nq*hd]`, `k`/`v`: `[batch*seq, nkv*hd]` (RoPE applied);
     /// query head h attends with KV head `kvOfQuery[h]`. Returns `[batch*seq, nq*hd]`.
     static func causalAttention(q: Tensor, k: Tensor, v: Tensor, kvOfQuery: [Int], batch: Int, seq: Int, headDim hd: Int) -> Tensor {
         let nq = kvOfQuery.count, nkv = k.shape[1] / hd
         let out = Tensor(uninitializedShape: [batch * seq, nq * hd])
         let scale = Float(1 / Double(hd).squareRoot())
-        let pairs = batch * nq
-        // One score buffer per worker; each (batch, head) pair is two sgemm calls on strided views.
-        let workers = max(1, min(Parallel.threads, pairs))
-        let scores = UnsafeMutablePointer<Float>.allocate(capacity: workers * seq * seq)
-        defer { scores.deallocate() }
+        let pairs = batch * nq, tile = min(attentionTile, seq)
         Parallel.withSingleThreadedBLAS {
-        Parallel.forEachChunk(count: pairs, minimumChunk: max(1, pairs / workers)) { range in
-            let worker = range.lowerBound / max(1, (pairs + workers - 1) / workers)
-            let s = scores + min(worker, workers - 1) * seq * seq
-            for pair in range {
-                let b = pair / nq, h = pair % nq, g = kvOfQuery[h]
-                let qh = GemmOperand(pointer: q.data + b * seq * nq * hd + h * hd, transposed: false, leadingDimension: nq * hd)
-                let kh = GemmOperand(pointer: k.data + b * seq * nkv * hd + g * hd, transposed: true, leadingDimension: nkv * hd)
-                let vh = GemmOperand(pointer: v.data + b * seq * nkv * hd + g * hd, transposed: false, leadingDimension: nkv * hd)
-                sgemm(qh, kh, s, m: seq, n: seq, k: hd, ldc: seq, alpha: scale)
-                for i in 0..<seq { Tensor.causalSoftmaxRow(s + i * seq, length: i + 1, total: seq) }
-                sgemm(GemmOperand(pointer: s, transposed: false, leadingDimension: seq), vh,
-                      out.data + b * seq * nq * hd + h * hd, m: seq, n: hd, k: seq, ldc: nq * hd)
+            Parallel.forEachChunk(count: pairs, minimumChunk: 1) { range in
+                let scores = UnsafeMutablePointer<Float>.allocate(capacity: tile * seq)
+                defer { scores.deallocate() }
+                for pair in range {
+                    let b = pair / nq, h = pair % nq, g = kvOfQuery[h]
+                    let qBase = q.data + b * seq * nq * hd + h * hd, outBase = out.data + b * seq * nq * hd + h * hd
+                    let kh = GemmOperand(pointer: k.data + b * seq * nkv * hd + g * hd, transposed: true, leadingDimension: nkv * hd)
+                    let vh = GemmOperand(pointer: v.data + b * seq * nkv * hd + g * hd, transposed: false, leadingDimension: nkv * hd)
+                    forEachCausalTile(seq: seq, tile: tile) { first, rows, keys in
+                        sgemm(GemmOperand(pointer: qBase + first * nq * hd, transposed: false, leadingDimension: nq * hd), kh, scores,
+                              m: rows, n: keys, k: hd, ldc: keys, alpha: scale)
+                        for r in 0..<rows { Tensor.causalSoftmaxRow(scores + r * keys, length: first + r + 1, total: keys) }
+                        sgemm(GemmOperand(pointer: scores, transposed: false, leadingDimension: keys), vh, outBase + first * nq * hd,
+                              m: rows, n: hd, k: keys, ldc: nq * hd)
+                    }
+                }
             }
         }
-        }
         return out
+    }
+
+    /// Calls `body(firstRow, rows, keys)` for consecutive tiles of query rows; `keys` = the keys the tile sees.
+    @inline(__always)
+    static func forEachCausalTile(seq: Int, tile: Int, _ body: (Int, Int, Int) -> Void) {
+        var first = 0
+        while first < seq {
+            let rows = min(tile, seq - first)
+            body(first, rows, first + rows)
+            first += rows
+        }
     }
 }
 

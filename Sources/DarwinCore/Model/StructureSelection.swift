@@ -34,3 +34,31 @@ extension MLPWeights {
         return result
     }
 }
+
+extension LanguageModel {
+    /// Keeps only the structures `kept` (0-based, ascending indices into block `block`'s current query heads or
+    /// MLP neurons) of one unit and removes the rest, as incremental pruning methods do on a trained model.
+    /// The model no longer corresponds to database levels afterwards (`genome` becomes nil).
+    public func keep(block: Int, kind: UnitKind, _ kept: [Int]) throws {
+        guard blocks.indices.contains(block) else { throw TensorError("keep: block \(block + 1) out of range 1..\(blocks.count)") }
+        if let i = kept.indices.dropFirst().first(where: { kept[$0] <= kept[$0 - 1] }) {
+            throw TensorError("keep: indices must be strictly increasing, got \(kept[i - 1] + 1) before \(kept[i] + 1)")
+        }
+        switch kind {
+        case .attention:
+            guard let a = blocks[block].attention else {
+                if kept.isEmpty { return }
+                throw TensorError("keep: block \(block + 1) has no attention left")
+            }
+            blocks[block].attention = try a.keeping(queryHeads: kept)
+        case .mlp:
+            guard let m = blocks[block].mlp else {
+                if kept.isEmpty { return }
+                throw TensorError("keep: block \(block + 1) has no MLP left")
+            }
+            if let bad = kept.first(where: { $0 < 0 || $0 >= m.width }) { throw TensorError("keep: neuron \(bad + 1) out of range 1..\(m.width)") }
+            blocks[block].mlp = try m.keeping(neurons: kept)
+        }
+        genome = nil
+    }
+}

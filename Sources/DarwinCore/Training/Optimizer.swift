@@ -28,6 +28,9 @@ public struct OptimizerSettings {
     /// SGD momentum.
     public var momentum = 0.0
     public var schedule: LearningRateSchedule = .constant
+    /// Steps of `schedule` already taken elsewhere: training in phases (with fresh optimizer state, as when the
+    /// model's shapes change between them) follows one schedule. Bias correction still counts this optimizer's steps.
+    public var scheduleOffset = 0
     /// Clip the global gradient norm to this value (nil: no clipping).
     public var clipNorm: Double?
     public init() {}
@@ -49,7 +52,7 @@ public final class Optimizer {
     }
 
     /// The learning rate the next step will use.
-    public var currentLearningRate: Double { settings.learningRate * settings.schedule.factor(step: step + 1) }
+    public var currentLearningRate: Double { settings.learningRate * settings.schedule.factor(step: settings.scheduleOffset + step + 1) }
 
     /// Applies one update from `grads`; returns the global gradient norm before clipping.
     @discardableResult

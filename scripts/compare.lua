@@ -1,0 +1,155 @@
+-- compare: uniform pruning, EvoPress, DarwinLM and Adapt-Pruner at the same target size and post-training token
+-- budget on one model and dataset. Writes OUTPUT/results.md (a Markdown table), results.json, and the fitness over
+-- the generations as fitness.svg and fitness.csv: for each search, the held-out KL of the generation's best genome
+-- (stitched, before any training) and its selection fitness (the KL it won with: after the stage's fine-tuning for
+-- DarwinLM, on that generation's sampled tokens); for Adapt-Pruner, the held-out KL after each step's training.
+local cli = require("cli")
+local pipeline = require("pipeline")
+local genome = require("genome")
+local evolution = require("evolution")
+local adapt = require("adapt_pruner")
+local plot = require("plot")
+local json = require("json")
+
+local o = cli.parse({
+  name = "scripts/compare.lua",
+  about = "Compare uniform, EvoPress, DarwinLM and Adapt-Pruner at one target size and token budget.",
+  options = {
+    {"model", "string", nil, "Hugging Face checkpoint directory", "required"},
+    {"data", "string", nil, "calibration / training data", "required"},
+    {"eval_data", "string", nil, "held-out evaluation data (default: --data)"},
+    {"tokenizer", "string", nil, "tokenizer (default: --model)"},
+    {"output", "string", "compare-out", "output directory"},
+    {"strategies", "string", "uniform,evopress,darwinlm,adapt_pruner", "comma-separated strategies to run"},
+    {"level", "integer", 4, "target size: uniform pruning at this database level"},
+    {"levels", "integer", 8, "database levels per kind"},
+    {"seqlen", "integer", 256, "sequence length"},
+    {"calibration_sequences", "integer", 16, "sequences for the database's Hessians and Adapt-Pruner's importance"},
+    {"generations", "integer", 8, "search generations (EvoPress, DarwinLM)"},
+    {"offspring", "integer", 8, "offspring per generation"},
+    {"stages", "integer", 2, "selection stages"},
+    {"fitness_tokens", "integer", 1024, "scoring tokens of the first selection stage"},
+    {"search_train_tokens", "integer", 1024, "DarwinLM's fine-tuning tokens in the first selection stage"},
+    {"topk", "integer", 64, "top-k dense targets in the search's KL fitness (0 = full)"},
+    {"post_train_tokens", "integer", 8192, "the token budget: post-training (uniform, EvoPress, DarwinLM) or interleaved training (Adapt-Pruner)"},
+    {"adapt_fraction", "number", 0.05, "Adapt-Pruner: part of the target removed per step"},
+    {"adapt_amplitude", "number", 0.02, "Adapt-Pruner: largest per-layer deviation from the step's sparsity"},
+    {"lr", "number", 1e-4, "learning rate of all training"},
+    {"eval_sequences", "integer", 8, "held-out sequences for perplexity and KL"},
+    {"batch_size", "integer", 4, "batch size"},
+    {"seed", "integer", 0, "random seed"},
+    {"threads", "integer", nil, "threads (default: all cores)"},
+  },
+}, arg)
+if o.threads then darwin.set_threads(o.threads) end
+os.execute("mkdir -p '" .. o.output .. "'")
+local inputs = pipeline.inputs(o)
+local dense, eval = inputs.model, inputs.eval
+local eval_targets = dense:targets(eval, {batch_size = o.batch_size})
+local function kl(m) return m:kl(eval, eval_targets, {batch_size = o.batch_size}) end
+local train = {seqlen = o.seqlen, batch_size = o.batch_size, lr = o.lr, seed = o.seed + 1}
+
+local t0 = darwin.clock()
+local db = darwin.database.build(dense, inputs.calibration, {path = o.output .. "/database", levels = o.levels})
+local db_seconds = darwin.clock() - t0
+local function at_level(kind) return math.min(o.level, #db:levels(kind) - 1) end
+local uniform = genome.uniform(db:blocks(), at_level("attention"), at_level("mlp"))
+local target_params = dense:clone(); target_params:apply(db, uniform); target_params = target_params:parameters()
+
+local results, curves = {}, {}
+
+--- One row of the table: evaluates `m` and records how it was made.
+local function record(name, m, seconds, tokens_trained, extra)
+  local row = {strategy = name, params = m:parameters(), perplexity = m:perplexity(eval, {batch_size = o.batch_size}),
+               kl = kl(m), seconds = seconds, tokens_trained = tokens_trained}
+  for k, v in pairs(extra or {}) do row[k] = v end
+  results[#results + 1] = row
+  print(string.format("%-13s %9d parameters  perplexity %.4f  KL %.4f  %.1f s  %d tokens trained", name, row.params, row.perplexity, row.kl, seconds, tokens_trained))
+end
+
+local colors = {EvoPress = "#1f77b4", DarwinLM = "#d62728", ["Adapt-Pruner"] = "#2ca02c"}
+
+local function run_search(name, train_tokens)
+  local start = darwin.clock()
+  local curve = {{0, kl((function() local m = dense:clone(); m:apply(db, uniform); return m end)())}}
+  local best, log = evolution.run({
+    model = dense, db = db, parent = uniform, fitness_tokens = inputs.tokens, seqlen = o.seqlen, generations = o.generations,
+    offspring = o.offspring, schedule = pipeline.selection_schedule(o.stages, o.offspring, o.fitness_tokens, train_tokens),
+    seed = o.seed, topk = o.topk > 0 and o.topk or nil, batch_size = o.batch_size, train_options = {lr = o.lr},
+    state = string.format("%s/%s-state.json", o.output, name), log = string.format("%s/%s-log.jsonl", o.output, name),
+    evaluate = kl, evaluate_every = 1,
+  })
+  local selection = {}
+  for _, r in ipairs(log) do
+    curve[#curve + 1] = {r.generation, r.evaluation}
+    selection[#selection + 1] = {r.generation, r.stages[#r.stages].scores[1]}
+  end
+  curves[#curves + 1] = {name = name .. ": held-out KL (full)", points = curve, color = colors[name]}
+  curves[#curves + 1] = {name = name .. ": selection fitness (top-k)", points = selection, dashed = true, color = colors[name]}
+  local m = dense:clone()
+  m:apply(db, best)
+  local tokens = pipeline.search_train_tokens(log, o.seqlen) + pipeline.post_train(m, inputs.tokens, o.post_train_tokens, train)
+  record(name, m, db_seconds + darwin.clock() - start, tokens, {genome = genome.format(best)})
+end
+
+local strategies = {
+  uniform = function()
+    local start = darwin.clock()
+    local m = dense:clone()
+    m:apply(db, uniform)
+    local tokens = pipeline.post_train(m, inputs.tokens, o.post_train_tokens, train)
+    record("uniform", m, db_seconds + darwin.clock() - start, tokens, {genome = genome.format(uniform)})
+  end,
+  evopress = function() run_search("EvoPress", 0) end,
+  darwinlm = function() run_search("DarwinLM", o.search_train_tokens) end,
+  adapt_pruner = function()
+    local start = darwin.clock()
+    local removed = function(kind) local l = db:levels(kind); return l[at_level(kind) + 1] / l[#l] end
+    local pruned, log = adapt.run({
+      model = dense:clone(), target = {attention = removed("attention"), mlp = removed("mlp")}, target_params = target_params,
+      importance_ids = inputs.calibration,
+      gradient_ids = darwin.data.sequences(inputs.tokens, nil, {seqlen = 64, count = 32, seed = o.seed + 2}),
+      train_ids = darwin.data.sequences(inputs.tokens, nil, {seqlen = o.seqlen, count = pipeline.rows_for(o.post_train_tokens, o.seqlen), seed = o.seed + 1}),
+      fraction = o.adapt_fraction, amplitude = o.adapt_amplitude, batch_size = o.batch_size, train_options = {lr = o.lr},
+      evaluate = kl,
+    })
+    local curve, tokens = {}, 0
+    for _, r in ipairs(log) do curve[#curve + 1] = {r.step, r.evaluation}; tokens = tokens + r.train_tokens end
+    curves[#curves + 1] = {name = "Adapt-Pruner: held-out KL (full)", points = curve, color = colors["Adapt-Pruner"]}
+    record("Adapt-Pruner", pruned, darwin.clock() - start, tokens,
+      {genome = "heads " .. table.concat(adapt.counts(pruned, "attention"), " ") .. " | neurons " .. table.concat(adapt.counts(pruned, "mlp"), " ")})
+  end,
+}
+
+record("dense", dense, 0, 0)
+for name in o.strategies:gmatch("[^,%s]+") do
+  local run = strategies[name]
+  if not run then error("unknown strategy '" .. name .. "' in --strategies (expected uniform, evopress, darwinlm, adapt_pruner)") end
+  run()
+end
+
+-- The report.
+local lines = {
+  string.format("| strategy | parameters | held-out perplexity | KL to dense | wall time (s) | tokens trained |"),
+  "|---|---:|---:|---:|---:|---:|",
+}
+for _, r in ipairs(results) do
+  lines[#lines + 1] = string.format("| %s | %d | %.4f | %.4f | %.1f | %d |", r.strategy, r.params, r.perplexity, r.kl, r.seconds, r.tokens_trained)
+end
+lines[#lines + 1] = ""
+lines[#lines + 1] = string.format("Target: uniform level %d of %d (%d parameters); database build %.1f s, included in the wall time of the " ..
+  "database-based strategies; %d held-out sequences of %d tokens.", o.level, o.levels, target_params, db_seconds, o.eval_sequences, o.seqlen)
+for _, r in ipairs(results) do
+  if r.genome then lines[#lines + 1] = string.format("- %s: %s", r.strategy, r.genome) end
+end
+local report = table.concat(lines, "\n") .. "\n"
+darwin.write_file(o.output .. "/results.md", report)
+darwin.write_file(o.output .. "/results.json", json.encode({options = o, results = results, curves = curves, target_params = target_params}))
+if #curves > 0 then
+  darwin.write_file(o.output .. "/fitness.svg", plot.svg(curves, {title = "Fitness (KL to the dense model) over generations",
+    xlabel = "generation (searches) / step (Adapt-Pruner)", ylabel = "KL divergence"}))
+  darwin.write_file(o.output .. "/fitness.csv", plot.csv(curves))
+end
+print("")
+io.write(report)
+print(string.format("written: %s/results.md, results.json, fitness.svg, fitness.csv", o.output))
