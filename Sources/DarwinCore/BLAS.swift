@@ -18,11 +18,50 @@ struct GemmOperand {
         }
         return nil
     }
+
+    /// The operand starting `rows` rows further down op(A).
+    func droppingRows(_ rows: Int) -> GemmOperand {
+        GemmOperand(pointer: pointer + (transposed ? rows : rows * leadingDimension), transposed: transposed, leadingDimension: leadingDimension)
+    }
+
+    /// The operand starting `columns` columns further right in op(B).
+    func droppingColumns(_ columns: Int) -> GemmOperand {
+        GemmOperand(pointer: pointer + (transposed ? columns * leadingDimension : columns), transposed: transposed, leadingDimension: leadingDimension)
+    }
 }
 
+/// OpenBLAS is made single-threaded once, before the first product: darwinhost owns all threads.
+private let singleThreadedOpenBLAS: Void = { openblas_set_num_threads(1) }()
+
+/// Products smaller than this (m·n·k) run on the calling thread.
+private let parallelGemmWork = 1 << 21
+
 /// `C = alpha * op(A) * op(B) + beta * C` on row-major float32 matrices (C is m×n with leading dimension ldc).
+/// Large products are split into bands of C's rows (or of its columns when it has few rows), one single-threaded
+/// OpenBLAS call per worker of `Parallel`; inside a parallel loop the product runs on the calling worker.
 func sgemm(_ a: GemmOperand, _ b: GemmOperand, _ c: UnsafeMutablePointer<Float>, m: Int, n: Int, k: Int,
            ldc: Int, alpha: Float = 1, beta: Float = 0) {
+    _ = singleThreadedOpenBLAS
+    let workers = Parallel.threads
+    guard workers > 1, !Parallel.insideParallelLoop, m * n * k >= parallelGemmWork else {
+        serialSgemm(a, b, c, m: m, n: n, k: k, ldc: ldc, alpha: alpha, beta: beta)
+        return
+    }
+    if m >= 16 * workers || m >= n {
+        Parallel.forEachChunk(count: m, minimumChunk: Swift.max(1, m / workers)) { r in
+            serialSgemm(a.droppingRows(r.lowerBound), b, c + r.lowerBound * ldc, m: r.count, n: n, k: k, ldc: ldc, alpha: alpha, beta: beta)
+        }
+    } else {
+        Parallel.forEachChunk(count: n, minimumChunk: Swift.max(1, n / workers)) { r in
+            serialSgemm(a, b.droppingColumns(r.lowerBound), c + r.lowerBound, m: m, n: r.count, k: k, ldc: ldc, alpha: alpha, beta: beta)
+        }
+    }
+}
+
+/// One OpenBLAS call on the calling thread.
+@inline(__always)
+private func serialSgemm(_ a: GemmOperand, _ b: GemmOperand, _ c: UnsafeMutablePointer<Float>, m: Int, n: Int, k: Int,
+                         ldc: Int, alpha: Float, beta: Float) {
     cblas_sgemm(CblasRowMajor, a.transposed ? CblasTrans : CblasNoTrans, b.transposed ? CblasTrans : CblasNoTrans,
                 Int32(m), Int32(n), Int32(k), alpha, a.pointer, Int32(a.leadingDimension),
                 b.pointer, Int32(b.leadingDimension), beta, c, Int32(Swift.max(ldc, 1)))

@@ -22,11 +22,11 @@ enum DivKernel: BinaryKernel {
 }
 enum MaxKernel: BinaryKernel {
     @inline(__always) static func apply(_ a: Float, _ b: Float) -> Float { Swift.max(a, b) }
-    @inline(__always) static func apply8(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> { pointwiseMax(a, b) }
+    @inline(__always) static func apply8(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> { VectorMath.max(a, b) }
 }
 enum MinKernel: BinaryKernel {
     @inline(__always) static func apply(_ a: Float, _ b: Float) -> Float { Swift.min(a, b) }
-    @inline(__always) static func apply8(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> { pointwiseMin(a, b) }
+    @inline(__always) static func apply8(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> { VectorMath.min(a, b) }
 }
 
 /// Applies `K` to one row: `out[i*so] = K(a[i*sa], b[i*sb])`, vectorised when the output is unit-stride

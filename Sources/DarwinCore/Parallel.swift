@@ -5,24 +5,16 @@ import COpenBLAS
 public enum Parallel {
     nonisolated(unsafe) private static var configuredThreads = 0
 
-    /// Number of threads used by BLAS and by parallel loops (defaults to the number of cores).
+    /// Number of threads used by parallel loops and by large matrix products (defaults to the number of cores).
+    /// OpenBLAS itself always runs single-threaded: `sgemm` splits large products across these threads, so
+    /// OpenBLAS's own pool never spins against darwinhost's loops.
     public static var threads: Int {
         get { configuredThreads > 0 ? configuredThreads : Int(openblas_get_num_procs()) }
-        set {
-            configuredThreads = max(1, newValue)
-            openblas_set_num_threads(Int32(configuredThreads))
-        }
+        set { configuredThreads = max(1, newValue) }
     }
 
-    /// Runs `body` with OpenBLAS limited to one thread, for BLAS calls made from inside our own parallel
-    /// loops (a multi-threaded sgemm per worker oversubscribes the cores: measured 3.5x slower attention).
-    public static func withSingleThreadedBLAS<T>(_ body: () throws -> T) rethrows -> T {
-        let n = threads
-        if n == 1 { return try body() }
-        openblas_set_num_threads(1)
-        defer { openblas_set_num_threads(Int32(n)) }
-        return try body()
-    }
+    /// True while a parallel loop runs: BLAS calls made from its workers stay on their thread.
+    nonisolated(unsafe) public private(set) static var insideParallelLoop = false
 
     /// Below this many elements a loop runs on the calling thread (threading costs more than it saves).
     public static let grainElements = 1 << 16
@@ -33,6 +25,9 @@ public enum Parallel {
         let workers = min(threads, count / max(minimumChunk, 1))
         if !enabled || workers <= 1 { body(0..<count); return }
         let chunk = (count + workers - 1) / workers
+        let outer = insideParallelLoop
+        insideParallelLoop = true
+        defer { insideParallelLoop = outer }
         DispatchQueue.concurrentPerform(iterations: workers) { w in
             let start = w * chunk
             let end = min(count, start + chunk)

@@ -1,4 +1,3 @@
-import COpenBLAS
 import DarwinCore
 import Foundation
 
@@ -17,13 +16,7 @@ enum ModelBenchmarks {
     /// Forward tokens/s and useful GFLOP/s against the sgemm ceiling measured in the same run.
     static func forward(batch: Int, seq: Int, repeats: Int) throws -> [BenchRow] {
         let (model, name) = try referenceModel()
-        let n = 1024
-        let a = try Tensor.randn([n, n]), b = try Tensor.randn([n, n]), c = try Tensor.zeros([n, n])
-        let direct = medianSeconds(repeats: repeats) {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(n), Int32(n), 1,
-                        a.data, Int32(n), b.data, Int32(n), 0, c.data, Int32(n))
-        }
-        let ceiling = 2.0 * Double(n * n * n) / direct / 1e9
+        let ceiling = try sgemmCeiling(size: 1024, repeats: 9)
         let g = RandomGenerator(seed: 1)
         let tokens = (0..<(batch * seq)).map { _ in Int32(g.integer(0, model.config.vocabSize - 1)) }
         let seconds = try medianSeconds(repeats: repeats) { _ = try model.forward(tokens: tokens, batch: batch) }

@@ -1,4 +1,21 @@
+import COpenBLAS
+import DarwinCore
 import Dispatch
+
+/// The machine's sgemm ceiling: GFLOP/s of a direct `cblas_sgemm` on n×n matrices with OpenBLAS's own
+/// threading at `Parallel.threads` threads (darwinhost otherwise keeps OpenBLAS single-threaded and splits
+/// products itself).
+func sgemmCeiling(size n: Int, repeats: Int) throws -> Double {
+    let a = try Tensor.randn([n, n]), b = try Tensor.randn([n, n]), c = try Tensor.zeros([n, n])
+    _ = try a.matmul(b)  // darwinhost's first product sets OpenBLAS to one thread; undo that for the ceiling
+    openblas_set_num_threads(Int32(Parallel.threads))
+    defer { openblas_set_num_threads(1) }
+    let seconds = medianSeconds(repeats: repeats) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(n), Int32(n), 1,
+                    a.data, Int32(n), b.data, Int32(n), 0, c.data, Int32(n))
+    }
+    return 2.0 * Double(n * n * n) / seconds / 1e9
+}
 
 /// Median wall time of `body` over `repeats` runs after one warm-up run, in seconds.
 func medianSeconds(repeats: Int, _ body: () throws -> Void) rethrows -> Double {
@@ -22,7 +39,7 @@ struct BenchRow {
 
     var line: String {
         let pad = String(repeating: " ", count: max(1, 44 - name.count))
-        return "\(name)\(pad)\(fixed(value, 2)) \(unit)\(String(repeating: " ", count: max(1, 10 - unit.count)))ratio \(fixed(value / baseline, 3))"
+        return "\(name)\(pad)\(fixed(value, 2)) \(unit)\(String(repeating: " ", count: max(1, 10 - unit.count)))ratio \(fixed(value / baseline, value / baseline < 0.01 ? 5 : 3))"
     }
 }
 

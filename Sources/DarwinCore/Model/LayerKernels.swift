@@ -52,22 +52,20 @@ enum LayerKernels {
         let out = Tensor(uninitializedShape: [batch * seq, nq * hd])
         let scale = Float(1 / Double(hd).squareRoot())
         let pairs = batch * nq, tile = min(attentionTile, seq)
-        Parallel.withSingleThreadedBLAS {
-            Parallel.forEachChunk(count: pairs, minimumChunk: 1) { range in
-                let scores = UnsafeMutablePointer<Float>.allocate(capacity: tile * seq)
-                defer { scores.deallocate() }
-                for pair in range {
-                    let b = pair / nq, h = pair % nq, g = kvOfQuery[h]
-                    let qBase = q.data + b * seq * nq * hd + h * hd, outBase = out.data + b * seq * nq * hd + h * hd
-                    let kh = GemmOperand(pointer: k.data + b * seq * nkv * hd + g * hd, transposed: true, leadingDimension: nkv * hd)
-                    let vh = GemmOperand(pointer: v.data + b * seq * nkv * hd + g * hd, transposed: false, leadingDimension: nkv * hd)
-                    forEachCausalTile(seq: seq, tile: tile) { first, rows, keys in
-                        sgemm(GemmOperand(pointer: qBase + first * nq * hd, transposed: false, leadingDimension: nq * hd), kh, scores,
-                              m: rows, n: keys, k: hd, ldc: keys, alpha: scale)
-                        for r in 0..<rows { Tensor.causalSoftmaxRow(scores + r * keys, length: first + r + 1, total: keys) }
-                        sgemm(GemmOperand(pointer: scores, transposed: false, leadingDimension: keys), vh, outBase + first * nq * hd,
-                              m: rows, n: hd, k: keys, ldc: nq * hd)
-                    }
+        Parallel.forEachChunk(count: pairs, minimumChunk: 1) { range in
+            let scores = UnsafeMutablePointer<Float>.allocate(capacity: tile * seq)
+            defer { scores.deallocate() }
+            for pair in range {
+                let b = pair / nq, h = pair % nq, g = kvOfQuery[h]
+                let qBase = q.data + b * seq * nq * hd + h * hd, outBase = out.data + b * seq * nq * hd + h * hd
+                let kh = GemmOperand(pointer: k.data + b * seq * nkv * hd + g * hd, transposed: true, leadingDimension: nkv * hd)
+                let vh = GemmOperand(pointer: v.data + b * seq * nkv * hd + g * hd, transposed: false, leadingDimension: nkv * hd)
+                forEachCausalTile(seq: seq, tile: tile) { first, rows, keys in
+                    sgemm(GemmOperand(pointer: qBase + first * nq * hd, transposed: false, leadingDimension: nq * hd), kh, scores,
+                          m: rows, n: keys, k: hd, ldc: keys, alpha: scale)
+                    for r in 0..<rows { Tensor.causalSoftmaxRow(scores + r * keys, length: first + r + 1, total: keys) }
+                    sgemm(GemmOperand(pointer: scores, transposed: false, leadingDimension: keys), vh, outBase + first * nq * hd,
+                          m: rows, n: hd, k: keys, ldc: nq * hd)
                 }
             }
         }

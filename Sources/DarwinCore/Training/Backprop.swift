@@ -27,7 +27,8 @@ extension LanguageModel {
         let logits = try LayerKernels.linear(normed, lmHead, nil)
         // Loss and dlogits = (softmax - onehot) / count on predicting positions; last position of each sequence unused.
         let v = config.vocabSize
-        let dlogits = Tensor(shape: logits.shape, repeating: 0)
+        // Cross-entropy writes every row of dlogits (zeros where nothing is predicted); distillation adds into zeros.
+        let dlogits = distillation == nil ? Tensor(uninitializedShape: logits.shape) : Tensor(shape: logits.shape, repeating: 0)
         var loss = 0.0
         if let (target, first) = distillation {
             loss = try distillationLoss(logits, dlogits, target: target, firstSequence: first, batch: batch, seq: seq)
@@ -35,16 +36,26 @@ extension LanguageModel {
         var count = 0
         for b in 0..<batch { for t in 1..<seq where tokens[b * seq + t] != ignoreIndex { count += 1 } }
         guard count > 0 else { throw TensorError("train: every target is the ignored id \(ignoreIndex ?? -1)") }
-        for b in 0..<batch {
-            for t in 0..<(seq - 1) where tokens[b * seq + t + 1] != ignoreIndex {
-                let r = b * seq + t, row = logits.data + r * v, drow = dlogits.data + r * v
-                let lse = LanguageModel.logSumExp(row, v), target = Int(tokens[r + 1])
-                loss += Double(lse - row[target])
-                for j in 0..<v { drow[j] = Foundation.exp(row[j] - lse) / Float(count) }
-                drow[target] -= 1 / Float(count)
+        // Rows in parallel, each vectorised: dlogits = softmax / count, minus 1 / count at the target.
+        let rows = batch * seq, inverse = 1 / Float(count)
+        var partial = [Double](repeating: 0, count: rows)
+        tokens.withUnsafeBufferPointer { ids in
+        partial.withUnsafeMutableBufferPointer { out in
+            Parallel.forEachChunk(count: rows, minimumChunk: 16) { range in
+                for r in range {
+                    let row = logits.data + r * v, drow = dlogits.data + r * v
+                    guard r % seq != seq - 1, ids[r + 1] != ignoreIndex else { drow.update(repeating: 0, count: v); continue }
+                    let target = Int(ids[r + 1])
+                    let lse = LanguageModel.logSumExp(row, v)
+                    out[r] = Double(lse - row[target])
+                    _ = VectorMath.expShifted(row, drow, v, shift: lse)
+                    for j in 0..<v { drow[j] *= inverse }
+                    drow[target] -= inverse
+                }
             }
         }
-        loss /= Double(count)
+        }
+        loss = partial.reduce(0, +) / Double(count)
         }
         let dNormed = try BackwardKernels.linear(normed, lmHead, nil, dy: dlogits, grads: grads)
         var dx = try BackwardKernels.rmsNorm(finalInput, finalNorm, eps: config.rmsNormEps, dy: dNormed, grads: grads)

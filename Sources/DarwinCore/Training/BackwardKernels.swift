@@ -50,43 +50,41 @@ enum BackwardKernels {
         let dq = Tensor(shape: q.shape, repeating: 0), dk = Tensor(shape: k.shape, repeating: 0), dv = Tensor(shape: v.shape, repeating: 0)
         let scale = Float(1 / Double(hd).squareRoot())
         let pairs = batch * nkv, tile = min(LayerKernels.attentionTile, seq)
-        Parallel.withSingleThreadedBLAS {
-            Parallel.forEachChunk(count: pairs, minimumChunk: 1) { range in
-                let p = UnsafeMutablePointer<Float>.allocate(capacity: 2 * tile * seq)
-                defer { p.deallocate() }
-                let dp = p + tile * seq
-                for pair in range {
-                    let b = pair / nkv, g = pair % nkv, kvOff = b * seq * nkv * hd + g * hd
-                    let kh = GemmOperand(pointer: k.data + kvOff, transposed: false, leadingDimension: nkv * hd)
-                    let khT = GemmOperand(pointer: k.data + kvOff, transposed: true, leadingDimension: nkv * hd)
-                    let vhT = GemmOperand(pointer: v.data + kvOff, transposed: true, leadingDimension: nkv * hd)
-                    for h in 0..<nq where kvOfQuery[h] == g {
-                        let qOff = b * seq * nq * hd + h * hd
-                        // Per tile of query rows (only the keys up to the tile's last row):
-                        LayerKernels.forEachCausalTile(seq: seq, tile: tile) { first, rows, keys in
-                            let rowOff = qOff + first * nq * hd
-                            let qt = GemmOperand(pointer: q.data + rowOff, transposed: false, leadingDimension: nq * hd)
-                            let dctx = GemmOperand(pointer: dContext.data + rowOff, transposed: false, leadingDimension: nq * hd)
-                            // P = softmax(scale q kᵀ) with the causal mask; dP = dctx vᵀ; dv += Pᵀ dctx.
-                            sgemm(qt, khT, p, m: rows, n: keys, k: hd, ldc: keys, alpha: scale)
-                            for r in 0..<rows { Tensor.causalSoftmaxRow(p + r * keys, length: first + r + 1, total: keys) }
-                            sgemm(dctx, vhT, dp, m: rows, n: keys, k: hd, ldc: keys)
-                            sgemm(GemmOperand(pointer: p, transposed: true, leadingDimension: keys), dctx,
-                                  dv.data + kvOff, m: keys, n: hd, k: rows, ldc: nkv * hd, beta: 1)
-                            // dS = P ⊙ (dP - rowsum(dP ⊙ P)), zero beyond the causal limit.
-                            for r in 0..<rows {
-                                let pr = p + r * keys, dr = dp + r * keys, length = first + r + 1
-                                var s: Float = 0
-                                for j in 0..<length { s += pr[j] * dr[j] }
-                                for j in 0..<length { dr[j] = pr[j] * (dr[j] - s) }
-                                if length < keys { (dr + length).update(repeating: 0, count: keys - length) }
-                            }
-                            // dq = scale dS k ; dk += scale dSᵀ q
-                            sgemm(GemmOperand(pointer: dp, transposed: false, leadingDimension: keys), kh, dq.data + rowOff,
-                                  m: rows, n: hd, k: keys, ldc: nq * hd, alpha: scale)
-                            sgemm(GemmOperand(pointer: dp, transposed: true, leadingDimension: keys), qt,
-                                  dk.data + kvOff, m: keys, n: hd, k: rows, ldc: nkv * hd, alpha: scale, beta: 1)
+        Parallel.forEachChunk(count: pairs, minimumChunk: 1) { range in
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: 2 * tile * seq)
+            defer { p.deallocate() }
+            let dp = p + tile * seq
+            for pair in range {
+                let b = pair / nkv, g = pair % nkv, kvOff = b * seq * nkv * hd + g * hd
+                let kh = GemmOperand(pointer: k.data + kvOff, transposed: false, leadingDimension: nkv * hd)
+                let khT = GemmOperand(pointer: k.data + kvOff, transposed: true, leadingDimension: nkv * hd)
+                let vhT = GemmOperand(pointer: v.data + kvOff, transposed: true, leadingDimension: nkv * hd)
+                for h in 0..<nq where kvOfQuery[h] == g {
+                    let qOff = b * seq * nq * hd + h * hd
+                    // Per tile of query rows (only the keys up to the tile's last row):
+                    LayerKernels.forEachCausalTile(seq: seq, tile: tile) { first, rows, keys in
+                        let rowOff = qOff + first * nq * hd
+                        let qt = GemmOperand(pointer: q.data + rowOff, transposed: false, leadingDimension: nq * hd)
+                        let dctx = GemmOperand(pointer: dContext.data + rowOff, transposed: false, leadingDimension: nq * hd)
+                        // P = softmax(scale q kᵀ) with the causal mask; dP = dctx vᵀ; dv += Pᵀ dctx.
+                        sgemm(qt, khT, p, m: rows, n: keys, k: hd, ldc: keys, alpha: scale)
+                        for r in 0..<rows { Tensor.causalSoftmaxRow(p + r * keys, length: first + r + 1, total: keys) }
+                        sgemm(dctx, vhT, dp, m: rows, n: keys, k: hd, ldc: keys)
+                        sgemm(GemmOperand(pointer: p, transposed: true, leadingDimension: keys), dctx,
+                              dv.data + kvOff, m: keys, n: hd, k: rows, ldc: nkv * hd, beta: 1)
+                        // dS = P ⊙ (dP - rowsum(dP ⊙ P)), zero beyond the causal limit.
+                        for r in 0..<rows {
+                            let pr = p + r * keys, dr = dp + r * keys, length = first + r + 1
+                            var s: Float = 0
+                            for j in 0..<length { s += pr[j] * dr[j] }
+                            for j in 0..<length { dr[j] = pr[j] * (dr[j] - s) }
+                            if length < keys { (dr + length).update(repeating: 0, count: keys - length) }
                         }
+                        // dq = scale dS k ; dk += scale dSᵀ q
+                        sgemm(GemmOperand(pointer: dp, transposed: false, leadingDimension: keys), kh, dq.data + rowOff,
+                              m: rows, n: hd, k: keys, ldc: nq * hd, alpha: scale)
+                        sgemm(GemmOperand(pointer: dp, transposed: true, leadingDimension: keys), qt,
+                              dk.data + kvOff, m: keys, n: hd, k: rows, ldc: nkv * hd, alpha: scale, beta: 1)
                     }
                 }
             }
