@@ -118,3 +118,21 @@ assert(svg:find("A &lt;x&gt;", 1, true), "names are escaped")
 assert(svg:find('stroke%-dasharray'), "dashed series")
 assert(svg:match("^<svg") and svg:match("</svg>\n$"), "a complete SVG document")
 check.eq(plot.csv(series), 'series,x,y\n"A <x>",0,1\n"A <x>",1,0.5\n"A <x>",2,0.25\n"B",1,0.75\n"B",3,0.6\n', "CSV")
+
+-- model:gradients averages over chunks exactly like one batch; model:keep rejects bad requests clearly.
+local gm = darwin.random_model({vocab = 32, hidden = 16, layers = 2, heads = 4, kv_heads = 2, intermediate = 12, std = 0.3, seed = 5})
+local l1, g1 = gm:gradients(ids, {batch_size = 1})
+local l2, g2 = gm:gradients(ids, {batch_size = 2})
+check.near(l1, l2, 1e-6, "chunked loss")
+local name = "model.layers.1.self_attn.q_proj.weight"
+check.near((g1[name] - g2[name]):abs():max(), 0, 1e-6, "chunked gradients")
+local function keep_error(...) local ok, e = pcall(gm.keep, gm, ...); assert(not ok); return e end
+assert(keep_error(1, "mlp", {3, 2}):find("strictly increasing"))
+assert(keep_error(1, "mlp", {13}):find("neuron 13 out of range 1..12"))
+assert(keep_error(1, "attention", {5}):find("query head 5 out of range 1..4"))
+assert(keep_error(1, "experts", {1}):find("expected 'attention' or 'mlp', got 'experts'"))
+assert(keep_error(3, "mlp", {1}):find("block 3 out of range 1..2"))
+gm:keep(1, "mlp", {})
+check.eq(gm:summary()[1].mlp_width, 0, "an empty list removes the unit")
+gm:keep(1, "mlp", {})                       -- removing a removed unit again is allowed
+assert(keep_error(1, "mlp", {1}):find("no MLP left"))

@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""darwinhost against PyTorch CPU, side by side, in one command.
+
+    swift build -c release
+    python3 bench/side_by_side.py --threads 2 --rounds 3     # needs torch + transformers (bench/pytorch_bench.py)
+
+Runs `darwin-bench forward` and `bench/pytorch_bench.py` alternately, `--rounds` times each (the same model,
+shapes and thread count), and prints per measurement the median of each side and the median of the per-round
+ratios: on a shared machine whose speed drifts, a ratio of two runs taken back to back is steadier than either.
+"""
+import argparse, os, re, statistics, subprocess, sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+# (label, darwin-bench row prefix, pytorch_bench row prefix); all rows are tokens/s or GFLOP/s (higher is better).
+ROWS = [
+    ("sgemm 1024^3 ceiling (GFLOP/s)", "sgemm 1024^3 direct", "matmul 1024^3"),
+    ("forward 8x512 (tok/s)", "forward 8x512", "forward 8x512"),
+    ("KL to top-64 targets 8x512 (tok/s)", "KL to top-64 targets", "KL to top-64 targets"),
+    ("training step 8x512 (tok/s)", "training step 8x512", "training step 8x512"),
+]
+
+
+def values(output):
+    """Row prefix -> first number after it, for each line of a benchmark's output."""
+    out = {}
+    for line in output.splitlines():
+        m = re.match(r"^(.*?)\s{2,}([0-9.]+) ", line)
+        if m:
+            out[m.group(1).strip()] = float(m.group(2))
+    return out
+
+
+def pick(table, prefix):
+    for name, v in table.items():
+        if name.startswith(prefix):
+            return v
+    raise SystemExit(f"side_by_side: no row starting with '{prefix}' in the benchmark output")
+
+
+def run(cmd):
+    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise SystemExit(f"side_by_side: {' '.join(cmd)} failed:\n{r.stdout}\n{r.stderr}")
+    return r.stdout
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=3)
+    a = ap.parse_args()
+    bench = os.path.join(ROOT, ".build", "release", "darwin-bench")
+    if not os.path.exists(bench):
+        raise SystemExit("side_by_side: build first: swift build -c release")
+    darwin, torch = [], []
+    for r in range(a.rounds):
+        print(f"round {r + 1}/{a.rounds}", file=sys.stderr)
+        darwin.append(values(run([bench, "forward", "--threads", str(a.threads)])))
+        torch.append(values(run([sys.executable, os.path.join(HERE, "pytorch_bench.py"), "--threads", str(a.threads)])))
+    print(f"{'measurement':38}{'darwinhost':>12}{'PyTorch':>12}{'ratio':>8}   per-round ratios")
+    for label, dk, tk in ROWS:
+        d = [pick(t, dk) for t in darwin]
+        p = [pick(t, tk) for t in torch]
+        ratios = [x / y for x, y in zip(d, p)]
+        print(f"{label:38}{statistics.median(d):12.1f}{statistics.median(p):12.1f}{statistics.median(ratios):8.2f}   "
+              + " ".join(f"{x:.2f}" for x in ratios))
+    print(f"darwinhost useful forward FLOP rate / its sgemm ceiling: "
+          f"{statistics.median(pick(t, 'forward useful FLOP rate') / pick(t, 'sgemm 1024^3 direct') for t in darwin):.2f}")
+    print(f"50% heads+neurons candidate KL time / dense KL time: "
+          f"{statistics.median(pick(t, 'KL, 50% heads+neurons') / (4096 / pick(t, 'KL to top-64 targets')) for t in darwin):.2f}")
+
+
+if __name__ == "__main__":
+    main()
