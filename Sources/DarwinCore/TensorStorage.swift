@@ -10,6 +10,8 @@ public final class TensorStorage {
     public let count: Int
     /// The block returned by malloc (`pointer` is this rounded up to 64 bytes).
     private let block: UnsafeMutableRawPointer
+    /// Its size in bytes.
+    private let blockBytes: Int
 
     /// Allocates `count` uninitialised floats.
     public init(count: Int) {
@@ -17,10 +19,12 @@ public final class TensorStorage {
         self.count = count
         // malloc + manual alignment rather than memalign: glibc's memalign trims the block it returns, so a freed
         // buffer is too small for the next request of the same size and the heap grows instead of reusing it.
-        guard let raw = malloc(max(count, 1) * MemoryLayout<Float>.stride + 64) else {
+        let bytes = max(count, 1) * MemoryLayout<Float>.stride + 64
+        guard let raw = LargeBlockCache.take(bytes: bytes) ?? malloc(bytes) else {
             fatalError("darwinhost: out of memory allocating a tensor of \(count) floats")
         }
         block = raw
+        blockBytes = bytes
         let aligned = (Int(bitPattern: raw) + 63) & ~63
         pointer = UnsafeMutableRawPointer(bitPattern: aligned)!.bindMemory(to: Float.self, capacity: max(count, 1))
         LiveTensorCounter.storages.add(1, ordering: .relaxed)
@@ -37,9 +41,38 @@ public final class TensorStorage {
     private static let mallocTuned: Void = darwin_tune_malloc()
 
     deinit {
-        free(block)
+        if !LargeBlockCache.keep(block, bytes: blockBytes) { free(block) }
         LiveTensorCounter.storages.add(-1, ordering: .relaxed)
         LiveTensorCounter.bytes.add(-count * 4, ordering: .relaxed)
+    }
+}
+
+/// Recently freed blocks of 32 MB and more (up to 512 MB in all), handed to the next request of the same size.
+/// glibc serves blocks that large with fresh `mmap`s, whose page faults and zeroing were 2–3% of a training step
+/// (the `[tokens, vocabulary]` logits and their gradient are allocated every step).
+enum LargeBlockCache {
+    static let minimumBytes = 32 << 20, capacityBytes = 512 << 20
+    /// (size, address) of each kept block, most recent last.
+    private static let blocks = Mutex<[(Int, Int)]>([])
+
+    /// A kept block of exactly `bytes`, if there is one.
+    static func take(bytes: Int) -> UnsafeMutableRawPointer? {
+        guard bytes >= minimumBytes else { return nil }
+        let address = blocks.withLock { list -> Int? in
+            guard let i = list.lastIndex(where: { $0.0 == bytes }) else { return nil }
+            return list.remove(at: i).1
+        }
+        return address.flatMap { UnsafeMutableRawPointer(bitPattern: $0) }
+    }
+
+    /// Keeps `block` for reuse when it is large and there is room; false when the caller should free it.
+    static func keep(_ block: UnsafeMutableRawPointer, bytes: Int) -> Bool {
+        guard bytes >= minimumBytes else { return false }
+        return blocks.withLock { list in
+            guard list.reduce(0, { $0 + $1.0 }) + bytes <= capacityBytes else { return false }
+            list.append((bytes, Int(bitPattern: block)))
+            return true
+        }
     }
 }
 

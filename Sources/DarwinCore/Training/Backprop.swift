@@ -142,7 +142,7 @@ extension LanguageModel {
             let da = try BackwardKernels.linear(act, m.down, m.downBias, dy: dx, grads: grads)
             let (dg, du) = BackwardKernels.swiglu(gate: gate, up: up, da: da)
             let dh = try BackwardKernels.linear(h, m.gate, m.gateBias, dy: dg, grads: grads)
-            try dh.binaryInPlace(.add, try BackwardKernels.linear(h, m.up, m.upBias, dy: du, grads: grads))
+            _ = try BackwardKernels.linear(h, m.up, m.upBias, dy: du, grads: grads, addingInto: dh)
             dx = try dx.binary(.add, try BackwardKernels.rmsNorm(acts.afterAttention, block.postAttentionNorm, eps: config.rmsNormEps, dy: dh, grads: grads))
         }
         if let a = block.attention, let h = acts.attentionNormed, let q = acts.q, let k = acts.k, let v = acts.v, let context = acts.context {
@@ -152,8 +152,8 @@ extension LanguageModel {
             rope.apply(dq, sequenceLength: seq, heads: a.queryHeads, inverse: true)
             rope.apply(dk, sequenceLength: seq, heads: a.kvHeads, inverse: true)
             let dh = try BackwardKernels.linear(h, a.q, a.qBias, dy: dq, grads: grads)
-            try dh.binaryInPlace(.add, try BackwardKernels.linear(h, a.k, a.kBias, dy: dk, grads: grads))
-            try dh.binaryInPlace(.add, try BackwardKernels.linear(h, a.v, a.vBias, dy: dv, grads: grads))
+            _ = try BackwardKernels.linear(h, a.k, a.kBias, dy: dk, grads: grads, addingInto: dh)
+            _ = try BackwardKernels.linear(h, a.v, a.vBias, dy: dv, grads: grads, addingInto: dh)
             dx = try dx.binary(.add, try BackwardKernels.rmsNorm(acts.input, block.inputNorm, eps: config.rmsNormEps, dy: dh, grads: grads))
         }
         return dx

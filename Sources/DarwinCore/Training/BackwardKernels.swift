@@ -2,41 +2,73 @@ import Foundation
 
 /// Backward passes of the forward building blocks.
 enum BackwardKernels {
-    /// For `y = x Wᵀ + b` with `W [out, in]`: accumulates dW = dyᵀ x, db = Σ dy and returns dx = dy W.
-    static func linear(_ x: Tensor, _ w: Tensor, _ bias: Tensor?, dy: Tensor, grads: Gradients) throws -> Tensor {
+    /// For `y = x Wᵀ + b` with `W [out, in]`: accumulates dW = dyᵀ x, db = Σ dy and returns dx = dy W, or adds
+    /// dy W into `sum` (a contiguous `[rows, in]` gradient of a shared input) in the same product and returns it.
+    static func linear(_ x: Tensor, _ w: Tensor, _ bias: Tensor?, dy: Tensor, grads: Gradients, addingInto sum: Tensor? = nil) throws -> Tensor {
         try grads.accumulate(w, try dy.t().matmul(x))
         if let bias { try grads.accumulate(bias, try dy.reduce(.sum, dim: 0)) }
-        return try dy.matmul(w)
+        guard let sum, sum.isContiguous, sum.shape == [dy.shape[0], w.shape[1]] else {
+            let dx = try dy.matmul(w)
+            if let sum { try sum.binaryInPlace(.add, dx); return sum }
+            return dx
+        }
+        let dyc = dy.contiguous(), wc = w.contiguous()
+        sgemm(GemmOperand(pointer: dyc.data, transposed: false, leadingDimension: dyc.shape[1]),
+              GemmOperand(pointer: wc.data, transposed: false, leadingDimension: wc.shape[1]),
+              sum.data, m: dyc.shape[0], n: wc.shape[1], k: wc.shape[0], ldc: sum.shape[1], beta: 1)
+        return sum
     }
 
-    /// For `y = w ⊙ x · r` (RMSNorm, r = 1/sqrt(mean(x²) + eps)): accumulates dw, returns dx.
+    /// For `y = w ⊙ x · r` (RMSNorm, r = 1/sqrt(mean(x²) + eps)): accumulates dw, returns dx. Rows in parallel,
+    /// each worker summing its own part of dw (float64) before they are added up.
     static func rmsNorm(_ x: Tensor, _ weight: Tensor, eps: Double, dy: Tensor, grads: Gradients) throws -> Tensor {
         let rows = x.shape[0], n = x.shape[1]
         let dx = Tensor(uninitializedShape: x.shape)
-        var dw = [Double](repeating: 0, count: n)
+        let workers = max(1, min(Parallel.threads, rows / 64))
+        let partial = UnsafeMutablePointer<Double>.allocate(capacity: workers * n)
+        partial.initialize(repeating: 0, count: workers * n)
+        defer { partial.deallocate() }
         let px = x.data, pdy = dy.data, pdx = dx.data, w = weight.data
-        for r in 0..<rows {
-            let row = px + r * n, g = pdy + r * n, out = pdx + r * n
-            var ss = 0.0, dot = 0.0
-            for i in 0..<n { ss += Double(row[i]) * Double(row[i]) }
-            let rstd = 1 / (ss / Double(n) + eps).squareRoot()
-            for i in 0..<n { dot += Double(w[i]) * Double(g[i]) * Double(row[i]); dw[i] += Double(g[i]) * Double(row[i]) * rstd }
-            let c = rstd * rstd * rstd * dot / Double(n)
-            for i in 0..<n { out[i] = Float(rstd * Double(w[i]) * Double(g[i]) - Double(row[i]) * c) }
+        let chunk = (rows + workers - 1) / workers
+        Parallel.forEachChunk(count: workers, minimumChunk: 1) { range in
+            for worker in range {
+                let dw = partial + worker * n
+                for r in (worker * chunk)..<min(rows, (worker + 1) * chunk) {
+                    let row = px + r * n, g = pdy + r * n, out = pdx + r * n
+                    var ss = 0.0, dot = 0.0
+                    for i in 0..<n { ss += Double(row[i]) * Double(row[i]) }
+                    let rstd = 1 / (ss / Double(n) + eps).squareRoot()
+                    for i in 0..<n { dot += Double(w[i]) * Double(g[i]) * Double(row[i]); dw[i] += Double(g[i]) * Double(row[i]) * rstd }
+                    let c = rstd * rstd * rstd * dot / Double(n)
+                    for i in 0..<n { out[i] = Float(rstd * Double(w[i]) * Double(g[i]) - Double(row[i]) * c) }
+                }
+            }
         }
-        try grads.accumulate(weight, try Tensor(dw.map(Float.init), shape: [n]))
+        var dw = [Float](repeating: 0, count: n)
+        for i in 0..<n { var t = 0.0; for worker in 0..<workers { t += partial[worker * n + i] }; dw[i] = Float(t) }
+        try grads.accumulate(weight, try Tensor(dw, shape: [n]))
         return dx
     }
 
-    /// For `a = silu(g) ⊙ u`: returns (dg, du).
+    /// For `a = silu(g) ⊙ u`: returns (dg, du), eight lanes at a time.
     static func swiglu(gate: Tensor, up: Tensor, da: Tensor) -> (Tensor, Tensor) {
         let dg = Tensor(uninitializedShape: gate.shape), du = Tensor(uninitializedShape: up.shape)
         let g = gate.data, u = up.data, d = da.data, pg = dg.data, pu = du.data
         Parallel.forEachChunk(count: gate.count, minimumChunk: 1 << 14) { range in
-            for i in range {
+            var i = range.lowerBound
+            func load(_ p: UnsafeMutablePointer<Float>) -> SIMD8<Float> { UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self) }
+            while i + 8 <= range.upperBound {
+                let gv = load(g), uv = load(u), dv = load(d)
+                let s = 1 / (1 + VectorMath.exp(-gv))
+                UnsafeMutableRawPointer(pu + i).storeBytes(of: dv * gv * s, as: SIMD8<Float>.self)
+                UnsafeMutableRawPointer(pg + i).storeBytes(of: dv * uv * s * (1 + gv * (1 - s)), as: SIMD8<Float>.self)
+                i += 8
+            }
+            while i < range.upperBound {
                 let s = 1 / (1 + Foundation.exp(-g[i]))
                 pu[i] = d[i] * g[i] * s
                 pg[i] = d[i] * u[i] * s * (1 + g[i] * (1 - s))
+                i += 1
             }
         }
         return (dg, du)
