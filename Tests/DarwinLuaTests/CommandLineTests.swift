@@ -98,7 +98,7 @@ struct PruningScriptTests {
         return path
     }
 
-    @Test("darwinlm.lua searches, resumes, post-trains and exports; evopress.lua and uniform.lua run")
+    @Test("darwinlm.lua searches, resumes, post-trains and exports; evopress.lua, uniform.lua and adapt_pruner.lua run")
     func pipeline() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("darwinlm-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -131,6 +131,19 @@ struct PruningScriptTests {
         let (s4, o4, e4) = try TestSupport.runExecutable([uniformScript, "--model", model, "--data", data, "--database", out + "/database",
                                                           "--seqlen", "8", "--calibration-sequences", "4", "--levels", "4", "--level", "2", "--eval-sequences", "2"])
         #expect(s4 == 0 && o4.contains("uniform"), "stderr: \(e4)")
+        // Adapt-Pruner: 4 steps to 50% of heads and neurons with training between them, interrupted state resumed.
+        let adaptScript = TestSupport.repoRoot.appendingPathComponent("scripts/adapt_pruner.lua").path
+        let adaptArgs = [adaptScript, "--model", model, "--data", data, "--output", out + "-adapt", "--seqlen", "8",
+                         "--calibration-sequences", "4", "--gradient-sequences", "4", "--gradient-seqlen", "8", "--sparsity", "0.5",
+                         "--fraction", "0.25", "--train-tokens", "64", "--eval-sequences", "2"]
+        let (s6, o6, e6) = try TestSupport.runExecutable(adaptArgs)
+        #expect(s6 == 0 && o6.contains("step  4/4") && o6.contains("adapt-pruner"), "stderr: \(e6)")
+        let adaptResults = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "-adapt/results.json"))) as! [String: Any]
+        let adapted = adaptResults["adapt_pruner"] as! [String: Any], denseRow = adaptResults["dense"] as! [String: Any]
+        #expect((adapted["params"] as! Int) < (denseRow["params"] as! Int))
+        let (s7, o7, e7) = try TestSupport.runExecutable(adaptArgs + ["--resume"])
+        #expect(s7 == 0 && o7.contains("resuming Adapt-Pruner at step 5") && !o7.contains("step  1/4"), "stderr: \(e7)")
+        #expect(FileManager.default.fileExists(atPath: out + "-adapt/model/config.json"))
         let (s5, _, e5) = try TestSupport.runExecutable([script, "--data", data])
         #expect(s5 == 1 && e5.contains("option --model is required"))
     }
