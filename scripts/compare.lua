@@ -38,6 +38,7 @@ local o = cli.parse({
     {"eval_sequences", "integer", 8, "held-out sequences for perplexity and KL"},
     {"batch_size", "integer", 4, "batch size"},
     {"seed", "integer", 0, "random seed"},
+    {"resume", "boolean", false, "continue an interrupted comparison: finished searches and Adapt-Pruner steps are not redone"},
     {"threads", "integer", nil, "threads (default: all cores)"},
   },
 }, arg)
@@ -77,7 +78,7 @@ local function run_search(name, train_tokens)
     offspring = o.offspring, schedule = pipeline.selection_schedule(o.stages, o.offspring, o.fitness_tokens, train_tokens),
     seed = o.seed, topk = o.topk > 0 and o.topk or nil, batch_size = o.batch_size, train_options = {lr = o.lr},
     state = string.format("%s/%s-state.json", o.output, name), log = string.format("%s/%s-log.jsonl", o.output, name),
-    evaluate = kl, evaluate_every = 1,
+    evaluate = kl, evaluate_every = 1, resume = o.resume,
   })
   local selection = {}
   for _, r in ipairs(log) do
@@ -111,7 +112,7 @@ local strategies = {
       gradient_ids = darwin.data.sequences(inputs.tokens, nil, {seqlen = 64, count = 32, seed = o.seed + 2}),
       train_ids = darwin.data.sequences(inputs.tokens, nil, {seqlen = o.seqlen, count = pipeline.rows_for(o.post_train_tokens, o.seqlen), seed = o.seed + 1}),
       fraction = o.adapt_fraction, amplitude = o.adapt_amplitude, batch_size = o.batch_size, train_options = {lr = o.lr},
-      evaluate = kl,
+      evaluate = kl, state = o.output .. "/adapt-pruner-state", resume = o.resume,
     })
     local curve, tokens = {}, 0
     for _, r in ipairs(log) do curve[#curve + 1] = {r.step, r.evaluation}; tokens = tokens + r.train_tokens end

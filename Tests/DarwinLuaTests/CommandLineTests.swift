@@ -216,6 +216,14 @@ enum CompareReport {
         #expect(svg.hasPrefix("<svg") && svg.components(separatedBy: "<polyline").count == 6)
         let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out.path + "/results.json"))) as! [String: Any]
         #expect((json["target_params"] as? Int) == uniform.params)
+        // Resuming a finished comparison redoes nothing but the deterministic post-training: the same table.
+        let (status2, out2, err2) = try TestSupport.runExecutable([script, "--model", model, "--data", data, "--eval-data", eval,
+                                                                   "--output", out.path, "--resume"] + options)
+        #expect(status2 == 0, "stderr: \(err2)")
+        #expect(out2.contains("resuming at generation \(generations + 1)") && out2.contains("resuming Adapt-Pruner at step \(adaptSteps + 1)"))
+        let table2 = try String(contentsOfFile: out.path + "/results.md", encoding: .utf8)
+        func scores(_ t: String) -> [String] { t.split(separator: "\n").filter { $0.hasPrefix("| ") }.map { $0.split(separator: "|").prefix(4).joined(separator: "|") } }
+        #expect(scores(table2) == scores(table))
     }
 }
 

@@ -40,7 +40,11 @@ public struct DatabaseBuilder {
         if let existing = try? PruningDatabase(path: path) {
             try checkResumable(existing.manifest, manifest, path: path)
             manifest.blocks = existing.manifest.blocks
-            if !manifest.blocks.isEmpty { progress?("database: resuming at block \(manifest.blocks.count + 1) of \(model.blocks.count)") }
+            if manifest.blocks.count >= model.blocks.count {
+                progress?("database: complete in \(path) (\(model.blocks.count) blocks), reused")
+            } else if !manifest.blocks.isEmpty {
+                progress?("database: resuming at block \(manifest.blocks.count + 1) of \(model.blocks.count)")
+            }
         }
         var x = try model.embed(Array(calibration.joined()))
         let rope = model.ropeTables(length: seq)
