@@ -7,8 +7,8 @@
 -- Choices the paper leaves open, made here: importance is averaged over all tokens of the calibration data;
 -- the allocation maps min-max normalised importance linearly onto [target + amplitude, target - amplitude],
 -- then shifts and clips so the mean stays exactly at the target; structure counts are rounded per layer and
--- corrected so each kind's total is exact; every unit keeps at least `min_keep` structures (the reference never
--- removes a whole layer); one gradient estimate per step (the reference re-estimates within a step); a fresh
+-- corrected so each kind's total is exact; every unit keeps at least `min_keep` structures (default 1: no unit
+-- is removed entirely); one gradient estimate per step (the reference re-estimates within a step); a fresh
 -- AdamW per training phase (shapes change between phases) under one warmup-cosine schedule over the whole run
 -- (the reference uses warmup-stable-decay over all stages).
 local pipeline = require("pipeline")
@@ -105,13 +105,15 @@ function adapt.keep_counts(current, dense, sparsity, total_keep, min_keep)
   return keep
 end
 
-local function weight_terms(model, block, kind)
+--- The parameters that belong to single structures of a unit, each with the dimension to sum over so one value
+-- per row (or column) remains (nil: a bias, already one value per row).
+local function structure_weights(block, kind)
   local p = string.format("model.layers.%d.", block - 1)
   if kind == "attention" then
-    return {{p .. "self_attn.q_proj.weight", 2, 1}, {p .. "self_attn.q_proj.bias", nil, 1}, {p .. "self_attn.o_proj.weight", 1, 2}}
+    return {{p .. "self_attn.q_proj.weight", 2}, {p .. "self_attn.q_proj.bias", nil}, {p .. "self_attn.o_proj.weight", 1}}
   end
-  return {{p .. "mlp.gate_proj.weight", 2, 1}, {p .. "mlp.gate_proj.bias", nil, 1}, {p .. "mlp.up_proj.weight", 2, 1},
-          {p .. "mlp.up_proj.bias", nil, 1}, {p .. "mlp.down_proj.weight", 1, 2}}
+  return {{p .. "mlp.gate_proj.weight", 2}, {p .. "mlp.gate_proj.bias", nil}, {p .. "mlp.up_proj.weight", 2},
+          {p .. "mlp.up_proj.bias", nil}, {p .. "mlp.down_proj.weight", 1}}
 end
 
 --- First-order Taylor importance of each structure of one unit (Adapt-Pruner's / LLM-Pruner's "param_first"):
@@ -121,10 +123,10 @@ function adapt.taylor_scores(model, grads, block, kind)
   local info = model:summary()[block]
   local count = kind == "attention" and info.query_heads or info.mlp_width
   local total = tensor.zeros(count)
-  for _, term in ipairs(weight_terms(model, block, kind)) do
+  for _, term in ipairs(structure_weights(block, kind)) do
     local name, reduce_dim = term[1], term[2]
-    local ok, w = pcall(model.parameter, model, name)
-    if ok and w and grads[name] then
+    if grads[name] then
+      local w = model:parameter(name)
       local contribution = (w * grads[name]):abs()
       if reduce_dim then contribution = contribution:sum(reduce_dim) end
       total = total + contribution:reshape(count, contribution:numel() // count):sum(2)
