@@ -31,6 +31,14 @@ enum DarwinModule {
         ("clock", { c in c.push(Double(DispatchTime.now().uptimeNanoseconds) / 1e9); return 1 }),
         ("generator", { c in c.push(object: RandomGenerator(seed: UInt64(bitPattern: Int64(try c.integer(1, default: 42))))); return 1 }),
         ("default_generator", { c in c.push(object: c.host.generator); return 1 }),
+        ("memory", { c in
+            // Tensor memory, for the REPL and for scripts that watch their footprint.
+            lua_createtable(c.L, 0, 3)
+            c.push(LiveTensorCounter.count); c.host.rawSetField(tableIndex: -2, "tensors")
+            c.push(LiveTensorCounter.liveBytes); c.host.rawSetField(tableIndex: -2, "tensor_bytes")
+            c.push(c.host.tensorBytesHeldByLua); c.host.rawSetField(tableIndex: -2, "lua_tensor_bytes")
+            return 1
+        }),
         ("write_file", { c in
             // Atomic: readers see the old or the new content, never a partial file (search state, logs).
             try AtomicFile.write(try c.bytes(2), to: try c.string(1)); return 0

@@ -1,5 +1,6 @@
 import CLua
 import CLuaGlue
+import DarwinCore
 
 /// Swift objects as Lua userdata: one retained pointer per userdata, released by `__gc`.
 extension LuaHost {
@@ -35,7 +36,11 @@ extension LuaHost {
         pushFunction("\(name).__gc") { call in
             if let slot = lua_touserdata(call.L, 1)?.assumingMemoryBound(to: UnsafeMutableRawPointer?.self), let object = slot.pointee {
                 slot.pointee = nil
-                Unmanaged<AnyObject>.fromOpaque(object).release()
+                let released = Unmanaged<AnyObject>.fromOpaque(object)
+                if let tensor = released.takeUnretainedValue() as? Tensor {
+                    call.host.noteTensorCollected(bytes: tensor.storage.count * MemoryLayout<Float>.stride)
+                }
+                released.release()
             }
             return 0
         }

@@ -28,6 +28,9 @@ public final class LuaHost {
     public let generator = RandomGenerator(seed: 42)
     /// Tensor bytes handed to Lua since the last full collection (Lua itself sees only small userdata).
     var tensorBytesSinceCollection = 0
+    /// Tensor bytes referenced by this state's live tensor userdata (a view counts its whole storage).
+    /// Host-local, unlike `LiveTensorCounter`, so pacing is not thrown off by other hosts in the process.
+    public internal(set) var tensorBytesHeldByLua = 0
     /// Collect once this many tensor bytes were handed out since the last collection.
     var collectionThreshold = LuaHost.minimumCollectionThreshold
     /// The smallest allocation volume between forced collections.
@@ -70,16 +73,22 @@ public final class LuaHost {
     }
 
     /// Records tensor memory handed to Lua, so the collector runs as tensor memory grows.
-    func noteTensorHandedToLua(bytes: Int) { tensorBytesSinceCollection += bytes }
+    func noteTensorHandedToLua(bytes: Int) {
+        tensorBytesSinceCollection += bytes
+        tensorBytesHeldByLua += bytes
+    }
+
+    /// Records that Lua collected a tensor userdata of `bytes`.
+    func noteTensorCollected(bytes: Int) { tensorBytesHeldByLua -= bytes }
 
     /// Runs a full collection when the tensor bytes handed to Lua since the last one exceed the threshold
-    /// (at least 64 MiB, and at least what was live after the last collection: memory at most about doubles).
+    /// (at least 64 MiB, and at least what Lua still held after the last collection: memory at most about doubles).
     /// Safe from Swift: finalizer errors become warnings in Lua 5.4 and allocation failure aborts.
     private func collectIfTensorMemoryGrew() {
         guard tensorBytesSinceCollection > collectionThreshold else { return }
         darwin_gc_collect(state)
         tensorBytesSinceCollection = 0
-        collectionThreshold = max(LuaHost.minimumCollectionThreshold, LiveTensorCounter.liveBytes)
+        collectionThreshold = max(LuaHost.minimumCollectionThreshold, tensorBytesHeldByLua)
     }
 
     /// Prefixes `message` with the function name, without repeating a short name the message already starts with
