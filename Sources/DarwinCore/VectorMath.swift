@@ -1,3 +1,4 @@
+import CDarwinSupport
 import Foundation
 
 /// Vectorised elementary functions for the hot loops (softmax, log-sum-exp, SwiGLU).
@@ -33,9 +34,18 @@ enum VectorMath {
         return y * unsafeBitCast((ni &+ 127) &<< 23, to: SIMD8<Float>.self)
     }
 
+    /// Whether the AVX2 + FMA kernels of `CDarwinSupport` run (checked once per process). Swift's SIMD code
+    /// compiles to SSE for a generic x86-64 target; `DARWIN_PORTABLE_KERNELS=1` forces the portable Swift code.
+    static let useAVX2: Bool = darwin_has_avx2_fma() != 0 && getenv("DARWIN_PORTABLE_KERNELS") == nil
+
     /// `out[i] = exp(x[i] - shift)` for `n` contiguous values; returns their sum in float64.
     @inline(__always)
     static func expShifted(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>?, _ n: Int, shift: Float) -> Double {
+        useAVX2 ? darwin_exp_shifted_avx2(x, out, n, shift) : expShiftedPortable(x, out, n, shift: shift)
+    }
+
+    /// `expShifted` in portable Swift SIMD.
+    static func expShiftedPortable(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>?, _ n: Int, shift: Float) -> Double {
         var i = 0
         var acc = SIMD8<Float>(repeating: 0)
         var total = 0.0

@@ -29,9 +29,20 @@ enum ModelBenchmarks {
             BenchRow(name: "forward \(batch)x\(seq), \(name)", value: Double(batch * seq) / seconds, unit: "tok/s", baseline: Double(batch * seq) / seconds),
             BenchRow(name: "forward useful FLOP rate", value: flops / seconds / 1e9, unit: "GFLOP/s", baseline: ceiling),
             BenchRow(name: "KL to top-64 targets \(batch)x\(seq)", value: Double(batch * seq) / klSeconds, unit: "tok/s", baseline: Double(batch * seq) / seconds),
-        ] + (try candidate(model, sequences: sequences, targets: targets, denseSeconds: klSeconds, repeats: repeats))
+        ] + (try attention(model, batch: batch, seq: seq))
+          + (try candidate(model, sequences: sequences, targets: targets, denseSeconds: klSeconds, repeats: repeats))
           + (try database(model, sequences: sequences, forwardSeconds: seconds))
           + (try training(model, tokens: tokens, batch: batch, seq: seq, repeats: repeats, ceiling: ceiling))
+    }
+
+    /// One layer's causal attention at the model's shape: time of the fused AVX2 kernel as a ratio to the sgemm path.
+    static func attention(_ model: LanguageModel, batch: Int, seq: Int) throws -> [BenchRow] {
+        let c = model.config
+        let t = try AttentionBenchmark.time(batch: batch, seq: seq, heads: c.headCount, kvHeads: c.kvHeadCount, headDim: c.headDim, rounds: 10)
+        guard let fused = t.fused else {
+            return [BenchRow(name: "attention layer, sgemm path (no AVX2; time)", value: t.sgemm * 1e3, unit: "ms", baseline: t.sgemm * 1e3)]
+        }
+        return [BenchRow(name: "attention layer, fused / sgemm path (time)", value: fused * 1e3, unit: "ms", baseline: t.sgemm * 1e3)]
     }
 
     /// KL evaluation of a candidate with half of every block's heads and MLP neurons (the search's typical

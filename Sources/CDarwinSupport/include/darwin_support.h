@@ -11,4 +11,19 @@ void darwin_tune_malloc(void);
 void dpotrf_(const char *uplo, const int *n, double *a, const int *lda, int *info);
 void dpotri_(const char *uplo, const int *n, double *a, const int *lda, int *info);
 
+/// Whether this CPU (and OS) supports AVX2 and FMA, which the `*_avx2` kernels below need.
+int darwin_has_avx2_fma(void);
+
+/// `out[i] = exp(x[i] - shift)` (out may be NULL) for n values; returns their sum in float64. AVX2 + FMA only.
+double darwin_exp_shifted_avx2(const float *x, float *out, long n, float shift);
+
+/// `gate[i] = silu(gate[i]) * up[i]` for n values. AVX2 + FMA only.
+void darwin_swiglu_avx2(float *gate, const float *up, long n);
+
+/// Causal attention of one query head over `seq` positions, AVX2 + FMA only; `hd` a multiple of 8.
+/// q: row i at q + i*ldq; kT: the head's keys transposed (hd rows of ldk >= seq rounded up to 16, zero beyond seq);
+/// v: row j at v + j*ldv; out: row i at out + i*ldo; scratch: 4*ldk floats.
+void darwin_causal_attention_head_avx2(const float *q, long ldq, const float *kT, long ldk, const float *v, long ldv,
+                                       float *out, long ldo, long seq, long hd, float scale, float *scratch);
+
 #endif

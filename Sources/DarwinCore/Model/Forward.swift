@@ -65,14 +65,14 @@ extension LanguageModel {
             rope.apply(k, sequenceLength: seq, heads: a.kvHeads)
             let context = LayerKernels.causalAttention(q: q, k: k, v: v, kvOfQuery: a.kvOfQuery, batch: batch, seq: seq, headDim: a.headDim)
             try observe?(.attentionOutput(context))
-            try x.binaryInPlace(.add, try LayerKernels.linear(context, a.o, a.oBias))
+            try LayerKernels.linear(context, a.o, a.oBias, addingInto: x)
         }
         if let m = block.mlp {
             let h = LayerKernels.rmsNorm(x, block.postAttentionNorm, eps: config.rmsNormEps)
             let gate = try LayerKernels.linear(h, m.gate, m.gateBias)
             LayerKernels.swiglu(gate: gate, up: try LayerKernels.linear(h, m.up, m.upBias))
             try observe?(.mlpDown(gate))
-            try x.binaryInPlace(.add, try LayerKernels.linear(gate, m.down, m.downBias))
+            try LayerKernels.linear(gate, m.down, m.downBias, addingInto: x)
         }
     }
 }

@@ -1,3 +1,4 @@
+import CDarwinSupport
 import Foundation
 
 /// The building blocks of the forward pass, on row-major `[rows, features]` activations.
@@ -9,6 +10,20 @@ enum LayerKernels {
         return y
     }
 
+    /// `y += x W^T + b` (the residual connection after `o_proj` and `down_proj`): the product accumulates into `y`
+    /// inside sgemm (beta = 1), with no separate output to zero, write and add.
+    static func linear(_ x: Tensor, _ w: Tensor, _ bias: Tensor?, addingInto y: Tensor) throws {
+        guard y.isContiguous, x.rank == 2, y.shape == [x.shape[0], w.shape[0]], w.rank == 2, x.shape[1] == w.shape[1] else {
+            try y.binaryInPlace(.add, try linear(x, w, bias))
+            return
+        }
+        let xc = x.contiguous(), wc = w.contiguous()
+        sgemm(GemmOperand(pointer: xc.data, transposed: false, leadingDimension: xc.shape[1]),
+              GemmOperand(pointer: wc.data, transposed: true, leadingDimension: wc.shape[1]),
+              y.data, m: xc.shape[0], n: wc.shape[0], k: wc.shape[1], ldc: y.shape[1], beta: 1)
+        if let bias { try y.binaryInPlace(.add, bias) }
+    }
+
     /// RMSNorm: `x / sqrt(mean(x^2) + eps) * weight` per row (mean accumulated in float64).
     static func rmsNorm(_ x: Tensor, _ weight: Tensor, eps: Double) -> Tensor {
         let rows = x.shape[0], n = x.shape[1]
@@ -17,28 +32,50 @@ enum LayerKernels {
         Parallel.forEachChunk(count: rows, minimumChunk: max(1, 4096 / max(n, 1))) { range in
             for r in range {
                 let row = p + r * n, dst = q + r * n
-                var ss = 0.0
-                for i in 0..<n { let v = Double(row[i]); ss += v * v }
-                let scale = Float(1 / (ss / Double(n) + eps).squareRoot())
+                let scale = Float(1 / (sumOfSquares(row, n) / Double(n) + eps).squareRoot())
                 for i in 0..<n { dst[i] = w[i] * (row[i] * scale) }
             }
         }
         return out
     }
 
+    /// Σ x² of `n` values in float64, in four independent sums (one running sum would wait on each addition).
+    @inline(__always)
+    static func sumOfSquares(_ x: UnsafePointer<Float>, _ n: Int) -> Double {
+        var s = SIMD4<Double>(repeating: 0)
+        var i = 0
+        while i + 4 <= n {
+            let v = SIMD4<Double>(Double(x[i]), Double(x[i + 1]), Double(x[i + 2]), Double(x[i + 3]))
+            s += v * v
+            i += 4
+        }
+        var total = s.sum()
+        while i < n { total += Double(x[i]) * Double(x[i]); i += 1 }
+        return total
+    }
+
     /// `silu(gate) * up`, written into `gate`.
     static func swiglu(gate: Tensor, up: Tensor) {
         let g = gate.data, u = up.data
         Parallel.forEachChunk(count: gate.count, minimumChunk: 1 << 14) { range in
-            var i = range.lowerBound
-            while i + 8 <= range.upperBound {
-                let a = UnsafeRawPointer(g + i).loadUnaligned(as: SIMD8<Float>.self)
-                let b = UnsafeRawPointer(u + i).loadUnaligned(as: SIMD8<Float>.self)
-                UnsafeMutableRawPointer(g + i).storeBytes(of: a / (1 + VectorMath.exp(-a)) * b, as: SIMD8<Float>.self)
-                i += 8
+            if VectorMath.useAVX2 {
+                darwin_swiglu_avx2(g + range.lowerBound, u + range.lowerBound, range.count)
+            } else {
+                swigluPortable(g + range.lowerBound, u + range.lowerBound, range.count)
             }
-            while i < range.upperBound { let a = g[i]; g[i] = a / (1 + Foundation.exp(-a)) * u[i]; i += 1 }
         }
+    }
+
+    /// `g[i] = silu(g[i]) * u[i]` in portable Swift SIMD.
+    static func swigluPortable(_ g: UnsafeMutablePointer<Float>, _ u: UnsafePointer<Float>, _ n: Int) {
+        var i = 0
+        while i + 8 <= n {
+            let a = UnsafeRawPointer(g + i).loadUnaligned(as: SIMD8<Float>.self)
+            let b = UnsafeRawPointer(u + i).loadUnaligned(as: SIMD8<Float>.self)
+            UnsafeMutableRawPointer(g + i).storeBytes(of: a / (1 + VectorMath.exp(-a)) * b, as: SIMD8<Float>.self)
+            i += 8
+        }
+        while i < n { let a = g[i]; g[i] = a / (1 + Foundation.exp(-a)) * u[i]; i += 1 }
     }
 
     /// Query rows per attention tile: a tile of queries only needs the keys up to its last row, so causal
@@ -48,24 +85,77 @@ enum LayerKernels {
     /// Causal grouped-query attention. `q`: `[batch*seq, nq*hd]`, `k`/`v`: `[batch*seq, nkv*hd]` (RoPE applied);
     /// query head h attends with KV head `kvOfQuery[h]`. Returns `[batch*seq, nq*hd]`.
     static func causalAttention(q: Tensor, k: Tensor, v: Tensor, kvOfQuery: [Int], batch: Int, seq: Int, headDim hd: Int) -> Tensor {
+        if VectorMath.useAVX2 && hd % 8 == 0 {
+            return causalAttentionAVX2(q: q, k: k, v: v, kvOfQuery: kvOfQuery, batch: batch, seq: seq, headDim: hd)
+        }
+        return causalAttentionBLAS(q: q, k: k, v: v, kvOfQuery: kvOfQuery, batch: batch, seq: seq, headDim: hd)
+    }
+
+    /// `causalAttention` with the fused AVX2 kernel: per query head, blocks of 4 query rows compute their scores
+    /// against exactly the keys they see, the softmax and the context while the scores are still in L1 cache.
+    static func causalAttentionAVX2(q: Tensor, k: Tensor, v: Tensor, kvOfQuery: [Int], batch: Int, seq: Int, headDim hd: Int) -> Tensor {
         let nq = kvOfQuery.count, nkv = k.shape[1] / hd
         let out = Tensor(uninitializedShape: [batch * seq, nq * hd])
         let scale = Float(1 / Double(hd).squareRoot())
-        let pairs = batch * nq, tile = min(attentionTile, seq)
-        Parallel.forEachChunk(count: pairs, minimumChunk: 1) { range in
-            let scores = UnsafeMutablePointer<Float>.allocate(capacity: tile * seq)
-            defer { scores.deallocate() }
+        let ldk = (seq + 15) / 16 * 16
+        Parallel.forEachChunk(count: batch * nq, minimumChunk: 1) { range in
+            let keysT = UnsafeMutablePointer<Float>.allocate(capacity: hd * ldk + 4 * ldk)
+            let scratch = keysT + hd * ldk
+            defer { keysT.deallocate() }
+            keysT.initialize(repeating: 0, count: hd * ldk)
+            var transposed = (-1, -1)
             for pair in range {
                 let b = pair / nq, h = pair % nq, g = kvOfQuery[h]
-                let qBase = q.data + b * seq * nq * hd + h * hd, outBase = out.data + b * seq * nq * hd + h * hd
+                let kvBase = b * seq * nkv * hd + g * hd
+                if transposed != (b, g) {  // heads of one KV head are consecutive: transpose its keys once
+                    let src = k.data + kvBase
+                    for t in 0..<seq { for d in 0..<hd { keysT[d * ldk + t] = src[t * nkv * hd + d] } }
+                    transposed = (b, g)
+                }
+                let qOff = b * seq * nq * hd + h * hd
+                darwin_causal_attention_head_avx2(q.data + qOff, nq * hd, keysT, ldk, v.data + kvBase, nkv * hd,
+                                                  out.data + qOff, nq * hd, seq, hd, scale, scratch)
+            }
+        }
+        return out
+    }
+
+    /// `causalAttention` on sgemm (any CPU, any head size): the query heads that share a KV head are handled
+    /// together, their rows of a tile packed into one matrix.
+    static func causalAttentionBLAS(q: Tensor, k: Tensor, v: Tensor, kvOfQuery: [Int], batch: Int, seq: Int, headDim hd: Int) -> Tensor {
+        let nq = kvOfQuery.count, nkv = k.shape[1] / hd
+        let out = Tensor(uninitializedShape: [batch * seq, nq * hd])
+        let scale = Float(1 / Double(hd).squareRoot())
+        let tile = min(attentionTile, seq)
+        let groups = (0..<nkv).map { g in kvOfQuery.indices.filter { kvOfQuery[$0] == g } }
+        let widest = groups.map(\.count).max() ?? 0
+        guard widest > 0 else { return out }
+        Parallel.forEachChunk(count: batch * nkv, minimumChunk: 1) { range in
+            let packed = UnsafeMutablePointer<Float>.allocate(capacity: 2 * tile * widest * hd)
+            let context = packed + tile * widest * hd
+            let scores = UnsafeMutablePointer<Float>.allocate(capacity: tile * widest * seq)
+            defer { packed.deallocate(); scores.deallocate() }
+            for pair in range {
+                let b = pair / nkv, g = pair % nkv, heads = groups[g], hpg = heads.count
+                guard hpg > 0 else { continue }
+                let rowStride = nq * hd, qBase = q.data + b * seq * rowStride, outBase = out.data + b * seq * rowStride
                 let kh = GemmOperand(pointer: k.data + b * seq * nkv * hd + g * hd, transposed: true, leadingDimension: nkv * hd)
                 let vh = GemmOperand(pointer: v.data + b * seq * nkv * hd + g * hd, transposed: false, leadingDimension: nkv * hd)
                 forEachCausalTile(seq: seq, tile: tile) { first, rows, keys in
-                    sgemm(GemmOperand(pointer: qBase + first * nq * hd, transposed: false, leadingDimension: nq * hd), kh, scores,
-                          m: rows, n: keys, k: hd, ldc: keys, alpha: scale)
-                    for r in 0..<rows { Tensor.causalSoftmaxRow(scores + r * keys, length: first + r + 1, total: keys) }
-                    sgemm(GemmOperand(pointer: scores, transposed: false, leadingDimension: keys), vh, outBase + first * nq * hd,
-                          m: rows, n: hd, k: keys, ldc: nq * hd)
+                    // Packed row r * hpg + j is query row first + r of head heads[j].
+                    for r in 0..<rows {
+                        let src = qBase + (first + r) * rowStride
+                        for (j, h) in heads.enumerated() { (packed + (r * hpg + j) * hd).update(from: src + h * hd, count: hd) }
+                    }
+                    sgemm(GemmOperand(pointer: packed, transposed: false, leadingDimension: hd), kh, scores,
+                          m: rows * hpg, n: keys, k: hd, ldc: keys, alpha: scale)
+                    for row in 0..<(rows * hpg) { Tensor.causalSoftmaxRow(scores + row * keys, length: first + row / hpg + 1, total: keys) }
+                    sgemm(GemmOperand(pointer: scores, transposed: false, leadingDimension: keys), vh, context,
+                          m: rows * hpg, n: hd, k: keys, ldc: hd)
+                    for r in 0..<rows {
+                        let dst = outBase + (first + r) * rowStride
+                        for (j, h) in heads.enumerated() { (dst + h * hd).update(from: context + (r * hpg + j) * hd, count: hd) }
+                    }
                 }
             }
         }

@@ -35,9 +35,8 @@ enum BackwardKernels {
                 let dw = partial + worker * n
                 for r in (worker * chunk)..<min(rows, (worker + 1) * chunk) {
                     let row = px + r * n, g = pdy + r * n, out = pdx + r * n
-                    var ss = 0.0, dot = 0.0
-                    for i in 0..<n { ss += Double(row[i]) * Double(row[i]) }
-                    let rstd = 1 / (ss / Double(n) + eps).squareRoot()
+                    var dot = 0.0
+                    let rstd = 1 / (LayerKernels.sumOfSquares(row, n) / Double(n) + eps).squareRoot()
                     for i in 0..<n { dot += Double(w[i]) * Double(g[i]) * Double(row[i]); dw[i] += Double(g[i]) * Double(row[i]) * rstd }
                     let c = rstd * rstd * rstd * dot / Double(n)
                     for i in 0..<n { out[i] = Float(rstd * Double(w[i]) * Double(g[i]) - Double(row[i]) * c) }

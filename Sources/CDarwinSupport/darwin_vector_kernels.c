@@ -1,0 +1,169 @@
+// AVX2 + FMA versions of darwinhost's elementwise hot loops, chosen at run time by `darwin_has_avx2_fma`.
+// Swift's SIMD types compile to SSE for a generic x86-64 target; these functions are compiled for AVX2/FMA
+// only (per-function target attribute), so the binary still runs on CPUs without them.
+#include "darwin_support.h"
+#include <math.h>
+
+#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
+#include <immintrin.h>
+#define DARWIN_AVX2 __attribute__((target("avx2,fma")))
+
+int darwin_has_avx2_fma(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
+/// exp on 8 lanes: the same range reduction and polynomial as `VectorMath.exp` in Swift, with fused multiply-adds.
+DARWIN_AVX2 static inline __m256 exp8(__m256 x) {
+    const __m256 magic = _mm256_set1_ps(12582912.0f);
+    __m256 xc = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.7f));
+    __m256 t = _mm256_fmadd_ps(xc, _mm256_set1_ps(1.44269504088896341f), magic);
+    __m256 n = _mm256_sub_ps(t, magic);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), xc);
+    r = _mm256_fmadd_ps(n, _mm256_set1_ps(2.12194440e-4f), r);
+    __m256 z = _mm256_mul_ps(r, r);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    __m256 y = _mm256_add_ps(_mm256_fmadd_ps(p, z, r), _mm256_set1_ps(1.0f));
+    __m256i ni = _mm256_sub_epi32(_mm256_castps_si256(t), _mm256_set1_epi32(0x4B400000));
+    __m256 scale = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(ni, _mm256_set1_epi32(127)), 23));
+    return _mm256_mul_ps(y, scale);
+}
+
+DARWIN_AVX2 static inline double sum8(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+    return (double)_mm_cvtss_f32(s);
+}
+
+DARWIN_AVX2 double darwin_exp_shifted_avx2(const float *x, float *out, long n, float shift) {
+    const __m256 s = _mm256_set1_ps(shift);
+    __m256 acc = _mm256_setzero_ps();
+    double total = 0;
+    long i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), s));
+        if (out) _mm256_storeu_ps(out + i, e);
+        acc = _mm256_add_ps(acc, e);
+        if ((i + 8) % 512 == 0) { total += sum8(acc); acc = _mm256_setzero_ps(); }  // keep float partial sums short
+    }
+    total += sum8(acc);
+    for (; i < n; i++) {
+        float e = expf(x[i] - shift);
+        if (out) out[i] = e;
+        total += e;
+    }
+    return total;
+}
+
+DARWIN_AVX2 void darwin_swiglu_avx2(float *gate, const float *up, long n) {
+    const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
+    long i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 a = _mm256_loadu_ps(gate + i);
+        __m256 silu = _mm256_div_ps(a, _mm256_add_ps(one, exp8(_mm256_sub_ps(zero, a))));
+        _mm256_storeu_ps(gate + i, _mm256_mul_ps(silu, _mm256_loadu_ps(up + i)));
+    }
+    for (; i < n; i++) { float a = gate[i]; gate[i] = a / (1 + expf(-a)) * up[i]; }
+}
+
+DARWIN_AVX2 static inline float max_avx2(const float *x, long n) {
+    __m256 m = _mm256_set1_ps(-INFINITY);
+    long i = 0;
+    for (; i + 8 <= n; i += 8) m = _mm256_max_ps(m, _mm256_loadu_ps(x + i));
+    __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_max_ss(h, _mm_shuffle_ps(h, h, 1));
+    float r = _mm_cvtss_f32(h);
+    for (; i < n; i++) r = x[i] > r ? x[i] : r;
+    return r;
+}
+
+/// Scores of query rows q[0..3] against keys [j, j+16): 4×16 dot products of length hd, times `scale`.
+DARWIN_AVX2 static inline void scores_4x16(const float *const q[4], const float *kT, long ldk, long j, long hd,
+                                           float scale, float *s, long lds) {
+    __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
+    for (long d = 0; d < hd; d++) {
+        const float *k = kT + d * ldk + j;
+        __m256 k0 = _mm256_loadu_ps(k), k1 = _mm256_loadu_ps(k + 8);
+        __m256 b = _mm256_broadcast_ss(q[0] + d);
+        a00 = _mm256_fmadd_ps(b, k0, a00); a01 = _mm256_fmadd_ps(b, k1, a01);
+        b = _mm256_broadcast_ss(q[1] + d);
+        a10 = _mm256_fmadd_ps(b, k0, a10); a11 = _mm256_fmadd_ps(b, k1, a11);
+        b = _mm256_broadcast_ss(q[2] + d);
+        a20 = _mm256_fmadd_ps(b, k0, a20); a21 = _mm256_fmadd_ps(b, k1, a21);
+        b = _mm256_broadcast_ss(q[3] + d);
+        a30 = _mm256_fmadd_ps(b, k0, a30); a31 = _mm256_fmadd_ps(b, k1, a31);
+    }
+    const __m256 sc = _mm256_set1_ps(scale);
+    _mm256_storeu_ps(s + j, _mm256_mul_ps(a00, sc)); _mm256_storeu_ps(s + j + 8, _mm256_mul_ps(a01, sc));
+    _mm256_storeu_ps(s + lds + j, _mm256_mul_ps(a10, sc)); _mm256_storeu_ps(s + lds + j + 8, _mm256_mul_ps(a11, sc));
+    _mm256_storeu_ps(s + 2 * lds + j, _mm256_mul_ps(a20, sc)); _mm256_storeu_ps(s + 2 * lds + j + 8, _mm256_mul_ps(a21, sc));
+    _mm256_storeu_ps(s + 3 * lds + j, _mm256_mul_ps(a30, sc)); _mm256_storeu_ps(s + 3 * lds + j + 8, _mm256_mul_ps(a31, sc));
+}
+
+/// out0/out1[c*8 ..] = sum over j < n of p0[j] v[j] and p1[j] v[j], for `w` (1 to 4) vectors of 8 columns.
+DARWIN_AVX2 static inline void context_2rows(const float *p0, const float *p1, const float *v, long ldv, long n, int w,
+                                             float *out0, float *out1) {
+    __m256 a0[4], a1[4];
+    for (int c = 0; c < 4; c++) { a0[c] = _mm256_setzero_ps(); a1[c] = _mm256_setzero_ps(); }
+    for (long j = 0; j < n; j++) {
+        const float *vr = v + j * ldv;
+        __m256 b0 = _mm256_broadcast_ss(p0 + j), b1 = _mm256_broadcast_ss(p1 + j);
+        for (int c = 0; c < w; c++) {
+            __m256 x = _mm256_loadu_ps(vr + 8 * c);
+            a0[c] = _mm256_fmadd_ps(b0, x, a0[c]);
+            a1[c] = _mm256_fmadd_ps(b1, x, a1[c]);
+        }
+    }
+    for (int c = 0; c < w; c++) {
+        _mm256_storeu_ps(out0 + 8 * c, a0[c]);
+        if (out1) _mm256_storeu_ps(out1 + 8 * c, a1[c]);
+    }
+}
+
+DARWIN_AVX2 void darwin_causal_attention_head_avx2(const float *q, long ldq, const float *kT, long ldk, const float *v,
+                                                   long ldv, float *out, long ldo, long seq, long hd, float scale,
+                                                   float *scratch) {
+    for (long i0 = 0; i0 < seq; i0 += 4) {
+        const long rows = seq - i0 < 4 ? seq - i0 : 4, keys = i0 + rows;
+        const float *qr[4];
+        for (long r = 0; r < 4; r++) qr[r] = q + (i0 + (r < rows ? r : 0)) * ldq;
+        for (long j = 0; j < keys; j += 16) scores_4x16(qr, kT, ldk, j, hd, scale, scratch, ldk);
+        for (long r = 0; r < rows; r++) {
+            float *row = scratch + r * ldk;
+            const long n = i0 + r + 1;
+            const float m = max_avx2(row, n);
+            const float inv = (float)(1.0 / darwin_exp_shifted_avx2(row, row, n, m));
+            const __m256 iv = _mm256_set1_ps(inv);
+            long j = 0;
+            for (; j + 8 <= n; j += 8) _mm256_storeu_ps(row + j, _mm256_mul_ps(_mm256_loadu_ps(row + j), iv));
+            for (; j < n; j++) row[j] *= inv;
+            for (j = n; j < keys; j++) row[j] = 0;  // the causal mask within the block
+        }
+        for (long r = 0; r < rows; r += 2) {
+            const int pair = r + 1 < rows;
+            const long n = i0 + r + 1 + pair;
+            const float *p0 = scratch + r * ldk, *p1 = pair ? p0 + ldk : p0;
+            float *o0 = out + (i0 + r) * ldo, *o1 = pair ? o0 + ldo : NULL;
+            long c = 0;
+            for (; c + 32 <= hd; c += 32) context_2rows(p0, p1, v + c, ldv, n, 4, o0 + c, o1 ? o1 + c : NULL);
+            if (c < hd) context_2rows(p0, p1, v + c, ldv, n, (int)((hd - c) / 8), o0 + c, o1 ? o1 + c : NULL);
+        }
+    }
+}
+
+#else
+int darwin_has_avx2_fma(void) { return 0; }
+double darwin_exp_shifted_avx2(const float *x, float *out, long n, float shift) { (void)x; (void)out; (void)n; (void)shift; return 0; }
+void darwin_swiglu_avx2(float *gate, const float *up, long n) { (void)gate; (void)up; (void)n; }
+void darwin_causal_attention_head_avx2(const float *q, long ldq, const float *kT, long ldk, const float *v, long ldv,
+                                       float *out, long ldo, long seq, long hd, float scale, float *scratch) {
+    (void)q; (void)ldq; (void)kT; (void)ldk; (void)v; (void)ldv; (void)out; (void)ldo; (void)seq; (void)hd; (void)scale; (void)scratch;
+}
+#endif

@@ -1,0 +1,102 @@
+import CDarwinSupport
+import Foundation
+import Testing
+@testable import DarwinCore
+
+/// The AVX2 + FMA kernels and their portable Swift counterparts, each against a float64 reference.
+/// The AVX2 side is skipped (and says so) on CPUs without AVX2 and FMA.
+@Suite("vector kernels: AVX2 and portable")
+struct VectorKernelTests {
+    static let hasAVX2 = darwin_has_avx2_fma() != 0
+
+    static func randomValues(_ n: Int, seed: UInt64, range: ClosedRange<Double>) -> [Float] {
+        let g = RandomGenerator(seed: seed)
+        return (0..<n).map { _ in Float(range.lowerBound + g.uniform() * (range.upperBound - range.lowerBound)) }
+    }
+
+    @Test("exp(x - shift) and its float64 sum match libm, lengths not a multiple of 8 included", arguments: [1, 7, 8, 100, 513, 4099])
+    func expShifted(n: Int) {
+        let x = Self.randomValues(n, seed: UInt64(n), range: -80...20), shift: Float = 3
+        let reference = x.map { Foundation.exp(Double($0 - shift)) }
+        let referenceSum = reference.reduce(0, +)
+        var kernels: [(String, ([Float], inout [Float]) -> Double)] = [("portable", { x, out in
+            x.withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { VectorMath.expShiftedPortable(xp.baseAddress!, $0.baseAddress!, n, shift: shift) } }
+        })]
+        if Self.hasAVX2 {
+            kernels.append(("avx2", { x, out in
+                x.withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { darwin_exp_shifted_avx2(xp.baseAddress!, $0.baseAddress!, n, shift) } }
+            }))
+        }
+        for (name, kernel) in kernels {
+            var out = [Float](repeating: .nan, count: n)
+            let sum = kernel(x, &out)
+            var worst = 0.0
+            for i in 0..<n { worst = max(worst, Swift.abs(Double(out[i]) - reference[i]) / reference[i]) }
+            #expect(worst < 3e-7, "\(name): worst relative error \(worst)")
+            #expect(Swift.abs(sum - referenceSum) / referenceSum < 1e-6, "\(name): sum \(sum) vs \(referenceSum)")
+        }
+    }
+
+    @Test("swiglu: silu(gate) * up", arguments: [5, 64, 1001])
+    func swiglu(n: Int) {
+        let gate = Self.randomValues(n, seed: 7, range: -30...30), up = Self.randomValues(n, seed: 8, range: -2...2)
+        let reference = (0..<n).map { i -> Double in let a = Double(gate[i]); return a / (1 + Foundation.exp(-a)) * Double(up[i]) }
+        var outputs: [(String, [Float])] = []
+        var portable = gate
+        portable.withUnsafeMutableBufferPointer { g in up.withUnsafeBufferPointer { LayerKernels.swigluPortable(g.baseAddress!, $0.baseAddress!, n) } }
+        outputs.append(("portable", portable))
+        if Self.hasAVX2 {
+            var fast = gate
+            fast.withUnsafeMutableBufferPointer { g in up.withUnsafeBufferPointer { darwin_swiglu_avx2(g.baseAddress!, $0.baseAddress!, n) } }
+            outputs.append(("avx2", fast))
+        }
+        for (name, out) in outputs {
+            for i in 0..<n { #expect(Swift.abs(Double(out[i]) - reference[i]) <= 1e-6 * (1 + Swift.abs(reference[i])), "\(name) at \(i)") }
+        }
+    }
+
+    /// Causal grouped-query attention in float64, straight from the definition.
+    static func referenceAttention(q: Tensor, k: Tensor, v: Tensor, kvOfQuery: [Int], batch: Int, seq: Int, hd: Int) -> [Double] {
+        let nq = kvOfQuery.count, nkv = k.shape[1] / hd
+        var out = [Double](repeating: 0, count: batch * seq * nq * hd)
+        for b in 0..<batch {
+            for h in 0..<nq {
+                let g = kvOfQuery[h]
+                for i in 0..<seq {
+                    let qi = q.data + (b * seq + i) * nq * hd + h * hd
+                    var scores = (0...i).map { j -> Double in
+                        let kj = k.data + (b * seq + j) * nkv * hd + g * hd
+                        return (0..<hd).reduce(0.0) { $0 + Double(qi[$1]) * Double(kj[$1]) } / Double(hd).squareRoot()
+                    }
+                    let m = scores.max()!
+                    scores = scores.map { Foundation.exp($0 - m) }
+                    let total = scores.reduce(0, +)
+                    for j in 0...i {
+                        let vj = v.data + (b * seq + j) * nkv * hd + g * hd
+                        for d in 0..<hd { out[(b * seq + i) * nq * hd + h * hd + d] += scores[j] / total * Double(vj[d]) }
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    @Test("causal attention: fused AVX2 kernel and sgemm path match float64, uneven head groups and odd lengths",
+          arguments: [(2, 1, 8, [0]), (1, 5, 32, [0, 0, 0, 1, 1, 1]), (2, 37, 16, [0, 0, 2, 2, 2]), (1, 130, 24, [1, 0, 1]), (1, 70, 64, [0, 1])])
+    func attention(batch: Int, seq: Int, hd: Int, kvOfQuery: [Int]) throws {
+        let nq = kvOfQuery.count, nkv = (kvOfQuery.max() ?? 0) + 1
+        let q = try Tensor.randn([batch * seq, nq * hd]), k = try Tensor.randn([batch * seq, nkv * hd])
+        let v = try Tensor.randn([batch * seq, nkv * hd])
+        try q.binaryInPlace(.mul, scalar: 2)  // sharper softmax rows
+        let reference = Self.referenceAttention(q: q, k: k, v: v, kvOfQuery: kvOfQuery, batch: batch, seq: seq, hd: hd)
+        var results = [("sgemm", LayerKernels.causalAttentionBLAS(q: q, k: k, v: v, kvOfQuery: kvOfQuery, batch: batch, seq: seq, headDim: hd))]
+        if Self.hasAVX2 {
+            results.append(("avx2", LayerKernels.causalAttentionAVX2(q: q, k: k, v: v, kvOfQuery: kvOfQuery, batch: batch, seq: seq, headDim: hd)))
+        }
+        for (name, out) in results {
+            var worst = 0.0
+            for i in 0..<reference.count { worst = max(worst, Swift.abs(Double(out.data[i]) - reference[i])) }
+            #expect(worst < 2e-5, "\(name): worst absolute error \(worst)")
+        }
+    }
+}
