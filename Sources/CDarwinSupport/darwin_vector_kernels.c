@@ -107,9 +107,10 @@ DARWIN_AVX2 static inline void scores_4x16(const float *const q[4], const float 
     _mm256_storeu_ps(s + 3 * lds + j, _mm256_mul_ps(a30, sc)); _mm256_storeu_ps(s + 3 * lds + j + 8, _mm256_mul_ps(a31, sc));
 }
 
-/// out0/out1[c*8 ..] = sum over j < n of p0[j] v[j] and p1[j] v[j], for `w` (1 to 4) vectors of 8 columns.
+/// out0/out1[c*8 ..] = scale0 * sum over j < n of p0[j] v[j] (and the same for row 1), for `w` (1 to 4) vectors of 8
+/// columns; the scales are the softmax normalisations, applied once per output instead of once per weight.
 DARWIN_AVX2 static inline void context_2rows(const float *p0, const float *p1, const float *v, long ldv, long n, int w,
-                                             float *out0, float *out1) {
+                                             float scale0, float scale1, float *out0, float *out1) {
     __m256 a0[4], a1[4];
     for (int c = 0; c < 4; c++) { a0[c] = _mm256_setzero_ps(); a1[c] = _mm256_setzero_ps(); }
     for (long j = 0; j < n; j++) {
@@ -121,9 +122,10 @@ DARWIN_AVX2 static inline void context_2rows(const float *p0, const float *p1, c
             a1[c] = _mm256_fmadd_ps(b1, x, a1[c]);
         }
     }
+    const __m256 s0 = _mm256_set1_ps(scale0), s1 = _mm256_set1_ps(scale1);
     for (int c = 0; c < w; c++) {
-        _mm256_storeu_ps(out0 + 8 * c, a0[c]);
-        if (out1) _mm256_storeu_ps(out1 + 8 * c, a1[c]);
+        _mm256_storeu_ps(out0 + 8 * c, _mm256_mul_ps(a0[c], s0));
+        if (out1) _mm256_storeu_ps(out1 + 8 * c, _mm256_mul_ps(a1[c], s1));
     }
 }
 
@@ -135,16 +137,12 @@ DARWIN_AVX2 void darwin_causal_attention_head_avx2(const float *q, long ldq, con
         const float *qr[4];
         for (long r = 0; r < 4; r++) qr[r] = q + (i0 + (r < rows ? r : 0)) * ldq;
         for (long j = 0; j < keys; j += 16) scores_4x16(qr, kT, ldk, j, hd, scale, scratch, ldk);
+        float inverse[4] = {0, 0, 0, 0};
         for (long r = 0; r < rows; r++) {
             float *row = scratch + r * ldk;
             const long n = i0 + r + 1;
-            const float m = max_avx2(row, n);
-            const float inv = (float)(1.0 / darwin_exp_shifted_avx2(row, row, n, m));
-            const __m256 iv = _mm256_set1_ps(inv);
-            long j = 0;
-            for (; j + 8 <= n; j += 8) _mm256_storeu_ps(row + j, _mm256_mul_ps(_mm256_loadu_ps(row + j), iv));
-            for (; j < n; j++) row[j] *= inv;
-            for (j = n; j < keys; j++) row[j] = 0;  // the causal mask within the block
+            inverse[r] = (float)(1.0 / darwin_exp_shifted_avx2(row, row, n, max_avx2(row, n)));
+            for (long j = n; j < keys; j++) row[j] = 0;  // the causal mask within the block
         }
         for (long r = 0; r < rows; r += 2) {
             const int pair = r + 1 < rows;
@@ -152,8 +150,8 @@ DARWIN_AVX2 void darwin_causal_attention_head_avx2(const float *q, long ldq, con
             const float *p0 = scratch + r * ldk, *p1 = pair ? p0 + ldk : p0;
             float *o0 = out + (i0 + r) * ldo, *o1 = pair ? o0 + ldo : NULL;
             long c = 0;
-            for (; c + 32 <= hd; c += 32) context_2rows(p0, p1, v + c, ldv, n, 4, o0 + c, o1 ? o1 + c : NULL);
-            if (c < hd) context_2rows(p0, p1, v + c, ldv, n, (int)((hd - c) / 8), o0 + c, o1 ? o1 + c : NULL);
+            for (; c + 32 <= hd; c += 32) context_2rows(p0, p1, v + c, ldv, n, 4, inverse[r], inverse[r + 1], o0 + c, o1 ? o1 + c : NULL);
+            if (c < hd) context_2rows(p0, p1, v + c, ldv, n, (int)((hd - c) / 8), inverse[r], inverse[r + 1], o0 + c, o1 ? o1 + c : NULL);
         }
     }
 }

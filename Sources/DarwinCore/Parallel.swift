@@ -1,4 +1,5 @@
 import Dispatch
+import Synchronization
 import COpenBLAS
 
 /// Thread settings shared by OpenBLAS and darwinhost's own loops.
@@ -32,6 +33,26 @@ public enum Parallel {
             let start = w * chunk
             let end = min(count, start + chunk)
             if start < end { body(start..<end) }
+        }
+    }
+
+    /// Runs `body` on chunks of `chunk` consecutive indices of `0..<count`, each handed to whichever worker is free
+    /// next: for loops of many equal pieces on a machine whose threads do not all run at the same speed (a shared
+    /// virtual machine), where a fixed split leaves one thread waiting for the other.
+    public static func forEachDynamicChunk(count: Int, chunk: Int, _ body: (Range<Int>) -> Void) {
+        let size = max(chunk, 1), chunks = (count + size - 1) / size
+        let workers = min(threads, chunks)
+        if workers <= 1 { if count > 0 { body(0..<count) }; return }
+        let outer = insideParallelLoop
+        insideParallelLoop = true
+        defer { insideParallelLoop = outer }
+        let next = Atomic<Int>(0)
+        DispatchQueue.concurrentPerform(iterations: workers) { _ in
+            while true {
+                let c = next.add(1, ordering: .relaxed).oldValue
+                guard c < chunks else { return }
+                body((c * size)..<min(count, (c + 1) * size))
+            }
         }
     }
 }

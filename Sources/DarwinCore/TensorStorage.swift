@@ -76,8 +76,8 @@ enum LargeBlockCache {
     }
 }
 
-/// Counts live tensor storages and their bytes: the Lua host paces its garbage collector with it,
-/// and tests use it to check that tensors are freed.
+/// Counts live tensor storages and their bytes in the process (`darwin.memory()` reports them; tests use them
+/// to check that tensors are freed).
 public enum LiveTensorCounter {
     static let storages = Atomic<Int>(0)
     static let bytes = Atomic<Int>(0)

@@ -98,7 +98,8 @@ enum LayerKernels {
         let out = Tensor(uninitializedShape: [batch * seq, nq * hd])
         let scale = Float(1 / Double(hd).squareRoot())
         let ldk = (seq + 15) / 16 * 16
-        Parallel.forEachChunk(count: batch * nq, minimumChunk: 1) { range in
+        // Chunks of one KV head's worth of query heads (their keys are transposed once), handed out dynamically.
+        Parallel.forEachDynamicChunk(count: batch * nq, chunk: max(1, nq / max(nkv, 1))) { range in
             let keysT = UnsafeMutablePointer<Float>.allocate(capacity: hd * ldk + 4 * ldk)
             let scratch = keysT + hd * ldk
             defer { keysT.deallocate() }
