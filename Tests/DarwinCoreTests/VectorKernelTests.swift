@@ -99,4 +99,19 @@ struct VectorKernelTests {
             #expect(worst < 2e-5, "\(name): worst absolute error \(worst)")
         }
     }
+
+    @Test("dynamic chunks cover every index exactly once, in chunks of the requested size")
+    func dynamicChunks() {
+        Parallel.threads = 2
+        for (count, chunk) in [(0, 3), (1, 3), (96, 3), (97, 8), (5, 100)] {
+            let seen = UnsafeMutablePointer<Int>.allocate(capacity: max(count, 1))
+            seen.initialize(repeating: 0, count: max(count, 1))
+            defer { seen.deallocate() }
+            Parallel.forEachDynamicChunk(count: count, chunk: chunk) { range in
+                #expect(range.count <= chunk && range.lowerBound % chunk == 0)
+                for i in range { seen[i] += 1 }  // chunks are disjoint, so no two workers write one slot
+            }
+            #expect((0..<count).allSatisfy { seen[$0] == 1 }, "count \(count), chunk \(chunk)")
+        }
+    }
 }
