@@ -7,8 +7,14 @@
 Runs `darwin-bench forward` and `bench/pytorch_bench.py` alternately, `--rounds` times each (the same model,
 shapes and thread count), and prints per measurement the median of each side and the median of the per-round
 ratios: on a shared machine whose speed drifts, a ratio of two runs taken back to back is steadier than either.
+
+    python3 bench/side_by_side.py --threads 2 --interleave 15
+
+instead keeps both programs running (`darwin-bench serve`, `pytorch_bench.py --serve`) and alternates single
+calls: per operation (forward, KL, training step) `--interleave` pairs, each pair one call of each side back to
+back (which side goes first alternates), and reports the median and quartiles of the per-pair ratios.
 """
-import argparse, os, re, statistics, subprocess, sys
+import argparse, os, re, statistics, subprocess, sys, time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -46,14 +52,69 @@ def run(cmd):
     return r.stdout
 
 
+class Server:
+    """A benchmark program in serve mode: one timed call per request."""
+
+    def __init__(self, cmd):
+        self.cmd = cmd
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.banner = self.proc.stdout.readline().strip()
+        if not self.banner.startswith("ready"):
+            raise SystemExit(f"side_by_side: {' '.join(cmd)} did not start: {self.banner!r}")
+
+    def seconds(self, operation):
+        self.proc.stdin.write(operation + "\n")
+        self.proc.stdin.flush()
+        answer = self.proc.stdout.readline().strip()
+        try:
+            return float(answer)
+        except ValueError:
+            raise SystemExit(f"side_by_side: {' '.join(self.cmd)} answered {answer!r} to {operation}")
+
+    def close(self):
+        self.proc.stdin.write("quit\n")
+        self.proc.stdin.close()
+        self.proc.wait()
+
+
+def interleaved(bench, threads, pairs, gap):
+    darwin = Server([bench, "serve", "--threads", str(threads)])
+    torch = Server([sys.executable, os.path.join(HERE, "pytorch_bench.py"), "--threads", str(threads), "--serve"])
+    print(f"darwinhost: {darwin.banner}\nPyTorch:    {torch.banner}")
+    print(f"{'operation':12}{'darwinhost s':>14}{'PyTorch s':>12}{'speed ratio: median':>22}{'quartiles':>14}")
+    for operation in ["forward", "kl", "train"]:
+        for server in (darwin, torch):  # warm-up calls
+            server.seconds(operation)
+        ratios, d_times, p_times = [], [], []
+        for i in range(pairs):
+            order = (darwin, torch) if i % 2 == 0 else (torch, darwin)
+            times = {}
+            for server in order:
+                time.sleep(gap)  # let the other side's threads go idle first
+                times[id(server)] = server.seconds(operation)
+            d, p = times[id(darwin)], times[id(torch)]
+            d_times.append(d); p_times.append(p); ratios.append(p / d)
+        q = statistics.quantiles(ratios, n=4)
+        print(f"{operation:12}{statistics.median(d_times):14.3f}{statistics.median(p_times):12.3f}"
+              f"{statistics.median(ratios):22.2f}{q[0]:8.2f}-{q[2]:.2f}", flush=True)
+    darwin.close()
+    torch.close()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--interleave", type=int, default=0, metavar="PAIRS",
+                    help="alternate single calls of both programs kept running, PAIRS pairs per operation")
+    ap.add_argument("--gap", type=float, default=0.5, help="seconds of rest before each interleaved call")
     a = ap.parse_args()
     bench = os.path.join(ROOT, ".build", "release", "darwin-bench")
     if not os.path.exists(bench):
         raise SystemExit("side_by_side: build first: swift build -c release")
+    if a.interleave > 0:
+        interleaved(bench, a.threads, a.interleave, a.gap)
+        return
     darwin, torch = [], []
     for r in range(a.rounds):
         print(f"round {r + 1}/{a.rounds}", file=sys.stderr)

@@ -17,15 +17,18 @@ func sgemmCeiling(size n: Int, repeats: Int) throws -> Double {
     return 2.0 * Double(n * n * n) / seconds / 1e9
 }
 
+/// Wall time of one call of `body`, in seconds.
+func seconds(_ body: () throws -> Void) rethrows -> Double {
+    let start = DispatchTime.now().uptimeNanoseconds
+    try body()
+    return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+}
+
 /// Median wall time of `body` over `repeats` runs after one warm-up run, in seconds.
 func medianSeconds(repeats: Int, _ body: () throws -> Void) rethrows -> Double {
     try body()
     var times: [Double] = []
-    for _ in 0..<repeats {
-        let start = DispatchTime.now().uptimeNanoseconds
-        try body()
-        times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-    }
+    for _ in 0..<repeats { times.append(try seconds(body)) }
     times.sort()
     return times[times.count / 2]
 }

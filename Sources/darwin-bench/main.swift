@@ -2,7 +2,7 @@ import DarwinCore
 import Foundation
 
 /// darwin-bench: performance checks printed as ratios against baselines measured in the same run.
-/// Usage: darwin-bench [matmul|elementwise|forward|all] [--threads N] [--size N] [--repeats N]
+/// Usage: darwin-bench [matmul|elementwise|forward|all|serve] [--threads N] [--size N] [--repeats N]
 func benchMain() throws {
     var args = Array(CommandLine.arguments.dropFirst())
     var suite = "all", size = 1024, repeats = 5
@@ -16,10 +16,11 @@ func benchMain() throws {
     if let s = take("--size").flatMap(Int.init) { size = s }
     if let r = take("--repeats").flatMap(Int.init) { repeats = max(1, r) }
     if args.contains("-h") || args.contains("--help") {
-        print("usage: darwin-bench [matmul|elementwise|forward|all] [--threads N] [--size N] [--repeats N]")
+        print("usage: darwin-bench [matmul|elementwise|forward|all|serve] [--threads N] [--size N] [--repeats N]")
         return
     }
     if let s = args.first { suite = s }
+    if suite == "serve" { try ServeMode.run(); return }
     print("darwin-bench: threads=\(Parallel.threads) (build with -c release for meaningful numbers)")
     var rows: [BenchRow] = []
     if suite == "matmul" || suite == "all" { rows += try TensorBenchmarks.matmul(size: size, repeats: repeats) }

@@ -1,0 +1,38 @@
+import DarwinCore
+import Dispatch
+import Foundation
+
+/// `darwin-bench serve`: the reference model's forward, KL and training step, one timed call per line read from
+/// stdin (`forward`, `kl`, `train`; `quit` ends), each answered with its seconds on stdout. `bench/side_by_side.py
+/// --interleave` drives it and the PyTorch companion's `--serve` call by call, so both sides see the same machine
+/// speed to within a second.
+enum ServeMode {
+    static func run(batch: Int = 8, seq: Int = 512) throws {
+        let (model, name) = try ModelBenchmarks.referenceModel()
+        let g = RandomGenerator(seed: 1)
+        let tokens = (0..<(batch * seq)).map { _ in Int32(g.integer(0, model.config.vocabSize - 1)) }
+        let sequences = (0..<batch).map { Array(tokens[($0 * seq)..<(($0 + 1) * seq)]) }
+        let targets = try model.targets(sequences, topK: 64, batchSize: batch)
+        let trainer = Trainer(model: model.clone(), settings: OptimizerSettings())
+        let operations: [String: () throws -> Void] = [
+            "forward": { _ = try model.forward(tokens: tokens, batch: batch) },
+            "kl": { _ = try model.klDivergence(sequences, to: targets, batchSize: batch) },
+            "train": { try trainer.step(tokens: tokens, batch: batch) },
+        ]
+        print("ready \(name) threads=\(Parallel.threads) tokens=\(batch * seq)")
+        fflush(stdout)
+        while let line = readLine() {
+            let command = line.trimmingCharacters(in: .whitespaces)
+            if command == "quit" { break }
+            guard let operation = operations[command] else {
+                print("error: unknown command '\(command)'; expected forward, kl, train or quit")
+                fflush(stdout)
+                continue
+            }
+            let start = DispatchTime.now().uptimeNanoseconds
+            try operation()
+            print(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+            fflush(stdout)
+        }
+    }
+}
