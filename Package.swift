@@ -18,7 +18,8 @@ let package = Package(
         // C glue: macro wrappers, the error-raising trampoline, protected calls with tracebacks.
         .target(name: "CLuaGlue", dependencies: ["CLua"]),
         // Data and compute: tensors, BLAS, random numbers. Knows nothing about Lua.
-        .target(name: "CDarwinSupport"),
+        // Always optimized: its AVX2 kernels are intrinsics, which at -O0 run several times slower than portable code.
+        .target(name: "CDarwinSupport", cSettings: [.unsafeFlags(["-O2"])]),
         // Always optimized, also in debug builds: tests of numeric code then run at realistic speed.
         .target(name: "DarwinCore", dependencies: ["COpenBLAS", "CDarwinSupport", "CZlib"],
                 swiftSettings: [.unsafeFlags(["-O"])]),
