@@ -242,3 +242,20 @@ struct SharedModelComparisonTests {
                                 generations: 2, adaptSteps: 4, budget: 2048)
     }
 }
+
+@Suite("benchmark tools")
+struct BenchmarkToolTests {
+    @Test("darwin-bench serve answers each timed call with seconds and a bad command with an error line")
+    func serve() throws {
+        // The protocol bench/side_by_side.py --interleave relies on (random weights without ../shared).
+        let (status, out, err) = try TestSupport.runExecutable(["serve", "--threads", "2"], stdin: "kl\nbogus\nkl\nquit\n",
+                                                               directory: TestSupport.repoRoot, product: "darwin-bench")
+        #expect(status == 0, "\(err)")
+        let lines = out.split(separator: "\n").map(String.init)
+        #expect(lines.count == 4, "\(out)")
+        guard lines.count == 4 else { return }
+        #expect(lines[0].hasPrefix("ready ") && lines[0].contains("tokens=4096"))
+        for i in [1, 3] { #expect((Double(lines[i]) ?? 0) > 0, "\(lines[i])") }
+        #expect(lines[2] == "error: unknown command 'bogus'; expected forward, kl, train or quit")
+    }
+}

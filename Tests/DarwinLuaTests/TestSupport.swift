@@ -17,17 +17,20 @@ enum TestSupport {
     }
 
     /// The built `darwinhost` executable next to the test bundle.
-    static var executable: URL {
+    static var executable: URL { builtProduct("darwinhost") }
+
+    /// An executable of this package, from the build folder the tests run from.
+    static func builtProduct(_ name: String) -> URL {
         let exe = URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])
-        return exe.deletingLastPathComponent().appendingPathComponent("darwinhost")
+        return exe.deletingLastPathComponent().appendingPathComponent(name)
     }
 
     /// Runs the executable with `arguments` and optional standard input; returns (status, stdout, stderr).
     static func runExecutable(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:],
-                              directory: URL? = nil, interruptAfter: Double? = nil) throws -> (Int32, String, String) {
+                              directory: URL? = nil, interruptAfter: Double? = nil, product: String = "darwinhost") throws -> (Int32, String, String) {
         let process = Process()
         if let directory { process.currentDirectoryURL = directory }
-        process.executableURL = executable
+        process.executableURL = builtProduct(product)
         process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let out = Pipe(), err = Pipe(), input = Pipe()
