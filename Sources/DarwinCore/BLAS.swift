@@ -33,6 +33,16 @@ struct GemmOperand {
 /// OpenBLAS is made single-threaded once, before the first product: darwinhost owns all threads.
 private let singleThreadedOpenBLAS: Void = { openblas_set_num_threads(1) }()
 
+/// Runs `body` with OpenBLAS's own threading at `Parallel.threads` (for the few routines darwinhost does not split
+/// itself: Cholesky, symmetric rank-k updates); inside a parallel loop it stays single-threaded.
+func withOpenBLASThreads<T>(_ body: () throws -> T) rethrows -> T {
+    _ = singleThreadedOpenBLAS
+    let threads = Parallel.insideParallelLoop ? 1 : Parallel.threads
+    if threads > 1 { openblas_set_num_threads(Int32(threads)) }
+    defer { if threads > 1 { openblas_set_num_threads(1) } }
+    return try body()
+}
+
 /// Products smaller than this (m·n·k) run on the calling thread.
 private let parallelGemmWork = 1 << 21
 
@@ -65,4 +75,28 @@ private func serialSgemm(_ a: GemmOperand, _ b: GemmOperand, _ c: UnsafeMutableP
     cblas_sgemm(CblasRowMajor, a.transposed ? CblasTrans : CblasNoTrans, b.transposed ? CblasTrans : CblasNoTrans,
                 Int32(m), Int32(n), Int32(k), alpha, a.pointer, Int32(a.leadingDimension),
                 b.pointer, Int32(b.leadingDimension), beta, c, Int32(Swift.max(ldc, 1)))
+}
+
+/// `C = alpha * op(A) * op(B) + beta * C` on row-major float64 matrices (the OBS updates of the compression
+/// database). Large products are split into bands of C's rows (or columns, when it has few rows) across the
+/// workers of `Parallel`, one single-threaded OpenBLAS call each.
+func dgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Double = 1,
+           _ a: UnsafePointer<Double>, lda: Int, _ b: UnsafePointer<Double>, ldb: Int,
+           beta: Double = 0, _ c: UnsafeMutablePointer<Double>, ldc: Int) {
+    _ = singleThreadedOpenBLAS
+    guard m > 0, n > 0 else { return }
+    func serial(_ rows: Range<Int>, _ cols: Range<Int>) {
+        let aStart = transA ? a + rows.lowerBound : a + rows.lowerBound * lda
+        let bStart = transB ? b + cols.lowerBound * ldb : b + cols.lowerBound
+        cblas_dgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                    Int32(rows.count), Int32(cols.count), Int32(k), alpha, aStart, Int32(Swift.max(lda, 1)),
+                    bStart, Int32(Swift.max(ldb, 1)), beta, c + rows.lowerBound * ldc + cols.lowerBound, Int32(Swift.max(ldc, 1)))
+    }
+    let workers = Parallel.threads
+    guard workers > 1, !Parallel.insideParallelLoop, m * n * Swift.max(k, 1) >= parallelGemmWork else { serial(0..<m, 0..<n); return }
+    if m >= 16 * workers || m >= n {
+        Parallel.forEachChunk(count: m, minimumChunk: Swift.max(1, m / workers)) { serial($0, 0..<n) }
+    } else {
+        Parallel.forEachChunk(count: n, minimumChunk: Swift.max(1, n / workers)) { serial(0..<m, $0) }
+    }
 }

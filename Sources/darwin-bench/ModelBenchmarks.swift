@@ -83,8 +83,8 @@ enum ModelBenchmarks {
         let build = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         let attention = db.levels(.attention).count / 2, mlp = db.levels(.mlp).count / 2
         let stitch = try medianSeconds(repeats: 5) {
-            _ = try db.attention(block: 0, level: attention, headDim: model.config.headDim)
-            _ = try db.mlp(block: 0, level: mlp)
+            _ = try db.attention(block: 0, level: attention, dense: model.blocks[0].attention!)
+            _ = try db.mlp(block: 0, level: mlp, dense: model.blocks[0].mlp!)
         }
         return [
             BenchRow(name: "database build, one block (time)", value: build, unit: "s", baseline: forwardSeconds),

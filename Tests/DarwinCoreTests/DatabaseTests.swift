@@ -73,6 +73,38 @@ struct DatabaseTests {
         #expect(relativeError(try candidate.forward(tokens: ids, batch: batch).logits, try model.forward(tokens: ids, batch: batch).logits) < 1e-6)
     }
 
+    @Test("entries hold only what OBS changes, in the checkpoint's precision; the database is smaller than 1.5x the checkpoint")
+    func compactStorage() throws {
+        let dir = try TestFiles.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (model, db) = try Self.build(dir.path)
+        #expect(model.storagePrecision == .bf16)
+        for block in db.manifest.blocks {
+            for e in block.attention + block.mlp {
+                #expect((e.file == nil) == (e.removed == 0 || e.params == 0))
+                guard let name = e.file else { continue }
+                let f = try SafeTensorsFile(path: dir.path + "/" + name)
+                #expect(Array(f.entries.keys) == ["weight"] && f.entries["weight"]!.dtype == .bf16)
+            }
+        }
+        let bytes = { (path: String) in
+            try FileManager.default.contentsOfDirectory(atPath: path).filter { $0.hasSuffix(".safetensors") }
+                .map { try FileManager.default.attributesOfItem(atPath: path + "/" + $0)[.size] as! Int }.reduce(0, +)
+        }
+        let ratio = Double(try bytes(dir.path)) / Double(try bytes(Fixtures.model(Self.family)))
+        #expect(ratio < 1.5, "database / checkpoint bytes: \(ratio)")
+        // Level kept lists: all structures at level 0, fewer at every level after.
+        #expect(try db.kept(block: 0, kind: .mlp, level: 0) == Array(0..<model.config.intermediateSize))
+        #expect(try db.kept(block: 0, kind: .attention, level: 2).count == model.config.headCount - 2)
+        // A database of the previous format is refused with a message that says what to do.
+        let manifest = dir.appendingPathComponent("manifest.json")
+        let old = try String(contentsOf: manifest, encoding: .utf8).replacingOccurrences(of: "\"version\" : 2", with: "\"version\" : 1")
+        try old.write(to: manifest, atomically: true, encoding: .utf8)
+        do { _ = try PruningDatabase(path: dir.path); Issue.record("expected an error") } catch let e as FormatError {
+            #expect(e.message.contains("version 1 is not supported") && e.message.contains("build the database again"))
+        }
+    }
+
     @Test("an interrupted build resumes and gives the same database as an uninterrupted one")
     func resume() throws {
         let a = try TestFiles.tempDir(), b = try TestFiles.tempDir()

@@ -36,6 +36,18 @@ public final class CheckpointWeights {
     /// True if the checkpoint has a tensor called `name`.
     public func contains(_ name: String) -> Bool { fileOfTensor[name] != nil }
 
+    /// The writer precision matching how `name` is stored (float64 maps to float32).
+    public func storagePrecision(of name: String) throws -> SafeTensorsWriter.Precision {
+        guard let path = fileOfTensor[name] else { throw FormatError(file: directory, "checkpoint has no tensor '\(name)'") }
+        let file = try opened[path] ?? SafeTensorsFile(path: path)
+        opened[path] = file
+        switch file.entries[name]?.dtype {
+        case .bf16: return .bf16
+        case .f16: return .f16
+        default: return .f32
+        }
+    }
+
     /// The tensor `name` as float32, checked against `shape` when given.
     public func tensor(_ name: String, shape: [Int]? = nil) throws -> Tensor {
         guard let path = fileOfTensor[name] else { throw FormatError(file: directory, "checkpoint has no tensor '\(name)'") }

@@ -61,6 +61,7 @@ public enum ModelLoader {
         }
         let model = LanguageModel(config: config, embedding: embedding, blocks: blocks, finalNorm: finalNorm, lmHead: lmHead)
         model.source = directory
+        model.storagePrecision = try weights.storagePrecision(of: "model.embed_tokens.weight")
         return model
     }
 }

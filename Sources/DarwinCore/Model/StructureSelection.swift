@@ -23,11 +23,29 @@ extension AttentionWeights {
     }
 }
 
+extension AttentionWeights {
+    /// Parameters of `keeping(queryHeads: kept)` without building it.
+    public func parameterCount(keepingQueryHeads kept: [Int]) -> Int {
+        guard !kept.isEmpty else { return 0 }
+        let hidden = q.shape[1], queryRows = kept.count * headDim, kvRows = Set(kept.map { kvOfQuery[$0] }).count * headDim
+        return 2 * queryRows * hidden + 2 * kvRows * hidden + (qBias != nil ? queryRows : 0) + (kBias != nil ? kvRows : 0)
+            + (vBias != nil ? kvRows : 0) + (oBias?.count ?? 0)
+    }
+}
+
 extension MLPWeights {
+    /// Parameters of the MLP narrowed to `width` neurons, without building it.
+    public func parameterCount(keepingNeurons width: Int) -> Int {
+        guard width > 0 else { return 0 }
+        return 3 * width * gate.shape[1] + (gateBias != nil ? width : 0) + (upBias != nil ? width : 0) + (downBias?.count ?? 0)
+    }
+
     /// The weights with only the intermediate neurons `kept`; nil when none is kept (the MLP is removed).
-    public func keeping(neurons kept: [Int]) throws -> MLPWeights? {
+    /// Without `copyingDown` the result's `down` is left empty for the caller to set.
+    public func keeping(neurons kept: [Int], copyingDown: Bool = true) throws -> MLPWeights? {
         guard !kept.isEmpty else { return nil }
-        let result = MLPWeights(gate: try gate.indexSelect(0, kept), up: try up.indexSelect(0, kept), down: try down.indexSelect(1, kept),
+        let result = MLPWeights(gate: try gate.indexSelect(0, kept), up: try up.indexSelect(0, kept),
+                                down: copyingDown ? try down.indexSelect(1, kept) : Tensor(uninitializedShape: [0]),
                                 gateBias: try gateBias?.indexSelect(0, kept), upBias: try upBias?.indexSelect(0, kept),
                                 downBias: downBias?.clone())
         result.denseNeurons = kept.map { denseNeurons?[$0] ?? $0 }

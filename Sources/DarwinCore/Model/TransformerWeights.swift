@@ -94,6 +94,12 @@ public final class LanguageModel {
     var fingerprintCache: String?
     /// Levels applied from a compression database, per kind and block (nil: the weights as loaded).
     public internal(set) var genome: Genome?
+    /// The dense model's units, recorded by the first `apply` of a database (the database stores only what OBS
+    /// changes; the rest of a pruned unit is rows of these). Shared by clones, never modified in place.
+    var denseUnits: [(attention: AttentionWeights?, mlp: MLPWeights?)]?
+    /// The element type of the checkpoint the weights came from (float32 for models made in memory): what
+    /// databases and saved checkpoints store by default.
+    public var storagePrecision: SafeTensorsWriter.Precision = .f32
 
     /// A copy with its own block list sharing the weight tensors: applying a genome or replacing a block's
     /// weights on the copy leaves this model untouched (tensors are never modified in place by `apply`).
@@ -104,6 +110,8 @@ public final class LanguageModel {
         copy.source = source
         copy.fingerprintCache = fingerprintCache
         copy.genome = genome
+        copy.denseUnits = denseUnits
+        copy.storagePrecision = storagePrecision
         return copy
     }
 }

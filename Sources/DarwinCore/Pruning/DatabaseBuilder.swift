@@ -36,7 +36,8 @@ public struct DatabaseBuilder {
         var manifest = DatabaseManifest(
             modelFingerprint: model.fingerprint, modelSource: model.source ?? "(memory)", relDamp: relDamp,
             calibrationSequences: calibration.count, calibrationLength: seq, calibrationFingerprint: tokensFingerprint(calibration),
-            attentionLevels: attentionLevels, mlpLevels: mlpLevels, blocks: [], blockCount: model.blocks.count)
+            attentionLevels: attentionLevels, mlpLevels: mlpLevels, attentionStructures: model.config.headCount,
+            mlpStructures: model.config.intermediateSize, blocks: [], blockCount: model.blocks.count)
         if let existing = try? PruningDatabase(path: path) {
             try checkResumable(existing.manifest, manifest, path: path)
             manifest.blocks = existing.manifest.blocks
@@ -64,8 +65,9 @@ public struct DatabaseBuilder {
                 case .mlpDown(let t): try mlpH.add(t)
                 }
             }
-            let attention = try pruneAttention(block.attention!, attentionH.hessian, block: i, path: path, headDim: model.config.headDim)
-            let mlp = try pruneMLP(block.mlp!, mlpH.hessian, block: i, path: path)
+            let attention = try pruneAttention(block.attention!, attentionH.hessian, block: i, path: path, headDim: model.config.headDim,
+                                               precision: model.storagePrecision)
+            let mlp = try pruneMLP(block.mlp!, mlpH.hessian, block: i, path: path, precision: model.storagePrecision)
             manifest.blocks.append(.init(index: i, attention: attention, mlp: mlp, seconds: Date().timeIntervalSince(start)))
             try AtomicFile.write(try JSONEncoder.pretty.encode(manifest), to: path + "/" + PruningDatabase.manifestName)
             built += 1
@@ -87,38 +89,36 @@ public struct DatabaseBuilder {
         }
     }
 
-    private func pruneAttention(_ a: AttentionWeights, _ h: Tensor, block: Int, path: String, headDim: Int) throws -> [DatabaseManifest.Entry] {
+    private func pruneAttention(_ a: AttentionWeights, _ h: Tensor, block: Int, path: String, headDim: Int,
+                                precision: SafeTensorsWriter.Precision) throws -> [DatabaseManifest.Entry] {
         let (snapshots, _) = try StructuredOBS.prune(weight: a.o, hessian: h, groupSize: headDim, levels: attentionLevels, relDamp: relDamp)
         return try snapshots.enumerated().map { level, s in
-            guard let pruned = try a.keeping(queryHeads: s.kept) else { return .init(level: level, removed: s.removed, params: 0, file: nil, bytes: 0, crc32: 0) }
-            pruned.o = s.weights
-            var tensors: [(String, Tensor)] = [("q", pruned.q), ("k", pruned.k), ("v", pruned.v), ("o", pruned.o),
-                                               ("kv_of_query", try Tensor(pruned.kvOfQuery.map(Float.init), shape: [pruned.queryHeads])),
-                                               ("kept", try Tensor(s.kept.map(Float.init), shape: [s.kept.count]))]
-            for (n, t) in [("q_bias", pruned.qBias), ("k_bias", pruned.kBias), ("v_bias", pruned.vBias), ("o_bias", pruned.oBias)] { if let t { tensors.append((n, t)) } }
-            return try write(tensors, name: "block\(block).attention.level\(level).safetensors", level: level, removed: s.removed, params: pruned.parameterCount, path: path)
+            let params = a.parameterCount(keepingQueryHeads: s.kept)
+            return try write(s, name: "block\(block).attention.level\(level)", level: level, params: params, path: path, precision: precision)
         }
     }
 
-    private func pruneMLP(_ m: MLPWeights, _ h: Tensor, block: Int, path: String) throws -> [DatabaseManifest.Entry] {
+    private func pruneMLP(_ m: MLPWeights, _ h: Tensor, block: Int, path: String, precision: SafeTensorsWriter.Precision) throws -> [DatabaseManifest.Entry] {
         let (snapshots, _) = try StructuredOBS.prune(weight: m.down, hessian: h, groupSize: 1, levels: mlpLevels, relDamp: relDamp) { done, total in
             if done % max(1, total / 4) == 0 { progress?("database: block \(block + 1) mlp: \(done)/\(total) neurons removed") }
         }
         return try snapshots.enumerated().map { level, s in
-            guard let pruned = try m.keeping(neurons: s.kept) else { return .init(level: level, removed: s.removed, params: 0, file: nil, bytes: 0, crc32: 0) }
-            pruned.down = s.weights
-            var tensors: [(String, Tensor)] = [("gate", pruned.gate), ("up", pruned.up), ("down", pruned.down),
-                                               ("kept", try Tensor(s.kept.map(Float.init), shape: [s.kept.count]))]
-            for (n, t) in [("gate_bias", pruned.gateBias), ("up_bias", pruned.upBias), ("down_bias", pruned.downBias)] { if let t { tensors.append((n, t)) } }
-            return try write(tensors, name: "block\(block).mlp.level\(level).safetensors", level: level, removed: s.removed, params: pruned.parameterCount, path: path)
+            let params = m.parameterCount(keepingNeurons: s.kept.count)
+            return try write(s, name: "block\(block).mlp.level\(level)", level: level, params: params, path: path, precision: precision)
         }
     }
 
-    private func write(_ tensors: [(String, Tensor)], name: String, level: Int, removed: Int, params: Int, path: String) throws -> DatabaseManifest.Entry {
-        let full = path + "/" + name
-        try SafeTensorsWriter.write(tensors, to: full)
+    /// Writes what OBS changed at one level: the kept structures and the updated `o_proj` / `down_proj` columns, in
+    /// the checkpoint's precision. Nothing is written for level 0 (the dense unit) or a unit removed entirely.
+    private func write(_ s: StructuredOBS.Snapshot, name: String, level: Int, params: Int, path: String,
+                       precision: SafeTensorsWriter.Precision) throws -> DatabaseManifest.Entry {
+        guard s.removed > 0, !s.kept.isEmpty else { return .init(level: level, removed: s.removed, params: params, file: nil, bytes: 0, crc32: 0) }
+        let file = name + ".safetensors", full = path + "/" + file
+        // The kept indices go in the metadata: a 16-bit float cannot hold every index exactly.
+        try SafeTensorsWriter.write([("weight", s.weights)], to: full, metadata: ["kept": s.kept.map(String.init).joined(separator: ",")],
+                                    precision: precision)
         let data = try Data(contentsOf: URL(fileURLWithPath: full))
-        return .init(level: level, removed: removed, params: params, file: name, bytes: data.count, crc32: data.withUnsafeBytes { checksum($0) })
+        return .init(level: level, removed: s.removed, params: params, file: file, bytes: data.count, crc32: data.withUnsafeBytes { checksum($0) })
     }
 }
 

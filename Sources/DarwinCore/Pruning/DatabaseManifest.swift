@@ -8,7 +8,8 @@ public struct DatabaseManifest: Codable {
         public var removed: Int
         /// Parameters of the unit at this level (0 when removed entirely).
         public var params: Int
-        /// File holding the compact weights (nil when the unit is removed entirely).
+        /// File holding the kept structures and updated output weights (nil at level 0, the dense unit, and when
+        /// the unit is removed entirely).
         public var file: String?
         /// Size and CRC-32 of that file.
         public var bytes: Int
@@ -25,7 +26,9 @@ public struct DatabaseManifest: Codable {
     }
 
     public var format = "darwinhost-compression-database"
-    public var version = 1
+    /// Version 2 stores per level only the kept structures and the updated `o_proj` / `down_proj` columns.
+    public var version = DatabaseManifest.currentVersion
+    public static let currentVersion = 2
     /// CRC-32 of the dense model's configuration and weights (hex).
     public var modelFingerprint: String
     public var modelSource: String
@@ -37,6 +40,9 @@ public struct DatabaseManifest: Codable {
     /// Structures removed at each level, per kind (`levels.attention[k]` heads removed at level k).
     public var attentionLevels: [Int]
     public var mlpLevels: [Int]
+    /// Query heads and MLP neurons of each dense block.
+    public var attentionStructures: Int
+    public var mlpStructures: Int
     /// Finished blocks, in order.
     public var blocks: [Block]
     /// Number of blocks of the model.

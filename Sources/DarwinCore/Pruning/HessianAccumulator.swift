@@ -28,9 +28,13 @@ public final class HessianAccumulator {
         samples += m
         let scale = Float((2.0 / Double(samples)).squareRoot())
         // H += (scale X)ᵀ (scale X): the upper triangle with ssyrk, then mirrored.
-        cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, Int32(dimension), Int32(m), scale * scale,
-                    c.data, Int32(dimension), 1, hessian.data, Int32(dimension))
-        let h = hessian.data
-        for i in 0..<dimension { for j in 0..<i { h[i * dimension + j] = h[j * dimension + i] } }
+        withOpenBLASThreads {
+            cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, Int32(dimension), Int32(m), scale * scale,
+                        c.data, Int32(dimension), 1, hessian.data, Int32(dimension))
+        }
+        let h = hessian.data, n = dimension
+        Parallel.forEachChunk(count: n, minimumChunk: max(1, 65536 / max(n, 1))) { rows in
+            for i in rows { for j in 0..<i { h[i * n + j] = h[j * n + i] } }
+        }
     }
 }

@@ -31,8 +31,8 @@ public final class PruningDatabase {
         do { manifest = try JSONDecoder().decode(DatabaseManifest.self, from: data) } catch {
             throw FormatError(file: file, "manifest is not a darwinhost database manifest (\(error))")
         }
-        guard manifest.format == "darwinhost-compression-database", manifest.version == 1 else {
-            throw FormatError(file: file, "format \(manifest.format) version \(manifest.version) is not supported")
+        guard manifest.format == "darwinhost-compression-database", manifest.version == DatabaseManifest.currentVersion else {
+            throw FormatError(file: file, "format \(manifest.format) version \(manifest.version) is not supported (this darwinhost reads version \(DatabaseManifest.currentVersion)); build the database again")
         }
     }
 
@@ -65,7 +65,8 @@ public final class PruningDatabase {
             + genome.mlp.indices.map { try params(block: $0, kind: .mlp, level: genome.mlp[$0]) }.reduce(0, +)
     }
 
-    /// Opens an entry's file, checking its size and checksum the first time.
+    /// Opens an entry's file, checking its size and checksum the first time; nil for the dense level and for a
+    /// unit removed entirely.
     private func file(_ e: DatabaseManifest.Entry) throws -> SafeTensorsFile? {
         guard let name = e.file else { return nil }
         let full = path + "/" + name
@@ -80,31 +81,49 @@ public final class PruningDatabase {
         return try SafeTensorsFile(path: full)
     }
 
+    /// The kept structures recorded in an entry file's metadata, checked against the unit's structure count.
+    private func kept(_ f: SafeTensorsFile, structures: Int) throws -> [Int] {
+        let fields = (f.metadata["kept"] ?? "").split(separator: ",")
+        let kept = fields.compactMap { Int($0) }
+        guard !kept.isEmpty, kept.count == fields.count, kept == kept.sorted(), Set(kept).count == kept.count,
+              kept.first! >= 0, kept.last! < structures else {
+            throw FormatError(file: f.path, "metadata 'kept' must list distinct ascending indices in 0..<\(structures)")
+        }
+        return kept
+    }
+
     /// Indices (0-based) of the query heads or neurons a unit keeps at a level.
     public func kept(block: Int, kind: UnitKind, level: Int) throws -> [Int] {
-        guard let f = try file(try entry(block: block, kind: kind, level: level)) else { return [] }
-        return try f.tensor("kept").toArray().map { Int($0) }
+        let e = try entry(block: block, kind: kind, level: level)
+        let structures = kind == .attention ? manifest.attentionStructures : manifest.mlpStructures
+        guard let f = try file(e) else { return e.removed == 0 ? Array(0..<structures) : [] }
+        return try kept(f, structures: structures)
     }
 
-    /// The compact attention weights of a block at a level (nil: removed entirely).
-    public func attention(block: Int, level: Int, headDim: Int) throws -> AttentionWeights? {
-        guard let f = try file(try entry(block: block, kind: .attention, level: level)) else { return nil }
-        func opt(_ n: String) throws -> Tensor? { f.entries[n] != nil ? try f.tensor(n) : nil }
-        let a = AttentionWeights(q: try f.tensor("q"), k: try f.tensor("k"), v: try f.tensor("v"), o: try f.tensor("o"),
-                                 qBias: try opt("q_bias"), kBias: try opt("k_bias"), vBias: try opt("v_bias"), oBias: try opt("o_bias"),
-                                 kvOfQuery: try f.tensor("kv_of_query").toArray().map { Int($0) }, headDim: headDim)
-        a.denseHeads = try f.tensor("kept").toArray().map { Int($0) }
-        return a
+    /// The attention of a block at a level, built from the block's dense attention `dense`: its rows for the
+    /// kept heads and the stored OBS-updated `o_proj` columns (nil: removed entirely; `dense` itself at level 0).
+    public func attention(block: Int, level: Int, dense: AttentionWeights) throws -> AttentionWeights? {
+        let e = try entry(block: block, kind: .attention, level: level)
+        guard let f = try file(e) else { return e.removed == 0 ? dense : nil }
+        guard let pruned = try dense.keeping(queryHeads: try kept(f, structures: dense.queryHeads)) else { return nil }
+        pruned.o = try storedWeight(f, shape: pruned.o.shape)
+        return pruned
     }
 
-    /// The compact MLP weights of a block at a level (nil: removed entirely).
-    public func mlp(block: Int, level: Int) throws -> MLPWeights? {
-        guard let f = try file(try entry(block: block, kind: .mlp, level: level)) else { return nil }
-        func opt(_ n: String) throws -> Tensor? { f.entries[n] != nil ? try f.tensor(n) : nil }
-        let m = MLPWeights(gate: try f.tensor("gate"), up: try f.tensor("up"), down: try f.tensor("down"),
-                           gateBias: try opt("gate_bias"), upBias: try opt("up_bias"), downBias: try opt("down_bias"))
-        m.denseNeurons = try f.tensor("kept").toArray().map { Int($0) }
-        return m
+    /// The MLP of a block at a level, built from the block's dense MLP `dense` like `attention(block:level:dense:)`.
+    public func mlp(block: Int, level: Int, dense: MLPWeights) throws -> MLPWeights? {
+        let e = try entry(block: block, kind: .mlp, level: level)
+        guard let f = try file(e) else { return e.removed == 0 ? dense : nil }
+        guard let pruned = try dense.keeping(neurons: try kept(f, structures: dense.width), copyingDown: false) else { return nil }
+        pruned.down = try storedWeight(f, shape: [dense.down.shape[0], pruned.width])
+        return pruned
+    }
+
+    private func storedWeight(_ f: SafeTensorsFile, shape: [Int]) throws -> Tensor {
+        guard f.entries["weight"]?.shape == shape else {
+            throw FormatError(file: f.path, "tensor 'weight' has shape \(TensorError.show(f.entries["weight"]?.shape ?? [])), expected \(TensorError.show(shape))")
+        }
+        return try f.tensor("weight")
     }
 }
 
@@ -127,11 +146,18 @@ extension LanguageModel {
             }
         }
         let current = self.genome
+        if current == nil {
+            guard blocks.allSatisfy({ $0.attention?.queryHeads == config.headCount && $0.mlp?.width == config.intermediateSize }) else {
+                throw TensorError("apply: the model must be the dense model the database was built from (or made from it by apply), not one pruned otherwise")
+            }
+            denseUnits = blocks.map { ($0.attention, $0.mlp) }
+        }
+        guard let dense = denseUnits else { throw TensorError("apply: the model's dense weights are not known") }
         for i in blocks.indices {
             if current?.attention[i] != genome.attention[i] {
-                blocks[i].attention = try database.attention(block: i, level: genome.attention[i], headDim: config.headDim)
+                blocks[i].attention = try database.attention(block: i, level: genome.attention[i], dense: dense[i].attention!)
             }
-            if current?.mlp[i] != genome.mlp[i] { blocks[i].mlp = try database.mlp(block: i, level: genome.mlp[i]) }
+            if current?.mlp[i] != genome.mlp[i] { blocks[i].mlp = try database.mlp(block: i, level: genome.mlp[i], dense: dense[i].mlp!) }
         }
         self.genome = genome
     }
