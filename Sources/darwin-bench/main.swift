@@ -2,7 +2,7 @@ import DarwinCore
 import Foundation
 
 /// darwin-bench: performance checks printed as ratios against baselines measured in the same run.
-/// Usage: darwin-bench [matmul|elementwise|forward|obs|all|serve] [--threads N] [--size N] [--repeats N]
+/// Usage: darwin-bench [matmul|elementwise|forward|obs|scale|all|serve] [--shape NAME] [--dir DIR] [--training] [--threads N] [--size N] [--repeats N]
 func benchMain() throws {
     var args = Array(CommandLine.arguments.dropFirst())
     var suite = "all", size = 1024, repeats = 5
@@ -15,8 +15,11 @@ func benchMain() throws {
     if let t = take("--threads").flatMap(Int.init) { Parallel.threads = t } else { Parallel.threads = Parallel.threads }
     if let s = take("--size").flatMap(Int.init) { size = s }
     if let r = take("--repeats").flatMap(Int.init) { repeats = max(1, r) }
+    let shape = take("--shape"), shapeDirectory = take("--dir")
+    let training = args.contains("--training")
+    args.removeAll { $0 == "--training" }
     if args.contains("-h") || args.contains("--help") {
-        print("usage: darwin-bench [matmul|elementwise|forward|obs|all|serve] [--threads N] [--size N] [--repeats N]")
+        print("usage: darwin-bench [matmul|elementwise|forward|obs|scale|all|serve] [--shape NAME] [--dir DIR] [--training] [--threads N] [--size N] [--repeats N]")
         return
     }
     if let s = args.first { suite = s }
@@ -25,12 +28,22 @@ func benchMain() throws {
     var rows: [BenchRow] = []
     if suite == "matmul" || suite == "all" { rows += try TensorBenchmarks.matmul(size: size, repeats: repeats) }
     if suite == "elementwise" || suite == "all" { rows += try TensorBenchmarks.elementwise(count: 1 << 22, repeats: repeats) }
+    if suite == "scale" {
+        let shapes = shape.map { [$0] } ?? ScaleBenchmarks.defaultShapes
+        let directory = shapeDirectory ?? NSTemporaryDirectory() + "darwin-real-shapes"
+        for shape in shapes {
+            let measured = try ScaleBenchmarks.run(shape: shape, directory: directory, calibration: (4, 512), training: training)
+            for row in measured { print(row.line) }
+            rows += measured
+        }
+        return
+    }
     if suite == "obs" {
         rows += try PruningBenchmarks.obs(name: "SmolLM2-360M", hidden: 960, width: 2560, heads: 15, headDim: 64, tokens: 2048)
         rows += try PruningBenchmarks.obs(name: "Llama-3.2-1B", hidden: 2048, width: 8192, heads: 32, headDim: 64, tokens: 2048)
     }
     if suite == "forward" || suite == "all" { rows += try ModelBenchmarks.forward(batch: 8, seq: 512, repeats: max(1, repeats / 2)) }
-    guard !rows.isEmpty else { print("unknown suite '\(suite)'; expected matmul, elementwise, forward, obs or all"); exit(2) }
+    guard !rows.isEmpty else { print("unknown suite '\(suite)'; expected matmul, elementwise, forward, obs, scale or all"); exit(2) }
     for row in rows { print(row.line) }
 }
 

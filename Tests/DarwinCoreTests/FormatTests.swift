@@ -20,6 +20,40 @@ struct FormatTests {
         #expect(try SafeTensorsFile(path: path).tensor("b").toArray() == [1, 1, 1.015625, -0.00250244140625])  // values from torch .bfloat16()
     }
 
+    @Test("streamed files equal written ones in every precision, also across chunk boundaries; f16 round trip")
+    func streaming() throws {
+        let dir = try TestFiles.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let big = try Tensor.randn([3, 400_000]), small = try Tensor([0.5, -1.25, 3e-5], shape: [3])
+        for precision in [SafeTensorsWriter.Precision.f32, .bf16, .f16] {
+            let written = dir.appendingPathComponent("w.safetensors").path, streamed = dir.appendingPathComponent("s.safetensors").path
+            try SafeTensorsWriter.write([("big", big), ("small", small)], to: written, precision: precision)
+            var offsets = [0, 0]
+            try SafeTensorsWriter.stream([("big", big.shape), ("small", small.shape)], to: streamed, precision: precision) { index, chunk in
+                let source = [big, small][index]
+                for i in chunk.indices { chunk[i] = source.data[offsets[index] + i] }
+                offsets[index] += chunk.count
+            }
+            #expect(offsets == [big.count, small.count])
+            #expect(try Data(contentsOf: URL(fileURLWithPath: written)) == Data(contentsOf: URL(fileURLWithPath: streamed)))
+        }
+        // float16 keeps these values exactly (3e-5 becomes the nearest subnormal-range half).
+        let f = try SafeTensorsFile(path: dir.appendingPathComponent("s.safetensors").path)
+        #expect(f.entries["small"]?.dtype == .f16)
+        #expect(try f.tensor("small").toArray() == [0.5, -1.25, Float(Float16(3e-5))])
+    }
+
+    @Test("every real shape's config loads with the architecture's sizes")
+    func realShapes() throws {
+        for (name, raw) in RealShapes.configs {
+            let c = try ModelConfig(JSONFields(file: name, object: raw))
+            #expect(c.headCount * c.headDim == c.hiddenSize && c.headCount % c.kvHeadCount == 0, "\(name)")
+        }
+        let llama = try ModelConfig(JSONFields(file: "", object: RealShapes.configs["llama-3.2-1b"]!))
+        #expect(llama.intermediateSize == 8192 && llama.layerCount == 16 && llama.vocabSize == 128256 && llama.kvHeadCount == 8)
+        #expect(throws: TensorError.self) { try RealShapes.writeCheckpoint("gpt-5", to: NSTemporaryDirectory() + "none") }
+    }
+
     @Test("corrupt, truncated and mismatched files give errors naming file and tensor")
     func corruptFiles() throws {
         let dir = try TestFiles.tempDir()

@@ -13,8 +13,10 @@ extension LanguageModel {
     /// (the loss of `transformers` with `labels = input_ids`); targets equal to `ignoreIndex` are left out.
     /// With `distillation` targets (made by the dense model on these sequences) the loss is instead the mean KL
     /// from them over all positions, as `klDivergence` computes it (top-k targets: on their support, renormalised).
+    /// The head and loss run on chunks of tokens (`headChunkRows`, or `headChunkRows` given here).
     public func lossAndGradients(tokens: [Int32], batch: Int, ignoreIndex: Int32? = nil,
-                                 distillation: (target: TargetDistribution, firstSequence: Int)? = nil) throws -> (loss: Double, gradients: Gradients) {
+                                 distillation: (target: TargetDistribution, firstSequence: Int)? = nil,
+                                 headChunkRows chunkRows: Int? = nil) throws -> (loss: Double, gradients: Gradients) {
         let grads = Gradients()
         let seq = tokens.count / batch
         guard seq >= 2 else { throw TensorError("train: sequences need at least 2 tokens, got \(seq)") }
@@ -24,40 +26,8 @@ extension LanguageModel {
         for block in blocks { saved.append(try trainingForward(block, &x, batch: batch, seq: seq, rope: rope)) }
         let finalInput = x
         let normed = LayerKernels.rmsNorm(finalInput, finalNorm, eps: config.rmsNormEps)
-        let logits = try LayerKernels.linear(normed, lmHead, nil)
-        // Loss and dlogits = (softmax - onehot) / count on predicting positions; last position of each sequence unused.
-        let v = config.vocabSize
-        // Cross-entropy writes every row of dlogits (zeros where nothing is predicted); distillation adds into zeros.
-        let dlogits = distillation == nil ? Tensor(uninitializedShape: logits.shape) : Tensor(shape: logits.shape, repeating: 0)
-        var loss = 0.0
-        if let (target, first) = distillation {
-            loss = try distillationLoss(logits, dlogits, target: target, firstSequence: first, batch: batch, seq: seq)
-        } else {
-        var count = 0
-        for b in 0..<batch { for t in 1..<seq where tokens[b * seq + t] != ignoreIndex { count += 1 } }
-        guard count > 0 else { throw TensorError("train: every target is the ignored id \(ignoreIndex ?? -1)") }
-        // Rows in parallel, each vectorised: dlogits = softmax / count, minus 1 / count at the target.
-        let rows = batch * seq, inverse = 1 / Float(count)
-        var partial = [Double](repeating: 0, count: rows)
-        tokens.withUnsafeBufferPointer { ids in
-        partial.withUnsafeMutableBufferPointer { out in
-            Parallel.forEachChunk(count: rows, minimumChunk: 16) { range in
-                for r in range {
-                    let row = logits.data + r * v, drow = dlogits.data + r * v
-                    guard r % seq != seq - 1, ids[r + 1] != ignoreIndex else { drow.update(repeating: 0, count: v); continue }
-                    let target = Int(ids[r + 1])
-                    let lse = LanguageModel.logSumExp(row, v)
-                    out[r] = Double(lse - row[target])
-                    _ = VectorMath.expShifted(row, drow, v, shift: lse)
-                    for j in 0..<v { drow[j] *= inverse }
-                    drow[target] -= inverse
-                }
-            }
-        }
-        }
-        loss = partial.reduce(0, +) / Double(count)
-        }
-        let dNormed = try BackwardKernels.linear(normed, lmHead, nil, dy: dlogits, grads: grads)
+        let (loss, dNormed) = try headLossAndGradient(normed, tokens: tokens, batch: batch, seq: seq, ignoreIndex: ignoreIndex,
+                                                      distillation: distillation, grads: grads, chunkRows: chunkRows)
         var dx = try BackwardKernels.rmsNorm(finalInput, finalNorm, eps: config.rmsNormEps, dy: dNormed, grads: grads)
         for (block, acts) in zip(blocks, saved).reversed() {
             dx = try trainingBackward(block, acts, dx, batch: batch, seq: seq, rope: rope, grads: grads)
@@ -73,17 +43,15 @@ extension LanguageModel {
         return (loss, grads)
     }
 
-    /// Mean KL(target ‖ model) over the batch's positions; writes its gradient with respect to the logits,
-    /// `(q - p) / positions` on the target's support (q renormalised there for top-k targets).
-    func distillationLoss(_ logits: Tensor, _ dlogits: Tensor, target: TargetDistribution, firstSequence: Int, batch: Int, seq: Int) throws -> Double {
+    /// The summed KL(target ‖ model) terms of the batch positions `rows` (whose logits are the rows of `logits`),
+    /// divided by `positions`; writes the gradient with respect to those logits into `dlogits` (zeroed by the
+    /// caller), `(q - p) / positions` on the target's support (q renormalised there for top-k targets).
+    func distillationLoss(_ logits: Tensor, _ dlogits: Tensor, target: TargetDistribution, firstSequence: Int, seq: Int,
+                          rows: Range<Int>, positions: Double) -> Double {
         let v = config.vocabSize
-        guard target.vocabSize == v, target.sequenceLength == seq, firstSequence >= 0, firstSequence + batch <= target.sequenceCount else {
-            throw TensorError("train: distillation targets (\(target.sequenceCount)x\(target.sequenceLength), vocab \(target.vocabSize)) do not cover sequences \(firstSequence + 1)...\(firstSequence + batch) of length \(seq)")
-        }
-        let positions = Double(batch * seq)
         var loss = 0.0
-        for r in 0..<(batch * seq) {
-            let row = logits.data + r * v, drow = dlogits.data + r * v
+        for r in rows {
+            let row = logits.data + (r - rows.lowerBound) * v, drow = dlogits.data + (r - rows.lowerBound) * v
             if let k = target.topK {
                 let base = (firstSequence * seq + r) * k
                 var m = -Float.infinity

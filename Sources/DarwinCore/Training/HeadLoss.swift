@@ -1,0 +1,74 @@
+/// The language-model head, the loss and their backward pass, a chunk of tokens at a time: with vocabularies of
+/// 128k–152k a `[tokens, vocab]` logits matrix and its gradient would be gigabytes per batch, so only
+/// `headChunkRows` rows of each exist at once, and the head's weight gradient accumulates inside sgemm (beta 1).
+extension LanguageModel {
+    /// Rows per chunk for this vocabulary: 128 MiB of logits (and as many of their gradient), at least 64 rows.
+    var headChunkRows: Int { max(64, (1 << 27) / (4 * max(config.vocabSize, 1))) }
+
+    /// Mean next-token cross-entropy (targets equal to `ignoreIndex` left out), or with `distillation` the mean KL
+    /// from those targets, of the final normalised hidden states `normed` (`[batch*seq, hidden]`); accumulates the
+    /// head's weight gradient into `grads` and returns the loss and the gradient with respect to `normed`.
+    /// `chunkRows` overrides the chunk size (tests).
+    func headLossAndGradient(_ normed: Tensor, tokens: [Int32], batch: Int, seq: Int, ignoreIndex: Int32?,
+                             distillation: (target: TargetDistribution, firstSequence: Int)?, grads: Gradients,
+                             chunkRows: Int? = nil) throws -> (Double, Tensor) {
+        let v = config.vocabSize, h = config.hiddenSize, rows = batch * seq
+        var count = 0
+        if let (target, first) = distillation {
+            guard target.vocabSize == v, target.sequenceLength == seq, first >= 0, first + batch <= target.sequenceCount else {
+                throw TensorError("train: distillation targets (\(target.sequenceCount)x\(target.sequenceLength), vocab \(target.vocabSize)) do not cover sequences \(first + 1)...\(first + batch) of length \(seq)")
+            }
+        } else {
+            for b in 0..<batch { for t in 1..<seq where tokens[b * seq + t] != ignoreIndex { count += 1 } }
+            guard count > 0 else { throw TensorError("train: every target is the ignored id \(ignoreIndex ?? -1)") }
+        }
+        let x = normed.contiguous(), w = lmHead.contiguous()
+        let dNormed = Tensor(uninitializedShape: [rows, h])
+        let dW = Tensor(shape: w.shape, repeating: 0)
+        let chunkRows = max(1, min(rows, chunkRows ?? headChunkRows))
+        let logits = Tensor(uninitializedShape: [chunkRows, v]), dlogits = Tensor(uninitializedShape: [chunkRows, v])
+        var loss = 0.0
+        for start in stride(from: 0, to: rows, by: chunkRows) {
+            let range = start..<min(rows, start + chunkRows), c = range.count
+            let xChunk = GemmOperand(pointer: x.data + start * h, transposed: false, leadingDimension: h)
+            sgemm(xChunk, GemmOperand(pointer: w.data, transposed: true, leadingDimension: h), logits.data, m: c, n: v, k: h, ldc: v)
+            if let (target, first) = distillation {
+                dlogits.data.update(repeating: 0, count: c * v)
+                loss += distillationLoss(logits, dlogits, target: target, firstSequence: first, seq: seq, rows: range, positions: Double(rows))
+            } else {
+                loss += crossEntropy(logits, dlogits, tokens: tokens, seq: seq, rows: range, ignoreIndex: ignoreIndex, count: count)
+            }
+            let dy = GemmOperand(pointer: dlogits.data, transposed: false, leadingDimension: v)
+            sgemm(dy, GemmOperand(pointer: w.data, transposed: false, leadingDimension: h), dNormed.data + start * h, m: c, n: h, k: v, ldc: h)
+            sgemm(GemmOperand(pointer: dlogits.data, transposed: true, leadingDimension: v), xChunk, dW.data, m: v, n: h, k: c, ldc: h, beta: 1)
+        }
+        try grads.accumulate(lmHead, dW)
+        return (loss, dNormed)
+    }
+
+    /// The cross-entropy terms of the batch positions `rows` (logits in the rows of `logits`) divided by `count`;
+    /// writes `dlogits = (softmax - onehot) / count` for them (zero rows where nothing is predicted: the last
+    /// position of each sequence and ignored targets). Rows in parallel, each vectorised.
+    func crossEntropy(_ logits: Tensor, _ dlogits: Tensor, tokens: [Int32], seq: Int, rows: Range<Int>, ignoreIndex: Int32?, count: Int) -> Double {
+        let v = config.vocabSize, inverse = 1 / Float(count)
+        var partial = [Double](repeating: 0, count: rows.count)
+        tokens.withUnsafeBufferPointer { ids in
+            partial.withUnsafeMutableBufferPointer { out in
+                Parallel.forEachChunk(count: rows.count, minimumChunk: 16) { local in
+                    for i in local {
+                        let r = rows.lowerBound + i
+                        let row = logits.data + i * v, drow = dlogits.data + i * v
+                        guard r % seq != seq - 1, ids[r + 1] != ignoreIndex else { drow.update(repeating: 0, count: v); continue }
+                        let target = Int(ids[r + 1])
+                        let lse = LanguageModel.logSumExp(row, v)
+                        out[i] = Double(lse - row[target])
+                        _ = VectorMath.expShifted(row, drow, v, shift: lse)
+                        for j in 0..<v { drow[j] *= inverse }
+                        drow[target] -= inverse
+                    }
+                }
+            }
+        }
+        return partial.reduce(0, +) / Double(count)
+    }
+}

@@ -1,0 +1,77 @@
+import DarwinCore
+import Foundation
+
+/// Benchmarks on random-initialised bf16 checkpoints of real shapes (`RealShapes`): load time and memory, the
+/// compression database per block (time, storage against the checkpoint's own block bytes) and stitching.
+enum ScaleBenchmarks {
+    /// The shapes `darwin-bench scale` measures by default.
+    static let defaultShapes = ["smollm2-360m", "qwen2.5-0.5b", "llama-3.2-1b"]
+
+    /// Resident memory of this process now, in GiB.
+    static func residentGiB() -> Double {
+        guard let statm = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8),
+              let pages = statm.split(separator: " ").dropFirst().first.flatMap({ Double($0) }) else { return 0 }
+        return pages * Double(sysconf(Int32(_SC_PAGESIZE))) / Double(1 << 30)
+    }
+
+    /// Peak resident memory of this process so far, in GiB.
+    static func peakGiB() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_maxrss) * 1024 / Double(1 << 30)
+    }
+
+    /// Measures one shape; its checkpoint is written to `directory/name` unless already there. With `training`, two
+    /// training steps (forward, backward, AdamW on every parameter) of the calibration batch run first, and their
+    /// time and the process's peak memory above the loaded model are reported.
+    static func run(shape name: String, directory: String, calibration: (batch: Int, seq: Int), training: Bool) throws -> [BenchRow] {
+        let path = directory + "/" + name
+        if !FileManager.default.fileExists(atPath: path + "/model.safetensors") {
+            print("writing a random \(name) checkpoint to \(path) ...")
+            try RealShapes.writeCheckpoint(name, to: path)
+        }
+        let before = residentGiB()
+        var model: LanguageModel!
+        let load = try seconds { model = try ModelLoader.load(directory: path) }
+        let loaded = residentGiB() - before
+        let checkpointBytes = Double(model.parameterCount * 2)
+        let g = RandomGenerator(seed: 1)
+        let sequences = (0..<calibration.batch).map { _ in (0..<calibration.seq).map { _ in Int32(g.integer(0, model.config.vocabSize - 1)) } }
+        var rows: [BenchRow] = []
+        if training {
+            let trainer = Trainer(model: model.clone(), settings: OptimizerSettings())
+            let tokens = Array(sequences.joined())
+            try trainer.step(tokens: tokens, batch: sequences.count)
+            let step = try seconds { try trainer.step(tokens: tokens, batch: sequences.count) }
+            rows += [
+                BenchRow(name: "\(name): training step \(calibration.batch)x\(calibration.seq)", value: Double(tokens.count) / step, unit: "tok/s",
+                         baseline: Double(tokens.count) / step),
+                BenchRow(name: "\(name): training peak RSS above the model", value: peakGiB() - before - loaded, unit: "GiB", baseline: 3),
+            ]
+        }
+        let dbPath = NSTemporaryDirectory() + "darwin-bench-scale-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: dbPath) }
+        var builder = DatabaseBuilder(model: model)
+        builder.maxNewBlocks = 1
+        var db: PruningDatabase!
+        let build = try seconds { db = try builder.build(model: model, calibration: sequences, path: dbPath) }
+        let block = db.manifest.blocks[0]
+        let stored = Double((block.attention + block.mlp).map(\.bytes).reduce(0, +))
+        let blockBytes = Double(model.blocks[0].parameterCount * 2)
+        let attention = db.levels(.attention).count / 2, mlp = db.levels(.mlp).count / 2
+        let stitch = try medianSeconds(repeats: 5) {
+            _ = try db.attention(block: 0, level: attention, dense: model.blocks[0].attention!)
+            _ = try db.mlp(block: 0, level: mlp, dense: model.blocks[0].mlp!)
+        }
+        let blocks = Double(model.blocks.count)
+        return [
+            BenchRow(name: "\(name): load (time)", value: load, unit: "s", baseline: load),
+            BenchRow(name: "\(name): RSS after load / bf16 bytes", value: loaded, unit: "GiB", baseline: checkpointBytes / Double(1 << 30)),
+            BenchRow(name: "\(name): database, one block (time)", value: build, unit: "s", baseline: 60),
+            BenchRow(name: "\(name): database, whole model (est.)", value: build * blocks / 60, unit: "min", baseline: build * blocks / 60),
+            BenchRow(name: "\(name): database bytes / block bytes", value: stored / blockBytes, unit: "x", baseline: 1),
+            BenchRow(name: "\(name): database bytes / checkpoint", value: stored * blocks / checkpointBytes, unit: "x", baseline: 1.5),
+            BenchRow(name: "\(name): stitch one block (time)", value: stitch * 1000, unit: "ms", baseline: build * 1000),
+        ] + rows
+    }
+}
