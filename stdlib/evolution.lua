@@ -70,7 +70,7 @@ function evolution.run(o)
     local record = {generation = generation, genome = best, params = o.db:params(best), stages = stages,
                     elapsed = darwin.clock() - start, offspring = #offspring}
     if o.evaluate and generation % (o.evaluate_every or 1) == 0 then
-      local m = o.model:clone(); m:apply(o.db, best); record.evaluation = o.evaluate(m)
+      local m = o.model:clone(); m:apply(o.db, best); record.evaluation = o.evaluate(m); m:close()
     end
     state.log[#state.log + 1] = record
     state.generation, state.rng, state.elapsed = generation, ctx.rng:state(), record.elapsed

@@ -23,8 +23,11 @@ function selection.multistage(candidates, ctx)
     for i, g in ipairs(pool) do
       local candidate = ctx.model:clone()
       candidate:apply(ctx.db, g)
-      if train_ids then pipeline.finetune(candidate, train_ids, ctx.batch_size or 4, ctx.train_options) end
+      local trainer = train_ids and pipeline.finetune(candidate, train_ids, ctx.batch_size or 4, ctx.train_options)
       local score = ctx.fitness(candidate, batch)
+      -- Released at once: a candidate and its trainer hold a model's worth of memory or more.
+      if trainer then trainer:close() end
+      candidate:close()
       if type(score) ~= "number" or score ~= score then
         error("fitness function returned " .. tostring(score) .. " for genome " .. genome.format(g) .. " (expected a number)")
       end

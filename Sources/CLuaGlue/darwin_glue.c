@@ -8,16 +8,39 @@ static darwin_dispatch_fn dispatcher = NULL;
 
 void darwin_set_dispatcher(darwin_dispatch_fn fn) { dispatcher = fn; }
 
-/* Allocation failure aborts: an out-of-memory error would otherwise longjmp from any allocating API call. */
-static void *aborting_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
-    (void)ud; (void)osize;
+/* Allocation failure is a Lua error ("not enough memory") only while Lua code runs inside a protected call started
+   by the host: then the error unwinds to that lua_pcall, through C and Lua frames only. While Swift owns the state
+   (between protected calls, and inside every Swift function called from Lua) a failure still aborts, because the
+   error would otherwise longjmp out of an API call made from Swift. */
+typedef struct { int swift_owns; } alloc_context;
+
+static void *state_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+    alloc_context *ctx = (alloc_context *)ud;
     if (nsize == 0) { free(ptr); return NULL; }
     void *p = realloc(ptr, nsize);
     if (p == NULL) {
+        if (ptr != NULL && nsize <= osize) return ptr;  /* Lua assumes shrinking never fails */
+        if (!ctx->swift_owns) return NULL;
         fprintf(stderr, "darwinhost: out of memory (Lua allocation of %zu bytes)\n", nsize);
         abort();
     }
     return p;
+}
+
+static alloc_context *context_of(lua_State *L) {
+    void *ud = NULL;
+    lua_getallocf(L, &ud);
+    return (alloc_context *)ud;
+}
+
+/* Runs lua_pcall with Lua (not Swift) owning the state, so allocation failures become catchable errors. */
+static int pcall_lua_owned(lua_State *L, int nargs, int nresults, int handler) {
+    alloc_context *ctx = context_of(L);
+    int outer = ctx->swift_owns;
+    ctx->swift_owns = 0;
+    int status = lua_pcall(L, nargs, nresults, handler);
+    ctx->swift_owns = outer;
+    return status;
 }
 
 static int panic_handler(lua_State *L) {
@@ -28,8 +51,11 @@ static int panic_handler(lua_State *L) {
 }
 
 lua_State *darwin_newstate(void) {
-    lua_State *L = lua_newstate(aborting_alloc, NULL);
-    if (L == NULL) return NULL;
+    alloc_context *ctx = malloc(sizeof(alloc_context));
+    if (ctx == NULL) return NULL;
+    ctx->swift_owns = 1;
+    lua_State *L = lua_newstate(state_alloc, ctx);
+    if (L == NULL) { free(ctx); return NULL; }
     lua_atpanic(L, panic_handler);
     luaL_openlibs(L);
     return L;
@@ -39,7 +65,11 @@ lua_State *darwin_newstate(void) {
    lua_error runs, so Swift's cleanup (ARC releases, defer) is never skipped. */
 static int darwin_trampoline(lua_State *L) {
     lua_Integer id = lua_tointeger(L, lua_upvalueindex(1));
+    alloc_context *ctx = context_of(L);
+    int outer = ctx->swift_owns;
+    ctx->swift_owns = 1;
     int n = dispatcher(L, id);
+    ctx->swift_owns = outer;
     if (n < 0) {
         /* Prefix "chunk:line:" of the calling Lua code, like luaL_error does. */
         if (lua_type(L, -1) == LUA_TSTRING) {
@@ -71,7 +101,7 @@ int darwin_pcall_traceback(lua_State *L, int nargs, int nresults) {
     int base = lua_gettop(L) - nargs;
     lua_pushcfunction(L, traceback_handler);
     lua_insert(L, base);
-    int status = lua_pcall(L, nargs, nresults, base);
+    int status = pcall_lua_owned(L, nargs, nresults, base);
     lua_remove(L, base);
     return status;
 }
@@ -89,7 +119,7 @@ int darwin_tostring_protected(lua_State *L, int index) {
     index = lua_absindex(L, index);
     lua_pushcfunction(L, tostring_body);
     lua_pushvalue(L, index);
-    return lua_pcall(L, 1, 1, 0);
+    return pcall_lua_owned(L, 1, 1, 0);
 }
 
 /* Ctrl-C handling, as in lua.c: the signal handler only installs a hook; the hook raises the error. */
@@ -122,4 +152,10 @@ void darwin_interrupt_guard_end(void) {
     signal(SIGINT, SIG_DFL);
     if (interrupt_state) lua_sethook(interrupt_state, NULL, 0, 0);
     interrupt_state = NULL;
+}
+
+void darwin_close(lua_State *L) {
+    alloc_context *ctx = context_of(L);
+    lua_close(L);
+    free(ctx);
 }

@@ -12,7 +12,9 @@ extension Tensor {
     /// Values `start, start+step, ...` strictly before `end` (like `torch.arange`).
     public static func arange(_ start: Double, _ end: Double, _ step: Double = 1) throws -> Tensor {
         guard step != 0, step.isFinite, start.isFinite, end.isFinite else { throw TensorError("arange: step must be a non-zero finite number") }
-        let n = max(0, Int(((end - start) / step).rounded(.up)))
+        let steps = ((end - start) / step).rounded(.up)
+        guard steps.isFinite, steps < Double(Int.max / 8) else { throw TensorError("arange: \(steps) elements are far more than memory holds") }
+        let n = try Shape.checkedCount([max(0, Int(steps))], op: "arange")
         let t = Tensor(uninitializedShape: [n])
         for i in 0..<n { t.data[i] = Float(start + Double(i) * step) }
         return t
@@ -35,9 +37,5 @@ extension Tensor {
     }
 
     /// Rejects negative sizes with a message naming the constructor.
-    static func checked(_ shape: [Int], op: String) throws {
-        if let bad = shape.first(where: { $0 < 0 }) {
-            throw TensorError("\(op): size \(bad) in shape \(TensorError.show(shape)) must be non-negative")
-        }
-    }
+    static func checked(_ shape: [Int], op: String) throws { _ = try Shape.checkedCount(shape, op: op) }
 }

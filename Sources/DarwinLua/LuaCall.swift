@@ -94,6 +94,9 @@ public struct LuaCall {
     /// Argument `i` as a bound Swift object of type `T`.
     public func object<T: AnyObject>(_ i: Int32, as type: T.Type) throws -> T {
         guard i <= count, let object = host.object(at: i, as: type) else {
+            if i <= count && host.isClosedObject(at: i) {
+                throw LuaError("bad argument #\(i) to '\(name)' (\(typeName(i)) was closed)")
+            }
             throw argumentError(i, host.classNames[ObjectIdentifier(type)] ?? "\(type)")
         }
         return object
@@ -140,7 +143,9 @@ public struct LuaCall {
     public func integerList(from i: Int32, allowTrailing: Bool = false) throws -> [Int] {
         if isTable(i) {
             return try numberArray(i).enumerated().map { k, v in
-                guard v == v.rounded() else { throw LuaError("bad argument #\(i) to '\(name)' (entry \(k + 1) is \(v), expected an integer)") }
+                guard v == v.rounded(), Swift.abs(v) < 9.0e15 else {
+                    throw LuaError("bad argument #\(i) to '\(name)' (entry \(k + 1) is \(v), expected an integer)")
+                }
                 return Int(v)
             }
         }

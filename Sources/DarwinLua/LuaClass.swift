@@ -2,7 +2,27 @@ import CLua
 import CLuaGlue
 import DarwinCore
 
-/// Swift objects as Lua userdata: one retained pointer per userdata, released by `__gc`.
+/// The userdata behind every bound object: the retained object (nil once closed or collected) and the bytes it
+/// was reported to hold when pushed (subtracted again when it is released).
+struct BoundObjectSlot {
+    var object: UnsafeMutableRawPointer?
+    var bytes: Int
+}
+
+/// The memory a bound object holds, as the collector's pacing counts it: tensors their storage, models their
+/// parameters, trainers their model and optimizer state, targets their distributions.
+func heldBytes(_ object: AnyObject) -> Int {
+    switch object {
+    case let t as Tensor: return t.storage.count * MemoryLayout<Float>.stride
+    case let m as LanguageModel: return m.parameterBytes
+    case let t as Trainer: return t.model.parameterBytes + t.stateBytes
+    case let d as TargetDistribution: return d.bytes
+    default: return 0
+    }
+}
+
+/// Swift objects as Lua userdata: one retained pointer per userdata, released by `__gc`, `obj:close()` or when a
+/// `<close>` variable goes out of scope.
 extension LuaHost {
     /// Registers a Lua class for Swift type `T` under the metatable `name` (e.g. `darwin.Tensor`).
     ///
@@ -15,6 +35,10 @@ extension LuaHost {
                                           namespace: String? = nil) throws {
         classNames[ObjectIdentifier(type)] = name
         let L = state
+        var methods = methods
+        if !methods.contains(where: { $0.0 == "close" }) {
+            methods.append(("close", { call in call.host.releaseObject(at: 1); return 0 }))
+        }
         luaL_newmetatable(L, name)
         pushModule(namespace ?? name, methods)
         lua_pushvalue(L, -1)
@@ -28,22 +52,15 @@ extension LuaHost {
             try call(nargs: 2, nresults: 1)
         }
         rawSetField(tableIndex: -2, "__index")
+        // __close (and `close` below): release the Swift object now, without waiting for the collector.
+        pushFunction("\(namespace ?? name).close") { call in call.host.releaseObject(at: 1); return 0 }
+        rawSetField(tableIndex: -2, "__close")
         for (field, body) in metamethods {
             // Operators are named after the operation in messages: `__add` reports as `tensor.add`.
             pushFunction("\(namespace ?? name).\(field.hasPrefix("__") ? String(field.dropFirst(2)) : field)", body)
             rawSetField(tableIndex: -2, field)
         }
-        pushFunction("\(name).__gc") { call in
-            if let slot = lua_touserdata(call.L, 1)?.assumingMemoryBound(to: UnsafeMutableRawPointer?.self), let object = slot.pointee {
-                slot.pointee = nil
-                let released = Unmanaged<AnyObject>.fromOpaque(object)
-                if let tensor = released.takeUnretainedValue() as? Tensor {
-                    call.host.noteTensorCollected(bytes: tensor.storage.count * MemoryLayout<Float>.stride)
-                }
-                released.release()
-            }
-            return 0
-        }
+        pushFunction("\(name).__gc") { call in call.host.releaseObject(at: 1); return 0 }
         rawSetField(tableIndex: -2, "__gc")
         darwin_pop(L, 1)
     }
@@ -53,17 +70,33 @@ extension LuaHost {
         guard let name = classNames[ObjectIdentifier(type(of: object))] else {
             fatalError("darwinhost: no Lua class registered for \(type(of: object))")
         }
-        let slot = darwin_newuserdata(state, MemoryLayout<UnsafeMutableRawPointer?>.size)!
-            .assumingMemoryBound(to: UnsafeMutableRawPointer?.self)
-        slot.pointee = Unmanaged.passRetained(object).toOpaque()
+        let bytes = heldBytes(object)
+        let slot = darwin_newuserdata(state, MemoryLayout<BoundObjectSlot>.size)!.assumingMemoryBound(to: BoundObjectSlot.self)
+        slot.initialize(to: BoundObjectSlot(object: Unmanaged.passRetained(object).toOpaque(), bytes: bytes))
         luaL_setmetatable(state, name)
+        noteMemoryHandedToLua(bytes: bytes)
+    }
+
+    /// Releases the object of the bound userdata at `index` (once; later calls and `__gc` do nothing).
+    func releaseObject(at index: Int32) {
+        guard className(at: index) != nil, let slot = lua_touserdata(state, index)?.assumingMemoryBound(to: BoundObjectSlot.self),
+              let object = slot.pointee.object else { return }
+        slot.pointee.object = nil
+        noteMemoryReleased(bytes: slot.pointee.bytes)
+        Unmanaged<AnyObject>.fromOpaque(object).release()
+    }
+
+    /// True when the value at `index` is a bound userdata whose object was closed.
+    func isClosedObject(at index: Int32) -> Bool {
+        guard className(at: index) != nil, let slot = lua_touserdata(state, index)?.assumingMemoryBound(to: BoundObjectSlot.self) else { return false }
+        return slot.pointee.object == nil
     }
 
     /// The Swift object of type `T` at stack slot `index`, or nil (never raises).
     public func object<T: AnyObject>(at index: Int32, as type: T.Type) -> T? {
         guard let name = classNames[ObjectIdentifier(type)],
               let raw = luaL_testudata(state, index, name),
-              let object = raw.assumingMemoryBound(to: UnsafeMutableRawPointer?.self).pointee else { return nil }
+              let object = raw.assumingMemoryBound(to: BoundObjectSlot.self).pointee.object else { return nil }
         return Unmanaged<AnyObject>.fromOpaque(object).takeUnretainedValue() as? T
     }
 

@@ -20,8 +20,11 @@ public struct LuaError: Error, CustomStringConvertible {
 /// Every Swift function reaches Lua through the C trampoline in `CLuaGlue`: the Swift body runs to completion
 /// (its `defer`s and ARC releases included) and the trampoline raises the Lua error afterwards.
 public final class LuaHost {
-    /// The raw state. Only non-raising API may be called on it from Swift.
-    public let state: OpaquePointer
+    /// The main thread of the Lua state (owned: closed with the host).
+    public let mainState: OpaquePointer
+    /// The thread bindings work on: during a call from Lua the calling thread (the main one or a coroutine, whose
+    /// stack holds the arguments), else the main thread. Only non-raising API may be called on it from Swift.
+    public private(set) var state: OpaquePointer
     private var functions: [(name: String, body: LuaFunction)] = []
     /// This state's default random generator (`tensor.manual_seed` reseeds it); each host has its own,
     /// so scripts are reproducible whatever else runs in the process.
@@ -42,13 +45,14 @@ public final class LuaHost {
     public init() {
         darwin_set_dispatcher(luaDispatch)
         guard let L = darwin_newstate() else { fatalError("darwinhost: could not create a Lua state") }
+        mainState = L
         state = L
         darwin_extraspace(L).pointee = Unmanaged.passUnretained(self).toOpaque()
     }
 
-    deinit { lua_close(state) }
+    deinit { darwin_close(mainState) }
 
-    /// The host that owns `L`.
+    /// The host that owns `L` (any of its threads: a coroutine's extra space is a copy of the main thread's).
     static func from(_ L: OpaquePointer) -> LuaHost {
         Unmanaged<LuaHost>.fromOpaque(darwin_extraspace(L).pointee!).takeUnretainedValue()
     }
@@ -59,8 +63,12 @@ public final class LuaHost {
         darwin_push_swift_function(state, lua_Integer(functions.count - 1))
     }
 
-    /// Runs function `id` for the trampoline: returns the result count, or -1 with a message pushed.
-    fileprivate func dispatch(_ id: Int) -> Int32 {
+    /// Runs function `id` for the trampoline, called on thread `L`: returns the result count, or -1 with a
+    /// message pushed.
+    fileprivate func dispatch(_ id: Int, on L: OpaquePointer) -> Int32 {
+        let outer = state
+        state = L
+        defer { state = outer }
         let entry = functions[id]
         do {
             let results = try entry.body(LuaCall(host: self, name: entry.name))
@@ -72,14 +80,14 @@ public final class LuaHost {
         }
     }
 
-    /// Records tensor memory handed to Lua, so the collector runs as tensor memory grows.
-    func noteTensorHandedToLua(bytes: Int) {
+    /// Records memory handed to Lua with a bound object, so the collector runs as that memory grows.
+    func noteMemoryHandedToLua(bytes: Int) {
         tensorBytesSinceCollection += bytes
         tensorBytesHeldByLua += bytes
     }
 
-    /// Records that Lua collected a tensor userdata of `bytes`.
-    func noteTensorCollected(bytes: Int) { tensorBytesHeldByLua -= bytes }
+    /// Records that a bound object of `bytes` was collected or closed.
+    func noteMemoryReleased(bytes: Int) { tensorBytesHeldByLua -= bytes }
 
     /// Runs a full collection when the tensor bytes handed to Lua since the last one exceed the threshold
     /// (at least 64 MiB, and at least what Lua still held after the last collection: memory at most about doubles).
@@ -138,5 +146,5 @@ public final class LuaHost {
 /// The process-wide dispatcher installed into the C glue: finds the host of `L` and runs function `id`.
 private let luaDispatch: darwin_dispatch_fn = { L, id in
     guard let L else { return -1 }
-    return LuaHost.from(L).dispatch(Int(id))
+    return LuaHost.from(L).dispatch(Int(id), on: L)
 }

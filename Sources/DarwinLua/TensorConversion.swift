@@ -27,7 +27,7 @@ extension LuaCall {
     public func indexList(_ i: Int32) throws -> [Int] {
         if let t = optionalObject(i, as: Tensor.self) {
             return try t.toArray().map { v in
-                guard v == v.rounded() else { throw LuaError("bad argument #\(i) to '\(name)' (index \(v) is not an integer)") }
+                guard v == v.rounded(), Swift.abs(v) < 9.0e15 else { throw LuaError("bad argument #\(i) to '\(name)' (index \(v) is not an integer)") }
                 return Int(v) - 1
             }
         }
@@ -35,11 +35,8 @@ extension LuaCall {
         return try integerList(from: i).map { $0 - 1 }
     }
 
-    /// Pushes a tensor (as a new userdata) and reports its memory to the host's collector pacing.
-    public func push(_ t: Tensor) {
-        host.noteTensorHandedToLua(bytes: t.storage.count * MemoryLayout<Float>.stride)
-        push(object: t)
-    }
+    /// Pushes a tensor (as a new userdata; `push(object:)` reports its memory to the collector's pacing).
+    public func push(_ t: Tensor) { push(object: t) }
 
     /// Pushes a tensor of 0-based indices converted to Lua's 1-based convention.
     public func push(indices t: Tensor) { push(t.binaryInPlace(.add, scalar: 1)) }

@@ -1,3 +1,4 @@
+import Foundation
 import CLua
 import DarwinCore
 import Testing
@@ -117,5 +118,99 @@ struct CollectorPacingTests {
         #expect(host.tensorBytesHeldByLua < 200 << 20)
         try host.run("collectgarbage()")
         #expect(host.tensorBytesHeldByLua == 0)
+    }
+}
+
+@Suite("the collector sees what objects hold")
+struct ObjectMemoryTests {
+    @Test("dropped clones and trainers are collected as their memory grows, without collectgarbage()")
+    func droppedTrainers() throws {
+        // Each trainer holds a private copy of the 21 MB model and 42 MB of AdamW state: 2.5 GB over 40 of them.
+        // In a child process, so that the process-wide tensor count is this script's alone.
+        let (status, out, err) = try TestSupport.runExecutable(["-e", """
+            local model = darwin.random_model{vocab = 4096, hidden = 256, layers = 4, heads = 4, kv_heads = 2, intermediate = 1024}
+            local ids = tensor.arange(0, 64):reshape(2, 32)
+            local peak = 0
+            for i = 1, 40 do
+              local trainer = darwin.trainer(model:clone(), {lr = 1e-4})
+              trainer:step(ids)
+              peak = math.max(peak, darwin.memory().tensor_bytes)
+            end
+            print(string.format("%d", peak // 2^20))
+            """])
+        #expect(status == 0, "\(err)")
+        let peakMiB = Int(out.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+        #expect(peakMiB > 0 && peakMiB < 600, "peak tensor memory \(peakMiB) MiB")
+    }
+
+    @Test("close() and <close> release an object at once; a closed object is a clear error")
+    func closing() throws {
+        let host = try TestSupport.host()
+        let out = try host.run("""
+            local model = darwin.random_model{vocab = 64, hidden = 16, layers = 1, heads = 2, kv_heads = 1, intermediate = 8}
+            local base = darwin.memory().lua_tensor_bytes
+            local copy = model:clone()
+            local grew = darwin.memory().lua_tensor_bytes - base
+            copy:close()
+            copy:close()  -- twice is harmless
+            local after = darwin.memory().lua_tensor_bytes - base
+            do local t <close> = tensor.zeros(1000) end
+            local ok, err = pcall(copy.perplexity, copy, tensor{{1, 2, 3}})
+            return grew > 0 and after == 0 and darwin.memory().lua_tensor_bytes - base <= 12, err
+            """)
+        #expect(out[0] == "true")
+        #expect(out[1].contains("bad argument #1 to 'model.perplexity' (darwin.Model was closed)"))
+    }
+}
+
+@Suite("out of memory is a Lua error")
+struct OutOfMemoryTests {
+    @Test("impossible tensor sizes are caught by pcall with a clear message, and the session goes on")
+    func impossibleTensors() throws {
+        let host = try TestSupport.host()
+        let results = try host.run("""
+            local out = {}
+            for _, f in ipairs{function() return tensor.zeros(1e12) end, function() return tensor.ones(2^40, 2^40) end,
+                               function() return tensor.zeros({1e300}) end, function() return tensor.arange(0, 1e300) end,
+                               function() return tensor.randn(1e6, 1e6) end} do
+              local ok, err = pcall(f)
+              out[#out + 1] = tostring(ok) .. " " .. err
+            end
+            out[#out + 1] = tostring(tensor.ones(3):sum())
+            return table.concat(out, "\\n")
+            """)
+        let lines = results[0].split(separator: "\n").map(String.init)
+        #expect(lines[0].hasPrefix("false ") && lines[0].contains("tensor.zeros: not enough memory for a tensor of shape [1000000000000]"))
+        #expect(lines[1].contains("tensor.ones: not enough memory"))
+        #expect(lines[2].contains("bad argument #1 to 'tensor.zeros'"))
+        #expect(lines[3].contains("tensor.arange"))
+        #expect(lines[4].contains("tensor.randn: not enough memory"))
+        #expect(lines[5] == "3.0")
+    }
+
+    @Test("under an address-space limit, Lua's own allocations and tensors fail with 'not enough memory', not an abort")
+    func limitedAddressSpace() throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        let script = """
+            local mb = string.rep("x", 2^20)
+            local ok, err = pcall(function() local t = {} for i = 1, 100 do t[i] = string.rep(mb, 2^9) end end)
+            print(ok, err)
+            collectgarbage()
+            print(pcall(tensor.zeros, 2^30))
+            print("alive", tensor.ones(3):sum())
+            """
+        process.arguments = ["-c", "ulimit -v 4000000 && exec \"$0\" -e \"$1\"", TestSupport.executable.path, script]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = Pipe()
+        try process.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "\(text)")
+        let lines = text.split(separator: "\n").map(String.init)
+        #expect(lines.count == 3 && lines[0] == "false\tnot enough memory", "\(text)")
+        #expect(lines.count == 3 && lines[1].hasPrefix("false\ttensor.zeros: not enough memory"), "\(text)")
+        #expect(lines.last == "alive\t3.0")
     }
 }

@@ -20,6 +20,8 @@ void darwin_set_dispatcher(darwin_dispatch_fn fn);
 /// Creates a state with an allocator that aborts on out-of-memory (so no allocation can longjmp out of
 /// an API call made from Swift), a panic handler, and the standard libraries opened.
 lua_State *darwin_newstate(void);
+/* Closes a state made by darwin_newstate and frees its allocator context. */
+void darwin_close(lua_State *L);
 
 /// Pushes a C closure that dispatches to the Swift function `function_id`.
 void darwin_push_swift_function(lua_State *L, lua_Integer function_id);

@@ -39,6 +39,7 @@ public enum TokenSource {
     static func tokenizeInParallel(_ text: String, _ tokenizer: Tokenizer) -> [Int32] {
         guard tokenizer.splitsAfterNewlines else { return tokenizer.encode(text, addSpecialTokens: false) }
         let utf8 = Array(text.utf8)
+        guard !utf8.isEmpty else { return [] }
         let target = 1 << 18
         var bounds: [Int] = [0]
         while bounds.last! < utf8.count {
@@ -91,6 +92,9 @@ enum NumpyArray {
         let major = data[6]
         let headerLength = major == 1 ? Int(data[8]) | Int(data[9]) << 8 : Int(data[8]) | Int(data[9]) << 8 | Int(data[10]) << 16 | Int(data[11]) << 24
         let start = (major == 1 ? 10 : 12) + headerLength
+        guard major == 1 || data.count >= 12, start <= data.count else {
+            throw FormatError(file: file, "header of \(headerLength) bytes runs past the end of the file (\(data.count) bytes)")
+        }
         let header = String(decoding: data[(major == 1 ? 10 : 12)..<min(start, data.count)], as: UTF8.self)
         guard header.contains("'fortran_order': False") else { throw FormatError(file: file, "only C-order arrays are supported") }
         let kinds: [(String, Int)] = [("<i2", 2), ("<u2", 2), ("<i4", 4), ("<u4", 4), ("<i8", 8), ("<u8", 8), ("|u1", 1)]
@@ -98,18 +102,25 @@ enum NumpyArray {
             throw FormatError(file: file, "dtype in header \(header.trimmingCharacters(in: .whitespacesAndNewlines)) is not a little-endian integer type")
         }
         let count = (data.count - start) / size
-        return data.withUnsafeBytes { raw in
+        let values: [Int64] = data.withUnsafeBytes { raw in
             (0..<count).map { i in
                 let off = start + i * size
                 switch kind {
-                case "<i2": return Int32(raw.loadUnaligned(fromByteOffset: off, as: Int16.self))
-                case "<u2": return Int32(raw.loadUnaligned(fromByteOffset: off, as: UInt16.self))
-                case "<i4", "<u4": return raw.loadUnaligned(fromByteOffset: off, as: Int32.self)
-                case "|u1": return Int32(raw.load(fromByteOffset: off, as: UInt8.self))
-                default: return Int32(truncatingIfNeeded: raw.loadUnaligned(fromByteOffset: off, as: Int64.self))
+                case "<i2": return Int64(raw.loadUnaligned(fromByteOffset: off, as: Int16.self))
+                case "<u2": return Int64(raw.loadUnaligned(fromByteOffset: off, as: UInt16.self))
+                case "<i4": return Int64(raw.loadUnaligned(fromByteOffset: off, as: Int32.self))
+                case "<u4": return Int64(raw.loadUnaligned(fromByteOffset: off, as: UInt32.self))
+                case "|u1": return Int64(raw.load(fromByteOffset: off, as: UInt8.self))
+                case "<u8": return Int64(clamping: raw.loadUnaligned(fromByteOffset: off, as: UInt64.self))
+                default: return raw.loadUnaligned(fromByteOffset: off, as: Int64.self)
                 }
             }
         }
+        // Token ids are non-negative and fit in 32 bits; anything else is not a token stream (no silent wrap-around).
+        if let bad = values.firstIndex(where: { $0 < 0 || $0 > Int64(Int32.max) }) {
+            throw FormatError(file: file, "entry \(bad + 1) is \(values[bad]), not a token id in 0...\(Int32.max)")
+        }
+        return values.map { Int32($0) }
     }
 }
 

@@ -41,7 +41,8 @@ public struct JSONFields {
     /// An integer field (required unless `fallback` is given).
     public func int(_ key: String, _ fallback: Int? = nil) throws -> Int {
         guard has(key) else { if let fallback { return fallback }; throw fail(key, "is missing (an integer is required)") }
-        guard let n = object[key] as? NSNumber, !JSONFields.isBoolean(object[key]), n.doubleValue == n.doubleValue.rounded() else {
+        guard let n = object[key] as? NSNumber, !JSONFields.isBoolean(object[key]), n.doubleValue == n.doubleValue.rounded(),
+              Swift.abs(n.doubleValue) <= 9.0e15 else {
             throw fail(key, "must be an integer, found \(object[key]!)")
         }
         return n.intValue
@@ -50,7 +51,9 @@ public struct JSONFields {
     /// A number field.
     public func double(_ key: String, _ fallback: Double? = nil) throws -> Double {
         guard has(key) else { if let fallback { return fallback }; throw fail(key, "is missing (a number is required)") }
-        guard let n = object[key] as? NSNumber, !JSONFields.isBoolean(object[key]) else { throw fail(key, "must be a number, found \(object[key]!)") }
+        guard let n = object[key] as? NSNumber, !JSONFields.isBoolean(object[key]), n.doubleValue.isFinite else {
+            throw fail(key, "must be a finite number, found \(object[key]!)")
+        }
         return n.doubleValue
     }
 

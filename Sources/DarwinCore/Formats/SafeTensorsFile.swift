@@ -47,10 +47,11 @@ public final class SafeTensorsFile {
         }
         self.data = data
         guard data.count >= 8 else { throw FormatError(file: path, "truncated: \(data.count) bytes, a safetensors file starts with an 8-byte header length") }
-        let headerLength = Int(data.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }.littleEndian)
-        guard headerLength > 1, headerLength <= data.count - 8, headerLength < 1 << 28 else {
-            throw FormatError(file: path, "truncated or not a safetensors file: header length \(headerLength) does not fit in \(data.count) bytes")
+        let storedLength = data.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }.littleEndian
+        guard storedLength > 1, storedLength <= UInt64(data.count - 8), storedLength < 1 << 28 else {
+            throw FormatError(file: path, "truncated or not a safetensors file: header length \(storedLength) does not fit in \(data.count) bytes")
         }
+        let headerLength = Int(storedLength)
         dataStart = 8 + headerLength
         let header = data.subdata(in: 8..<dataStart)
         guard let json = (try? JSONSerialization.jsonObject(with: header)) as? [String: Any] else {
@@ -71,7 +72,16 @@ public final class SafeTensorsFile {
             guard let dtype = SafeTensorsDType(rawValue: dtypeName) else {
                 throw FormatError(file: path, "tensor '\(name)': unsupported dtype \(dtypeName) (supported: F32, F16, BF16, F64)")
             }
-            let expected = Shape.count(shape) * dtype.size
+            var elements = 1, overflow = false
+            for d in shape {
+                let (product, o) = elements.multipliedReportingOverflow(by: d)
+                elements = product
+                overflow = overflow || o || d < 0
+            }
+            guard !overflow, elements <= Int.max / 8 else {
+                throw FormatError(file: path, "tensor '\(name)': shape \(TensorError.show(shape)) must list non-negative sizes of a tensor that fits in memory")
+            }
+            let expected = elements * dtype.size
             guard offsets[0] >= 0, offsets[1] >= offsets[0], offsets[1] <= dataSize else {
                 throw FormatError(file: path, "tensor '\(name)': data_offsets \(offsets) outside the data section of \(dataSize) bytes (truncated file?)")
             }
@@ -79,6 +89,10 @@ public final class SafeTensorsFile {
                 throw FormatError(file: path, "tensor '\(name)': \(offsets[1] - offsets[0]) bytes stored, \(expected) expected for \(dtypeName) \(TensorError.show(shape))")
             }
             entries[name] = SafeTensorsEntry(dtype: dtype, shape: shape, begin: offsets[0], end: offsets[1])
+        }
+        let spans = entries.map { ($0.value.begin, $0.value.end, $0.key) }.filter { $0.0 < $0.1 }.sorted { $0.0 < $1.0 }
+        for (a, b) in zip(spans, spans.dropFirst()) where b.0 < a.1 {
+            throw FormatError(file: path, "tensors '\(a.2)' and '\(b.2)' overlap in the data section (data_offsets \([a.0, a.1]) and \([b.0, b.1]))")
         }
         self.entries = entries
         self.metadata = metadata

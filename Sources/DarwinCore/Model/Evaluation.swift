@@ -14,6 +14,9 @@ public final class TargetDistribution {
     /// Token ids of the kept entries (sparse only), `[positions, k]`.
     let indices: [Int32]
 
+    /// Bytes held by the log-probabilities and indices.
+    public var bytes: Int { logProbs.count * 4 + indices.count * 4 }
+
     init(sequenceCount: Int, sequenceLength: Int, vocabSize: Int, topK: Int?, logProbs: [Float], indices: [Int32]) {
         self.sequenceCount = sequenceCount; self.sequenceLength = sequenceLength; self.vocabSize = vocabSize
         self.topK = topK; self.logProbs = logProbs; self.indices = indices

@@ -101,11 +101,21 @@ public struct ModelConfig {
         outputBias = architecture == .qwen2 ? false : attentionBias
         mlpBias = try json.bool("mlp_bias", false)
         bosTokenId = json.has("bos_token_id") ? try json.int("bos_token_id") : nil
-        eosTokenId = (json.object["eos_token_id"] as? NSNumber)?.intValue ?? ((json.object["eos_token_id"] as? [NSNumber])?.first?.intValue)
+        let eos = (json.object["eos_token_id"] as? NSNumber) ?? (json.object["eos_token_id"] as? [NSNumber])?.first
+        eosTokenId = eos.flatMap { Swift.abs($0.doubleValue) < 2e9 ? $0.intValue : nil }
         rope = try ModelConfig.parseRope(json)
-        for (field, value) in [("vocab_size", vocabSize), ("hidden_size", hiddenSize), ("num_hidden_layers", layerCount),
-                               ("num_attention_heads", headCount), ("num_key_value_heads", kvHeadCount), ("head_dim", headDim)] where value <= 0 {
-            throw FormatError(file: json.file, "field '\(field)' must be positive, found \(value)")
+        // Sizes far beyond any real model would overflow the arithmetic of shapes: bound them.
+        for (field, value, limit) in [("vocab_size", vocabSize, 1 << 24), ("hidden_size", hiddenSize, 1 << 17),
+                                      ("intermediate_size", intermediateSize, 1 << 20), ("num_hidden_layers", layerCount, 1 << 12),
+                                      ("num_attention_heads", headCount, 1 << 12), ("num_key_value_heads", kvHeadCount, 1 << 12),
+                                      ("head_dim", headDim, 1 << 12), ("max_position_embeddings", maxPositions, 1 << 24)]
+        where value <= 0 || value > limit {
+            throw FormatError(file: json.file, "field '\(field)' must be an integer in 1...\(limit), found \(value)")
+        }
+        guard rmsNormEps > 0 else { throw FormatError(file: json.file, "field 'rms_norm_eps' must be positive, found \(rmsNormEps)") }
+        guard rope.theta > 0 else { throw FormatError(file: json.file, "field 'rope_theta' must be positive, found \(rope.theta)") }
+        if let bos = bosTokenId, bos < 0 || bos >= vocabSize {
+            throw FormatError(file: json.file, "field 'bos_token_id' must be in 0..<\(vocabSize) (vocab_size), found \(bos)")
         }
         guard headCount % kvHeadCount == 0 else {
             throw FormatError(file: json.file, "field 'num_attention_heads' (\(headCount)) must be a multiple of 'num_key_value_heads' (\(kvHeadCount))")

@@ -10,6 +10,9 @@ public enum ModelLoader {
         }
         let config = try ModelConfig(contentsOf: configPath)
         let weights = try CheckpointWeights(directory: directory)
+        if weights.contains("model.layers.\(config.layerCount).input_layernorm.weight") {
+            throw FormatError(file: configPath, "field 'num_hidden_layers' is \(config.layerCount), but the checkpoint has more layers (model.layers.\(config.layerCount).* exists)")
+        }
         let h = config.hiddenSize, hd = config.headDim
         let embedding = try weights.tensor("model.embed_tokens.weight", shape: [config.vocabSize, h])
         var blocks: [TransformerBlock] = []

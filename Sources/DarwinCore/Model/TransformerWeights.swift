@@ -83,6 +83,14 @@ public final class LanguageModel {
         self.finalNorm = finalNorm; self.lmHead = lmHead
     }
 
+    /// Bytes of the distinct tensor storages behind this model's parameters (shared ones counted once here,
+    /// though clones count the storages they share with their parent too).
+    public var parameterBytes: Int {
+        var seen = Set<ObjectIdentifier>(), bytes = 0
+        for (_, t) in namedParameters where seen.insert(ObjectIdentifier(t.storage)).inserted { bytes += t.storage.count * 4 }
+        return bytes
+    }
+
     /// Total parameter count (tied embeddings counted once).
     public var parameterCount: Int {
         embedding.count + blocks.map(\.parameterCount).reduce(0, +) + finalNorm.count + (lmHead === embedding ? 0 : lmHead.count)

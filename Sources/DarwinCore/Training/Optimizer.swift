@@ -51,6 +51,12 @@ public final class Optimizer {
         self.settings = settings
     }
 
+    /// Bytes of the moment buffers once every parameter has been updated (they are allocated at the first step).
+    public var stateBytes: Int {
+        let buffers = settings.kind == .adamw ? 2 : (settings.momentum != 0 ? 1 : 0)
+        return buffers * parameters.map(\.1.count).reduce(0, +) * MemoryLayout<Float>.stride
+    }
+
     /// The learning rate the next step will use.
     public var currentLearningRate: Double { settings.learningRate * settings.schedule.factor(step: settings.scheduleOffset + step + 1) }
 

@@ -24,6 +24,10 @@ public final class Trainer {
         self.ignoreIndex = ignoreIndex
     }
 
+    /// Bytes this trainer holds beyond its model: the optimizer state (once allocated) and, with gradient
+    /// accumulation, a set of gradients.
+    public var stateBytes: Int { optimizer.stateBytes + (accumulation > 1 ? model.parameterBytes : 0) }
+
     /// One micro-batch; an optimizer step happens every `accumulation` calls. Returns the micro-batch loss:
     /// next-token cross-entropy, or with `distillation` the KL from those dense targets (whose sequences
     /// `firstSequence...` these are).
