@@ -34,7 +34,8 @@ local o = cli.parse({
   },
 }, arg)
 if o.threads then darwin.set_threads(o.threads) end
-os.execute("mkdir -p '" .. o.output .. "'")
+-- The output directory is this run's: a second run on it stops here with the holder's pid.
+local output_lock = darwin.lock(o.output)
 local t0 = darwin.clock()
 local inputs = pipeline.inputs(o)
 local dense = inputs.model

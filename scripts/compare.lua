@@ -39,11 +39,13 @@ local o = cli.parse({
     {"batch_size", "integer", 4, "batch size"},
     {"seed", "integer", 0, "random seed"},
     {"resume", "boolean", false, "continue an interrupted comparison: finished searches and Adapt-Pruner steps are not redone"},
+    {"overwrite", "boolean", false, "start the searches again over states saved in OUTPUT"},
     {"threads", "integer", nil, "threads (default: all cores)"},
   },
 }, arg)
 if o.threads then darwin.set_threads(o.threads) end
-os.execute("mkdir -p '" .. o.output .. "'")
+-- The output directory is this run's: a second run on it stops here with the holder's pid.
+local output_lock = darwin.lock(o.output)
 local inputs = pipeline.inputs(o)
 local dense, eval = inputs.model, inputs.eval
 local eval_targets = dense:targets(eval, {batch_size = o.batch_size})
@@ -51,10 +53,10 @@ local function kl(m) return m:kl(eval, eval_targets, {batch_size = o.batch_size}
 local train = {seqlen = o.seqlen, batch_size = o.batch_size, lr = o.lr, seed = o.seed + 1}
 
 local t0 = darwin.clock()
+local level = pipeline.target_level(dense, o.level, o.levels)
 local db = darwin.database.build(dense, inputs.calibration, {path = o.output .. "/database", levels = o.levels})
 local db_seconds = darwin.clock() - t0
-local function at_level(kind) return math.min(o.level, #db:levels(kind) - 1) end
-local uniform = genome.uniform(db:blocks(), at_level("attention"), at_level("mlp"))
+local uniform = genome.uniform(db:blocks(), level, level)
 local target_params = dense:clone(); target_params:apply(db, uniform); target_params = target_params:parameters()
 
 local results, curves = {}, {}
@@ -78,7 +80,9 @@ local function run_search(name, train_tokens)
     offspring = o.offspring, schedule = pipeline.selection_schedule(o.stages, o.offspring, o.fitness_tokens, train_tokens),
     seed = o.seed, topk = o.topk > 0 and o.topk or nil, batch_size = o.batch_size, train_options = {lr = o.lr},
     state = string.format("%s/%s-state.json", o.output, name), log = string.format("%s/%s-log.jsonl", o.output, name),
-    evaluate = kl, evaluate_every = 1, resume = o.resume,
+    evaluate = kl, evaluate_every = 1, resume = o.resume, overwrite = o.overwrite,
+    settings = {model = o.model, data = o.data, level = o.level, levels = o.levels, seqlen = o.seqlen, offspring = o.offspring,
+                seed = o.seed, stages = o.stages, fitness_tokens = o.fitness_tokens, train_tokens = train_tokens, topk = o.topk},
   })
   local selection = {}
   for _, r in ipairs(log) do
@@ -105,7 +109,7 @@ local strategies = {
   darwinlm = function() run_search("DarwinLM", o.search_train_tokens) end,
   adapt_pruner = function()
     local start = darwin.clock()
-    local removed = function(kind) local l = db:levels(kind); return l[at_level(kind) + 1] / l[#l] end
+    local removed = function(kind) local l = db:levels(kind); return l[level + 1] / l[#l] end
     local pruned, log = adapt.run({
       model = dense:clone(), target = {attention = removed("attention"), mlp = removed("mlp")}, target_params = target_params,
       importance_ids = inputs.calibration,

@@ -31,21 +31,23 @@ local spec = {
     {"batch_size", "integer", 4, "batch size for scoring and training"},
     {"seed", "integer", 0, "random seed"},
     {"resume", "boolean", false, "continue an interrupted search from OUTPUT/state.json"},
+    {"overwrite", "boolean", false, "start again over a search saved in OUTPUT/state.json"},
     {"threads", "integer", nil, "threads (default: all cores)"},
   },
 }
 local o = cli.parse(spec, arg)
 if o.threads then darwin.set_threads(o.threads) end
-os.execute("mkdir -p '" .. o.output .. "'")
+-- The output directory is this run's: a second run on it stops here with the holder's pid.
+local output_lock = darwin.lock(o.output)
 local t0 = darwin.clock()
 
 local inputs = pipeline.inputs(o)
 local model, tokens, calib, eval = inputs.model, inputs.tokens, inputs.calibration, inputs.eval
 print(string.format("model %s: %d parameters", o.model, model:parameters()))
 
+local level = pipeline.target_level(model, o.level, o.levels)
 local db = darwin.database.build(model, calib, {path = o.output .. "/database", levels = o.levels})
-local function at_level(kind) return math.min(o.level, #db:levels(kind) - 1) end
-local uniform = genome.uniform(db:blocks(), at_level("attention"), at_level("mlp"))
+local uniform = genome.uniform(db:blocks(), level, level)
 
 local schedule = pipeline.selection_schedule(o.stages, o.offspring, o.fitness_tokens, o.train_tokens)
 
@@ -54,6 +56,10 @@ local best = evolution.run({
   model = model, db = db, parent = uniform, fitness_tokens = tokens, seqlen = o.seqlen, generations = o.generations,
   offspring = o.offspring, schedule = schedule, seed = o.seed, topk = o.topk > 0 and o.topk or nil, batch_size = o.batch_size,
   train_options = {lr = o.lr}, state = o.output .. "/state.json", log = o.output .. "/log.jsonl", resume = o.resume,
+  overwrite = o.overwrite, settings = {
+    model = o.model, data = o.data, level = o.level, levels = o.levels, seqlen = o.seqlen, offspring = o.offspring, seed = o.seed,
+    schedule = json.encode(schedule), topk = o.topk, lr = o.lr, batch_size = o.batch_size,
+  },
   evaluate = perplexity, evaluate_every = math.max(1, o.generations // 4),
 })
 

@@ -6,6 +6,7 @@
 local cli = require("cli")
 local genome = require("genome")
 local evolution = require("evolution")
+local pipeline = require("pipeline")
 
 local o = cli.parse({
   name = "scripts/quickstart.lua",
@@ -69,7 +70,7 @@ end
 print(string.format("trained %d parameters in %.1f s; held-out perplexity %.3f", model:parameters(), darwin.clock() - t0, model:perplexity(eval)))
 
 if o.save then
-  os.execute("mkdir -p '" .. o.save .. "'")
+  darwin.mkdir(o.save)
   model:save(o.save .. "/model")
   write_bin(o.save .. "/train.bin", train_text)
   write_bin(o.save .. "/eval.bin", eval_text)
@@ -82,7 +83,8 @@ local calib = darwin.data.sequences(train_tokens, nil, {seqlen = seqlen, count =
 local db = darwin.database.build(model, calib, {path = dbpath, levels = 8, quiet = true})
 
 -- 3. The search, starting from uniform pruning at the target level (the same size).
-local uniform = genome.uniform(db:blocks(), math.min(o.level, #db:levels("attention") - 1), math.min(o.level, #db:levels("mlp") - 1))
+local level = pipeline.target_level(model, o.level, 8, true)
+local uniform = genome.uniform(db:blocks(), level, level)
 local best = evolution.run({
   model = model, db = db, parent = uniform, fitness_tokens = train_tokens, seqlen = seqlen,
   generations = o.generations, offspring = o.offspring, seed = o.seed, topk = 32, batch_size = batch,
@@ -109,4 +111,4 @@ for _, r in ipairs(rows) do
     r[3] and genome.format(r[3]) or ""))
 end
 print(string.format("total %.1f s", darwin.clock() - t0))
-os.execute("rm -rf '" .. dbpath .. "'")
+darwin.remove(dbpath)

@@ -25,8 +25,9 @@ local o = cli.parse({
 }, arg)
 local inputs = pipeline.inputs(o)
 local model, calib, eval = inputs.model, inputs.calibration, inputs.eval
+local level = pipeline.target_level(model, o.level, o.levels)
 local db = darwin.database.build(model, calib, {path = o.database, levels = o.levels})
-local g = genome.uniform(db:blocks(), math.min(o.level, #db:levels("attention") - 1), math.min(o.level, #db:levels("mlp") - 1))
+local g = genome.uniform(db:blocks(), level, level)
 local pruned = model:clone()
 pruned:apply(db, g)
 pipeline.post_train(pruned, inputs.tokens, o.post_train_tokens, {seqlen = o.seqlen, batch_size = o.batch_size, lr = o.lr, seed = 1})

@@ -208,7 +208,7 @@ function adapt.run(o)
   local model, dense, log, first = o.model, {}, {}, 1
   for _, kind in ipairs({"attention", "mlp"}) do dense[kind] = adapt.counts(model, kind) end
   local state_file = o.state and (o.state .. "/state.json")
-  if o.state then os.execute("mkdir -p '" .. o.state .. "'") end
+  if o.state then darwin.mkdir(o.state) end
   local f = o.resume and state_file and io.open(state_file)
   if f then
     local saved = json.decode(f:read("a")); f:close()
@@ -262,7 +262,7 @@ function adapt.run(o)
       local checkpoint = string.format("step-%03d", step)
       model:save(o.state .. "/" .. checkpoint)
       darwin.write_file(state_file, json.encode({step = step, log = log, dense = dense, checkpoint = checkpoint}))
-      if step > 1 then os.execute(string.format("rm -rf '%s/step-%03d'", o.state, step - 1)) end
+      if step > 1 then darwin.remove(string.format("%s/step-%03d", o.state, step - 1)) end
     end
     if not o.quiet then
       print(string.format("step %2d/%d  attention %d  mlp %d  params %d%s  %.1f s", step, steps, sum(record.attention), sum(record.mlp),

@@ -10,6 +10,16 @@ local converters = {
   boolean = function(v) if v == "true" or v == "1" then return true elseif v == "false" or v == "0" then return false end end,
 }
 
+--- Accepted ranges of the options darwinhost's scripts share, by name: {lowest, highest} (nil: unbounded). Checked
+-- before any long work starts; a spec entry's sixth field ({min, max}) overrides its name's range here.
+cli.ranges = {
+  level = {0}, levels = {1, 1000}, seqlen = {2}, calibration_sequences = {1}, eval_sequences = {1}, batch_size = {1},
+  generations = {0}, offspring = {1}, stages = {1, 32}, fitness_tokens = {1}, train_tokens = {0}, search_train_tokens = {0},
+  post_train_tokens = {0}, topk = {0}, lr = {0}, threads = {1, 1024}, steps = {0}, post_train_steps = {0},
+  gradient_sequences = {1}, gradient_seqlen = {2}, sparsity = {0, 1}, attention_sparsity = {0, 1}, mlp_sparsity = {0, 1},
+  fraction = {0, 1}, adapt_fraction = {0, 1}, amplitude = {0, 1}, adapt_amplitude = {0, 1},
+}
+
 --- The help text for a spec.
 function cli.help(spec)
   local lines = {"usage: darwinhost " .. spec.name .. " [--option value ...]", "", spec.about or "", "", "options:"}
@@ -47,7 +57,14 @@ function cli.parse(spec, args)
     end
     if raw == nil then error(spec.name .. ": option --" .. name .. " needs a value", 0) end
     local v = converters[o[2]](raw)
-    if v == nil then error(string.format("%s: option --%s expects a %s, got '%s'", spec.name, name, o[2], raw), 0) end
+    if v == nil or (type(v) == "number" and (v ~= v or v == math.huge or v == -math.huge)) then
+      error(string.format("%s: option --%s expects a %s, got '%s'", spec.name, name, o[2], raw), 0)
+    end
+    local range = o[6] or cli.ranges[name]
+    if range and ((range[1] and v < range[1]) or (range[2] and v > range[2])) then
+      error(string.format("%s: option --%s must be %s, got %s", spec.name, name:gsub("_", "-"),
+        range[2] and string.format("in %s..%s", range[1], range[2]) or string.format("at least %s", range[1]), raw), 0)
+    end
     values[name] = v
     i = i + 1
   end

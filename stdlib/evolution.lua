@@ -22,14 +22,28 @@ local function read_file(path)
   return s
 end
 
+--- Refuses to resume a search saved with other settings: every key of `wanted` must have the saved value.
+function evolution.check_settings(saved, wanted, path)
+  local keys = {}
+  for k in pairs(wanted) do keys[#keys + 1] = k end
+  table.sort(keys)
+  for _, k in ipairs(keys) do
+    if saved[k] ~= wanted[k] then
+      error(string.format("cannot resume %s: it was saved by a search with %s = %s, this run asks for %s (use another output directory, or --overwrite to start again)",
+        path, k, tostring(saved[k]), tostring(wanted[k])), 0)
+    end
+  end
+end
+
 --- Runs the search. Options:
 --   model (dense darwin.Model), db (darwin.Database), parent (initial genome),
 --   fitness_tokens / train_tokens (1-d tensors of token ids to draw sequences from), seqlen,
 --   generations (10), offspring (8), schedule (evolution.default_schedule), seed (0),
 --   mutate (mutation.level_switch), fitness (fitness.kl), select (selection.multistage), topk (nil: full KL),
 --   batch_size (4), train_options (darwin.trainer options), state (path of the JSON state file),
---   log (path of the JSONL log), resume (continue from `state`), evaluate (function(model) -> number, logged
---   every `evaluate_every` generations), quiet.
+--   log (path of the JSONL log), resume (continue from `state`), overwrite (start again over a saved state),
+--   settings (a table of the values that define the search: saved in the state, and a resume with different
+--   values is refused), evaluate (function(model) -> number, logged every `evaluate_every` generations), quiet.
 -- Returns the best genome and the log records.
 function evolution.run(o)
   assert(o.model and o.db and o.parent and o.fitness_tokens and o.seqlen, "evolution.run needs model, db, parent, fitness_tokens and seqlen")
@@ -44,9 +58,16 @@ function evolution.run(o)
     local count = math.max(1, tokens // o.seqlen)
     return darwin.data.sequences(pools[which], nil, {seqlen = o.seqlen, count = count, seed = ctx.rng:integer(0, 2147483647)})
   end
-  local state = {generation = 0, parent = genome.validate(genome.copy(o.parent), o.db, "the initial parent"), log = {}}
-  if o.resume and o.state and read_file(o.state) then
-    state = json.decode(read_file(o.state))
+  local state = {generation = 0, parent = genome.validate(genome.copy(o.parent), o.db, "the initial parent"), log = {},
+                 settings = o.settings}
+  local saved = o.state and read_file(o.state)
+  if saved and not saved:find("%S") then saved = nil end  -- an empty file (os.tmpname's) holds no search
+  if saved and not o.resume and not o.overwrite then
+    error(string.format("%s holds a saved search: resume it (--resume) or start again over it (--overwrite)", o.state), 0)
+  end
+  if o.resume and saved then
+    state = json.decode(saved)
+    evolution.check_settings(state.settings or {}, o.settings or {}, o.state)
     ctx.rng:set_state(state.rng)
     if not o.quiet then print(string.format("resuming at generation %d from %s", state.generation + 1, o.state)) end
   end

@@ -35,6 +35,25 @@ function pipeline.inputs(o)
   }
 end
 
+--- The uniform target of the scripts' `--level` with `--levels` steps per kind, checked against the model before
+-- any long work: an error when the level does not exist for both kinds; otherwise prints what it means and
+-- returns the level (the database built with {levels = levels} has exactly these level lists).
+function pipeline.target_level(model, level, levels, quiet)
+  local c = model:config()
+  local heads = darwin.database.levels(c.num_attention_heads, levels)
+  local neurons = darwin.database.levels(c.intermediate_size, levels)
+  local top = math.min(#heads, #neurons) - 1
+  if level > top then
+    error(string.format("--level %d does not exist: with --levels %d this model has attention levels 0..%d (%d heads) and MLP levels 0..%d (%d neurons); choose --level 0..%d",
+      level, levels, #heads - 1, c.num_attention_heads, #neurons - 1, c.intermediate_size, top), 0)
+  end
+  if not quiet then
+    print(string.format("target: level %d of every unit, i.e. %d of %d heads and %d of %d MLP neurons removed per block",
+      level, heads[level + 1], c.num_attention_heads, neurons[level + 1], c.intermediate_size))
+  end
+  return level
+end
+
 --- DarwinLM's selection schedule: `stages` stages, survivors halving from `offspring` down to 1, scoring and
 -- fine-tuning tokens doubling from `fitness_tokens` and `train_tokens` (0 = EvoPress: no fine-tuning).
 function pipeline.selection_schedule(stages, offspring, fitness_tokens, train_tokens)

@@ -14,7 +14,7 @@ extension Tensor {
         guard step != 0, step.isFinite, start.isFinite, end.isFinite else { throw TensorError("arange: step must be a non-zero finite number") }
         let steps = ((end - start) / step).rounded(.up)
         guard steps.isFinite, steps < Double(Int.max / 8) else { throw TensorError("arange: \(steps) elements are far more than memory holds") }
-        let n = try Shape.checkedCount([max(0, Int(steps))], op: "arange")
+        let n = try Shape.checkedCount([Int(max(0, steps))], op: "arange")
         let t = Tensor(uninitializedShape: [n])
         for i in 0..<n { t.data[i] = Float(start + Double(i) * step) }
         return t

@@ -6,6 +6,10 @@ import Foundation
 /// The `darwin` global: version, threads, clock, random generators, and the submodules (`darwin.tensor`).
 enum DarwinModule {
     static func install(into host: LuaHost) throws {
+        try host.defineClass(DirectoryLock.self, name: "darwin.Lock", methods: [
+            ("release", { c in try c.object(1, as: DirectoryLock.self).release(); return 0 }),
+        ], metamethods: [("__tostring", { c in c.push("darwin.Lock(\(try c.object(1, as: DirectoryLock.self).directory))"); return 1 })],
+        namespace: "lock")
         try host.defineClass(RandomGenerator.self, name: "darwin.Generator", methods: generatorMethods,
                              metamethods: [("__tostring", { c in c.push("darwin.Generator"); return 1 })], namespace: "generator")
         host.pushModule("darwin", functions)
@@ -25,7 +29,7 @@ enum DarwinModule {
         ("threads", { c in c.push(Parallel.threads); return 1 }),
         ("set_threads", { c in
             let n = try c.integer(1)
-            guard n >= 1 else { throw LuaError("set_threads: thread count must be at least 1, got \(n)") }
+            guard (1...1024).contains(n) else { throw LuaError("bad argument #1 to 'darwin.set_threads' (thread count must be in 1...1024, got \(n))") }
             Parallel.threads = n; return 0
         }),
         ("clock", { c in c.push(Double(DispatchTime.now().uptimeNanoseconds) / 1e9); return 1 }),
@@ -43,6 +47,16 @@ enum DarwinModule {
             // Atomic: readers see the old or the new content, never a partial file (search state, logs).
             try AtomicFile.write(try c.bytes(2), to: try c.string(1)); return 0
         }),
+        ("mkdir", { c in try FileSystem.makeDirectory(try c.string(1)); return 0 }),
+        ("remove", { c in try FileSystem.remove(try c.string(1)); return 0 }),
+        ("exists", { c in if let kind = FileSystem.kind(try c.string(1)) { c.push(kind) } else { c.pushNil() }; return 1 }),
+        ("list", { c in
+            let names = try FileSystem.list(try c.string(1))
+            lua_createtable(c.L, Int32(names.count), 0)
+            for (i, name) in names.enumerated() { c.push(name); lua_rawseti(c.L, -2, lua_Integer(i + 1)) }
+            return 1
+        }),
+        ("lock", { c in c.push(object: try DirectoryLock(directory: try c.string(1))); return 1 }),
     ]
 
     /// Methods of `darwin.Generator`: a seedable xoshiro256** stream whose state can be saved and restored.

@@ -23,11 +23,12 @@ enum DatabaseModule {
             let calibration = try c.tokenSequences(2)
             let options = try LuaOptions(c, 3, allowed: ["path", "levels", "attention_levels", "mlp_levels", "rel_damp", "max_blocks", "quiet"])
             guard let path = try options.string("path") else { throw LuaError("option 'path' (the database directory) is required") }
-            var builder = DatabaseBuilder(model: model, steps: try options.integer("levels") ?? 10)
+            var builder = DatabaseBuilder(model: model, steps: try options.integer("levels", in: 1...1000) ?? 10)
             if let a = try levelList(c, 3, "attention_levels") { builder.attentionLevels = a }
             if let m = try levelList(c, 3, "mlp_levels") { builder.mlpLevels = m }
             builder.relDamp = try options.number("rel_damp") ?? 0.01
-            builder.maxNewBlocks = try options.integer("max_blocks")
+            guard builder.relDamp >= 0 else { throw LuaError("option 'rel_damp' must be ≥ 0, got \(builder.relDamp)") }
+            builder.maxNewBlocks = try options.integer("max_blocks", in: 0...Int(Int32.max))
             if !(try options.boolean("quiet") ?? false) {
                 builder.progress = { line in FileHandle.standardError.write(Data((line + "\n").utf8)) }
             }
@@ -35,6 +36,11 @@ enum DatabaseModule {
             return 1
         }),
         ("open", { c in c.push(object: try PruningDatabase(path: try c.string(1))); return 1 }),
+        ("levels", { c in
+            // database.levels(structures, steps): the default level list build uses ({levels = steps}).
+            c.push(integers: PruningLevels.evenlySpaced(structures: try c.integer(1, in: 1...(1 << 24)), steps: try c.integer(2, in: 1...1000)))
+            return 1
+        }),
     ]
 
     /// An explicit level list option (structures removed per level) from the options table at `i`.

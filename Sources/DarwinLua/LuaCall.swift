@@ -64,6 +64,13 @@ public struct LuaCall {
         return Int(v)
     }
 
+    /// Argument `i` as an integer within `range` (an error names the accepted range).
+    public func integer(_ i: Int32, in range: ClosedRange<Int>) throws -> Int {
+        let v = try integer(i)
+        guard range.contains(v) else { throw LuaError("bad argument #\(i) to '\(name)' (expected an integer in \(range.lowerBound)...\(range.upperBound), got \(v))") }
+        return v
+    }
+
     /// Argument `i` as an integer, or `fallback` when absent or nil.
     public func integer(_ i: Int32, default fallback: Int) throws -> Int { isNil(i) ? fallback : try integer(i) }
 

@@ -44,15 +44,26 @@ public struct LuaOptions {
         try with(key) { L in
             var ok: Int32 = 0
             let v = lua_tonumberx(L, -1, &ok)
-            guard ok != 0, lua_type(L, -1) == LUA_TNUMBER, v == v.rounded() else { throw LuaError("option '\(key)' must be an integer") }
+            guard ok != 0, lua_type(L, -1) == LUA_TNUMBER, v == v.rounded(), Swift.abs(v) < 9.0e15 else {
+                throw LuaError("option '\(key)' must be an integer, got \(v)")
+            }
             return Int(v)
         }
+    }
+
+    /// An integer option within `range`.
+    public func integer(_ key: String, in range: ClosedRange<Int>) throws -> Int? {
+        guard let v = try integer(key) else { return nil }
+        guard range.contains(v) else { throw LuaError("option '\(key)' must be an integer in \(range.lowerBound)...\(range.upperBound), got \(v)") }
+        return v
     }
 
     /// A number option.
     public func number(_ key: String) throws -> Double? {
         try with(key) { L in
-            guard lua_type(L, -1) == LUA_TNUMBER else { throw LuaError("option '\(key)' must be a number") }
+            guard lua_type(L, -1) == LUA_TNUMBER, lua_tonumberx(L, -1, nil).isFinite else {
+                throw LuaError("option '\(key)' must be a finite number")
+            }
             return lua_tonumberx(L, -1, nil)
         }
     }
@@ -81,17 +92,20 @@ extension LuaCall {
         if let t = optionalObject(i, as: Tensor.self) {
             guard t.rank == 1 || t.rank == 2 else { throw LuaError("token ids must be a 1-d or 2-d tensor, got shape \(TensorError.show(t.shape))") }
             let values = t.toArray()
-            if let bad = values.first(where: { $0 != $0.rounded() || $0 < 0 }) { throw LuaError("token id \(bad) is not a non-negative integer") }
+            if let bad = values.first(where: { !LuaCall.isTokenId(Double($0)) }) { throw LuaError("token id \(bad) is not an integer in 0...\(Int32.max)") }
             let seq = t.shape[t.rank - 1]
             let rows = t.rank == 1 ? 1 : t.shape[0]
             return (0..<rows).map { r in values[(r * seq)..<((r + 1) * seq)].map { Int32($0) } }
         }
         let (values, shape) = try nestedNumbers(i)
         guard shape.count == 1 || shape.count == 2 else { throw LuaError("token ids must be a table of ids or a table of equal-length tables") }
-        if let bad = values.first(where: { $0 != $0.rounded() || $0 < 0 }) { throw LuaError("token id \(bad) is not a non-negative integer") }
+        if let bad = values.first(where: { !LuaCall.isTokenId(Double($0)) }) { throw LuaError("token id \(bad) is not an integer in 0...\(Int32.max)") }
         let seq = shape[shape.count - 1], rows = shape.count == 1 ? 1 : shape[0]
         return (0..<rows).map { r in values[(r * seq)..<((r + 1) * seq)].map { Int32($0) } }
     }
+
+    /// True for a number that is a token id: an integer in `0...Int32.max`.
+    static func isTokenId(_ v: Double) -> Bool { v == v.rounded() && v >= 0 && v < 2147483648 }
 
     /// Pushes sequences as a `[count, seq]` tensor of ids.
     public func push(sequences: [[Int32]]) throws {

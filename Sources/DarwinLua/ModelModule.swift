@@ -176,7 +176,8 @@ enum TextModule {
             return 1
         }),
         ("id_to_token", { c in
-            if let t = try c.object(1, as: Tokenizer.self).token(of: Int32(try c.integer(2))) { c.push(t) } else { c.pushNil() }
+            let tok = try c.object(1, as: Tokenizer.self), id = try c.integer(2)
+            if let id = Int32(exactly: id), let t = tok.token(of: id) { c.push(t) } else { c.pushNil() }
             return 1
         }),
     ]
@@ -184,7 +185,7 @@ enum TextModule {
     static let dataFunctions: [(String, LuaFunction)] = [
         ("tokens", { c in
             let tok = c.optionalObject(2, as: Tokenizer.self)
-            let separator = try LuaOptions(c, 3, allowed: ["separator"]).integer("separator")
+            let separator = try LuaOptions(c, 3, allowed: ["separator"]).integer("separator", in: 0...Int(Int32.max))
             let ids = try TokenSource.tokens(path: try c.string(1), tokenizer: tok, separator: separator.map(Int32.init))
             c.push(try Tensor(ids.map(Float.init), shape: [ids.count])); return 1
         }),
@@ -194,7 +195,7 @@ enum TextModule {
             let ids: [Int32]
             if let t = c.optionalObject(1, as: Tensor.self) { ids = try c.tokenSequences(1).flatMap { $0 }; _ = t } else {
                 ids = try TokenSource.tokens(path: try c.string(1), tokenizer: c.optionalObject(2, as: Tokenizer.self),
-                                             separator: try options.integer("separator").map(Int32.init))
+                                             separator: try options.integer("separator", in: 0...Int(Int32.max)).map(Int32.init))
             }
             guard let length = try options.integer("seqlen") else { throw LuaError("option 'seqlen' is required") }
             let count = try options.integer("count") ?? (try options.integer("tokens")).map { max(1, $0 / max(length, 1)) }

@@ -53,6 +53,10 @@ extension LuaCall {
 
     private func readNested(index: Int32, depth: Int, shape: inout [Int], leafDepth: inout Int?,
                             values: inout [Float], path: String) throws {
+        // A table that contains itself would recurse forever; real data is never this deep (tensor ranks).
+        guard depth < 32, lua_checkstack(L, 4) != 0 else {
+            throw LuaError("\(name): table nested more than 32 levels deep (or containing itself) at entry \(path.isEmpty ? "(top)" : path)")
+        }
         let t = lua_absindex(L, index)
         let n = Int(lua_rawlen(L, t))
         if depth == shape.count { shape.append(n) } else if shape[depth] != n {
@@ -82,6 +86,7 @@ extension LuaCall {
     public func pushNested(_ t: Tensor) {
         let c = t.contiguous()
         if c.rank == 0 { push(Double(c.data[0])); return }
+        _ = lua_checkstack(L, Int32(c.rank + 4))  // one table per dimension is on the stack at the deepest point
         func build(_ d: Int, _ offset: Int) {
             lua_createtable(L, Int32(c.shape[d]), 0)
             for k in 0..<c.shape[d] {

@@ -146,6 +146,17 @@ struct PruningScriptTests {
         #expect(FileManager.default.fileExists(atPath: out + "-adapt/model/config.json"))
         let (s5, _, e5) = try TestSupport.runExecutable([script, "--data", data])
         #expect(s5 == 1 && e5.contains("option --model is required"))
+        // Nothing the first search made is lost: a rerun without --resume stops, a resume with another target is
+        // refused naming the setting, and bad options fail before any work.
+        let (s8, _, e8) = try TestSupport.runExecutable([script] + common + ["--generations", "3"])
+        #expect(s8 == 1 && e8.contains("state.json holds a saved search: resume it (--resume) or start again over it (--overwrite)"), "\(e8)")
+        let (s9, _, e9) = try TestSupport.runExecutable([script] + common.map { $0 == "2" ? "1" : $0 } + ["--generations", "4", "--resume"])
+        #expect(s9 == 1 && e9.contains("it was saved by a search with level = 2, this run asks for 1"), "\(e9)")
+        let (s10, _, e10) = try TestSupport.runExecutable([script] + common + ["--level", "99"])
+        #expect(s10 == 1 && e10.contains("--level 99 does not exist") && e10.contains("choose --level 0..4"), "\(e10)")
+        let (s11, _, e11) = try TestSupport.runExecutable([script] + common + ["--batch-size", "0"])
+        #expect(s11 == 1 && e11.contains("option --batch-size must be at least 1, got 0"), "\(e11)")
+        #expect(FileManager.default.fileExists(atPath: out + "/state.json"))
     }
 }
 

@@ -23,7 +23,9 @@ struct TensorBindingErrorTests {
         ("tensor.zeros(2).foo = 1", "cannot assign field 'foo' of a tensor"),
         ("tensor.cat({tensor.zeros(2), 5})", "bad argument #1 to 'tensor.cat' (entry 2 is not a tensor)"),
         ("darwin.generator(1):integer(5, 1)", "generator.integer: empty interval [5, 1]"),
-        ("darwin.set_threads(0)", "darwin.set_threads: thread count must be at least 1, got 0"),
+        ("darwin.set_threads(0)", "bad argument #1 to 'darwin.set_threads' (thread count must be in 1...1024, got 0)"),
+        ("tensor.zeros(1e12)", "tensor.zeros: not enough memory for a tensor of shape [1000000000000]"),
+        ("tensor.zeros({0/0})", "nan, expected an integer)"),
     ]
 
     @Test("each bad call raises a Lua error naming the function and the problem", arguments: 0..<cases.count)

@@ -21,7 +21,9 @@ public enum TokenSource {
         let text = String(decoding: data, as: UTF8.self)
         if name.hasSuffix(".jsonl") {
             var out: [Int32] = []
-            for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: true).enumerated() {
+            // "\r\n" is one Character in Swift: CRLF files split on it as well as on "\n".
+            for (i, line) in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }).enumerated() {
+                if line.allSatisfy({ $0 == " " || $0 == "\t" }) { continue }
                 guard let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any],
                       let doc = object["text"] as? String else {
                     throw FormatError(file: path, "line \(i + 1): expected a JSON object with a string field 'text'")
@@ -79,6 +81,10 @@ public enum TokenSource {
             if n == 0 { break }
             out.append(buffer, count: Int(n))
         }
+        // A truncated stream reads as a short one: zlib reports it only through gzerror.
+        var status: Int32 = 0
+        _ = gzerror(gz, &status)
+        guard status == Z_OK || status == Z_STREAM_END else { throw FormatError(file: path, "corrupt or truncated gzip data (zlib error \(status))") }
         return out
     }
 }

@@ -32,8 +32,10 @@ public final class Tokenizer {
         guard let vocabObject = m.object["vocab"] as? [String: Any] else { throw FormatError(file: path, "field 'model.vocab' must be an object of token to id") }
         var vocab: [String: Int32] = [:]
         for (token, id) in vocabObject {
-            guard let n = id as? NSNumber else { throw FormatError(file: path, "field 'model.vocab' maps '\(token)' to a non-integer") }
-            vocab[token] = Int32(n.intValue)
+            guard let n = id as? NSNumber, let value = Tokenizer.tokenId(n) else {
+                throw FormatError(file: path, "field 'model.vocab' maps '\(token)' to \(id), expected an integer id in 0...\(Int32.max)")
+            }
+            vocab[token] = value
         }
         let merges: [(String, String)] = try (m.array("merges") ?? []).enumerated().map { i, entry in
             if let pair = entry as? [String], pair.count == 2 { return (pair[0], pair[1]) }
@@ -48,10 +50,10 @@ public final class Tokenizer {
         decoder = try TokenDecoder.parse(json.object["decoder"], file: path)
         var added: [(String, Int32, Bool)] = []
         for entry in (try json.array("added_tokens") ?? []) {
-            guard let o = entry as? [String: Any], let content = o["content"] as? String, let id = (o["id"] as? NSNumber)?.intValue else {
-                throw FormatError(file: path, "field 'added_tokens' entries need 'content' and 'id'")
+            guard let o = entry as? [String: Any], let content = o["content"] as? String, let id = (o["id"] as? NSNumber).flatMap(Tokenizer.tokenId) else {
+                throw FormatError(file: path, "field 'added_tokens' entries need 'content' and an integer 'id' in 0...\(Int32.max)")
             }
-            added.append((content, Int32(id), o["special"] as? Bool ?? false))
+            added.append((content, id, o["special"] as? Bool ?? false))
         }
         addedTokens = added.sorted { $0.0.count > $1.0.count }
         (prefixIds, suffixIds) = try Tokenizer.template(json.object["post_processor"], file: path)
@@ -60,6 +62,12 @@ public final class Tokenizer {
         for (t, id, _) in added { reverse[id] = t }
         tokenOfId = reverse
         specialIds = Set(added.filter { $0.2 }.map { $0.1 })
+    }
+
+    /// A JSON number as a token id, if it is an integer in `0...Int32.max`.
+    static func tokenId(_ n: NSNumber) -> Int32? {
+        let v = n.doubleValue
+        return v == v.rounded() && v >= 0 && v <= Double(Int32.max) ? Int32(v) : nil
     }
 
     /// True when the pre-tokenizer always splits after a newline that precedes a non-space character
@@ -155,7 +163,9 @@ public final class Tokenizer {
                       let ids = (specials[name] as? [String: Any])?["ids"] as? [NSNumber] else {
                     throw FormatError(file: file, "post_processor template names a special token without ids")
                 }
-                if seenSequence { after += ids.map { Int32($0.intValue) } } else { before += ids.map { Int32($0.intValue) } }
+                let values = ids.compactMap(Tokenizer.tokenId)
+                guard values.count == ids.count else { throw FormatError(file: file, "post_processor special token '\(name)' has ids outside 0...\(Int32.max)") }
+                if seenSequence { after += values } else { before += values }
             }
             return (before, after)
         case "Sequence":

@@ -1,0 +1,143 @@
+-- Seeded fuzzing of darwinhost's bindings and file readers, run as a child process by the test suite:
+--   darwinhost Tests/fuzz/fuzz.lua ROOT CALLS FILES SEED      (in a scratch directory: calls may write files)
+-- Every call runs under pcall: the process must end normally, whatever the arguments or the file contents.
+-- The last line says how many calls and files were tried.
+local root, call_count, file_count, seed = arg[1], tonumber(arg[2]), tonumber(arg[3]), tonumber(arg[4])
+local rng = darwin.generator(seed)
+local fixtures = root .. "/Tests/Fixtures"
+
+local function read(path) local f = assert(io.open(path, "rb")); local s = f:read("a"); f:close(); return s end
+local function write(path, s) local f = assert(io.open(path, "wb")); f:write(s); f:close() end
+local function pick(list) return list[rng:integer(1, #list)] end
+
+-- The objects and values calls are made with.
+local model = darwin.load(fixtures .. "/models/llama_gqa_tied")
+local tok = darwin.tokenizer(fixtures .. "/tokenizers/bytelevel_gpt2")
+local ids = tensor{{1, 2, 3, 4, 5, 6}}
+local targets = model:targets(ids, {topk = 4})
+local db = darwin.database.build(model, {{1, 2, 3, 4, 5, 6, 7, 8}, {8, 7, 6, 5, 4, 3, 2, 1}}, {path = "db", levels = 2, quiet = true})
+local trainer = darwin.trainer(model:clone(), {lr = 1e-3})
+local deep = {}
+do local d = deep; for _ = 1, 60 do d[1] = {}; d = d[1] end end
+local selfref = {}
+selfref[1] = selfref; selfref.attention = selfref
+local values = {
+  true, false, "", "x", "attention", "mlp", "db", 0, 1, 2, 3, -1, 7, -2^31, 2^31, 2^53, 2^70, -2^63, 1.5, -0.5,
+  0 / 0, math.huge, -math.huge, 1e300, -1e300, 2^-1074, {}, {1, 2}, {{1, 2}, {3, 4}}, {0 / 0}, {math.huge}, {-1}, {2^70},
+  {1, "x"}, deep, selfref, {attention = {1, 1}, mlp = {1, 1}}, {attention = {0 / 0}, mlp = {}}, {seqlen = 0 / 0, count = -1},
+  {topk = 2^40}, {batch_size = 0}, {lr = 0 / 0, clip = -1}, {levels = 0}, function() end, coroutine.create(function() end),
+  tensor.zeros(2, 3), tensor.ones(4), tensor.arange(0, 6):reshape(2, 3), tensor.zeros(0), ids, model, tok, db, targets,
+  trainer, rng, string.rep("\xff\xfe", 3),
+}
+local value_count = #values + 1  -- the last slot stands for nil
+
+-- Every bound function: module functions and the methods of each object type.
+local functions = {}
+for _, module in ipairs{{"tensor", tensor}, {"darwin", darwin}, {"darwin.data", darwin.data}, {"darwin.database", darwin.database}} do
+  for name, f in pairs(module[2]) do
+    if type(f) == "function" and name ~= "set_threads" then functions[#functions + 1] = {module[1] .. "." .. name, f} end
+  end
+end
+for _, object in ipairs{ids, model, tok, db, targets, trainer, rng} do
+  for name, f in pairs(getmetatable(object).__methods or {}) do
+    -- close() would leave the shared objects unusable for the rest of the run (closing is tested elsewhere).
+    if name ~= "close" then functions[#functions + 1] = {"method " .. name, f, object} end
+  end
+end
+table.sort(functions, function(a, b) return a[1] < b[1] end)
+
+local calls, failures = 0, {}
+local function call_once(entry)
+  local args, n = {}, rng:integer(0, 4)
+  for i = 1, n do
+    local k = rng:integer(1, value_count)
+    args[i] = values[k]  -- nil when k is past the end
+  end
+  if entry[3] and rng:uniform() < 0.8 then table.insert(args, 1, entry[3]); n = n + 1 end
+  local ok, err = pcall(entry[2], table.unpack(args, 1, n))
+  if not ok and type(err) ~= "string" then failures[#failures + 1] = entry[1] .. " raised a " .. type(err) end
+  calls = calls + 1
+end
+for i = 1, call_count do
+  local entry = functions[(i - 1) % #functions + 1]
+  if rng:uniform() < 0.1 then
+    local co = coroutine.wrap(function() call_once(entry) end)
+    co()
+  else
+    call_once(entry)
+  end
+end
+
+-- Files: seeded mutations of real files, each handed to the reader that takes it.
+local weird = {"-1", "0", "1e300", "-1e300", "2147483648", "4294967296", "18446744073709551615", "99999999999999999999999",
+               "1.5", "null", "\"x\"", "[]", "{}", "true", "-0", "NaN"}
+local function mutate(bytes, header_end)
+  local kind = rng:integer(1, 5)
+  local limit = math.max(1, math.min(#bytes, header_end or #bytes))
+  if kind == 1 then      -- flip a few bytes
+    local out = {bytes:byte(1, -1)}
+    for _ = 1, rng:integer(1, 8) do
+      local at = rng:integer(1, limit)
+      out[at] = (out[at] ~ (1 << rng:integer(0, 7))) & 255
+    end
+    local parts = {}
+    for i = 1, #out, 4096 do parts[#parts + 1] = string.char(table.unpack(out, i, math.min(#out, i + 4095))) end
+    return table.concat(parts)
+  elseif kind == 2 then  -- truncate
+    return bytes:sub(1, rng:integer(0, #bytes))
+  elseif kind == 3 then  -- insert random bytes
+    local at, junk = rng:integer(0, limit), {}
+    for i = 1, rng:integer(1, 16) do junk[i] = string.char(rng:integer(0, 255)) end
+    return bytes:sub(1, at) .. table.concat(junk) .. bytes:sub(at + 1)
+  else                   -- replace a number in the text (JSON fields, safetensors headers, .npy headers)
+    local spans = {}
+    for s, e in bytes:sub(1, limit):gmatch("()%-?%d+%.?%d*()") do spans[#spans + 1] = {s, e} end
+    if #spans == 0 then return bytes end
+    local span = pick(spans)
+    return bytes:sub(1, span[1] - 1) .. pick(weird) .. bytes:sub(span[2])
+  end
+end
+
+local model_dir = fixtures .. "/models/llama_gqa_tied"
+local config, weights = read(model_dir .. "/config.json"), read(model_dir .. "/model.safetensors")
+local header_end = 8 + string.unpack("<I8", weights)
+local tokenizer_json = read(fixtures .. "/tokenizers/bytelevel_gpt2/tokenizer.json")
+local npy = "\x93NUMPY\x01\x00" .. string.pack("<I2", 70) .. "{'descr': '<i4', 'fortran_order': False, 'shape': (3,), }" ..
+            string.rep(" ", 70 - 57 - 1) .. "\n" .. string.pack("<i4<i4<i4", 7, 8, 9)
+local jsonl = '{"text": "def f(x):"}\n{"text": "    return x"}\r\n'
+local manifest = read("db/manifest.json")
+local files = 0
+os.execute("mkdir -p m")
+for i = 1, file_count do
+  local which = i % 6
+  if which == 0 then
+    write("m/config.json", mutate(config)); write("m/model.safetensors", weights)
+    local ok, m = pcall(darwin.load, "m")
+    if ok then pcall(m.perplexity, m, ids) end
+  elseif which == 1 then
+    write("m/config.json", config); write("m/model.safetensors", mutate(weights, header_end))
+    local ok, m = pcall(darwin.load, "m")
+    if ok then pcall(m.perplexity, m, ids) end
+  elseif which == 2 then
+    write("tokenizer.json", mutate(tokenizer_json))
+    local ok, t = pcall(darwin.tokenizer, "tokenizer.json")
+    if ok then pcall(t.encode, t, "def f(x):\n    return x + 1  # é 世界") end
+  elseif which == 3 then
+    write("ids.npy", mutate(npy, 80)); pcall(darwin.data.tokens, "ids.npy")
+  elseif which == 4 then
+    write("docs.jsonl", mutate(jsonl)); pcall(darwin.data.tokens, "docs.jsonl", tok)
+  else
+    write("db/manifest.json", mutate(manifest))
+    local ok, d = pcall(darwin.database.open, "db")
+    if ok then
+      local candidate = model:clone()
+      pcall(candidate.apply, candidate, d, {attention = {1, 2}, mlp = {2, 1}})
+      pcall(d.kept, d, 1, "mlp", 1)
+    end
+  end
+  files = files + 1
+end
+write("db/manifest.json", manifest)
+
+if #failures > 0 then error("errors that are not strings:\n" .. table.concat(failures, "\n")) end
+print(string.format("fuzz: %d calls of %d functions, %d mutated files", calls, #functions, files))
