@@ -16,7 +16,7 @@ let package = Package(
         .systemLibrary(name: "CEdit", pkgConfig: "libedit", providers: [.apt(["libedit-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // C glue: macro wrappers, the error-raising trampoline, protected calls with tracebacks.
-        .target(name: "CLuaGlue", dependencies: ["CLua"]),
+        .target(name: "CLuaGlue", dependencies: ["CLua", "CDarwinSupport"]),
         // Data and compute: tensors, BLAS, random numbers. Knows nothing about Lua.
         // Always optimized: its AVX2 kernels are intrinsics, which at -O0 run several times slower than portable code.
         .target(name: "CDarwinSupport", cSettings: [.unsafeFlags(["-O2"])]),

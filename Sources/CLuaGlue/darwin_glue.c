@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <signal.h>
 #include <pthread.h>
+#include "darwin_support.h"
 
 static darwin_dispatch_fn dispatcher = NULL;
 
@@ -128,6 +129,7 @@ static lua_State *interrupt_state = NULL;
 static void interrupt_hook(lua_State *L, lua_Debug *ar) {
     (void)ar;
     lua_sethook(L, NULL, 0, 0);
+    darwin_interrupt_clear();
     luaL_error(L, "interrupted!");
 }
 
@@ -135,6 +137,7 @@ static void interrupt_action(int sig) {
     (void)sig;
     int flag = LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT;
     signal(SIGINT, SIG_DFL);  /* a second Ctrl-C kills the process */
+    darwin_interrupt_request();  /* long Swift work polls this (database build, training, forward passes) */
     if (interrupt_state) lua_sethook(interrupt_state, interrupt_hook, flag, 1);
 }
 
@@ -150,6 +153,7 @@ void darwin_interrupt_guard_begin(lua_State *L) {
 
 void darwin_interrupt_guard_end(void) {
     signal(SIGINT, SIG_DFL);
+    darwin_interrupt_clear();
     if (interrupt_state) lua_sethook(interrupt_state, NULL, 0, 0);
     interrupt_state = NULL;
 }

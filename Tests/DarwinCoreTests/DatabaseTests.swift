@@ -148,6 +148,25 @@ struct DatabaseTests {
 
 @Suite("exporting pruned models")
 struct ExportTests {
+    @Test("saving over a sharded checkpoint replaces it whole: no stale index or shard, other files kept, nothing left behind")
+    func saveOverSharded() throws {
+        let dir = try TestFiles.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let fm = FileManager.default
+        let target = dir.appendingPathComponent("ck")
+        try fm.copyItem(atPath: Fixtures.model("llama3_bias_bf16_sharded"), toPath: target.path)
+        try "mine".write(to: target.appendingPathComponent("notes.txt"), atomically: true, encoding: .utf8)
+        let model = try LanguageModel.random(vocab: 40, hidden: 16, layers: 2, heads: 4, kvHeads: 2, intermediate: 24, seed: 9)
+        try ModelSaver.save(model, to: target.path)
+        let names = try fm.contentsOfDirectory(atPath: target.path)
+        #expect(!names.contains("model.safetensors.index.json") && !names.contains { $0.hasPrefix("model-") })
+        #expect(names.contains("notes.txt") && names.contains("model.safetensors") && names.contains("config.json"))
+        #expect(try fm.contentsOfDirectory(atPath: dir.path) == ["ck"])
+        let reloaded = try ModelLoader.load(directory: target.path)
+        let ids: [Int32] = [1, 5, 9, 2, 7, 3]
+        #expect(relativeError(try reloaded.forward(tokens: ids, batch: 1).logits, try model.forward(tokens: ids, batch: 1).logits) < 1e-6)
+    }
+
     @Test("a zero-padded pruned model (dense shapes) computes the pruned model's logits", arguments: ["llama3_bias_bf16_sharded", "llama_gqa_tied"])
     func zeroPadded(family: String) throws {
         let dir = try TestFiles.tempDir()

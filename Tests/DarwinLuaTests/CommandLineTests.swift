@@ -55,6 +55,32 @@ struct CommandLineTests {
         #expect(err.contains("interrupted!") && err.contains("stack traceback") && err.contains("spin"))
     }
 
+    @Test("Ctrl-C stops a database build inside Swift promptly; the build resumes from the blocks it finished")
+    func interruptLongSwiftWork() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("darwin-interrupt-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let script = """
+            local m = darwin.random_model{vocab = 512, hidden = 256, layers = 6, heads = 4, kv_heads = 2, intermediate = 2048, seed = 3}
+            local calib = {}
+            for i = 1, 8 do calib[i] = {} for j = 1, 256 do calib[i][j] = (i * j) % 500 end end
+            print("started"); io.stdout:flush()
+            local db = darwin.database.build(m, calib, {path = arg[1], quiet = true})
+            print("built", db:complete())
+            """
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("darwin-interrupt-\(UUID().uuidString).lua")
+        try script.write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let start = Date()
+        let (status, out, err) = try TestSupport.runExecutable([file.path, dir.path], interruptAfter: 1.5)
+        let elapsed = Date().timeIntervalSince(start)
+        #expect(status == 1 && out.contains("started") && !out.contains("built"), "\(out) \(err)")
+        #expect(err.contains("interrupted"), "\(err)")
+        // The whole build takes several seconds; the interrupt lands between blocks or OBS removals.
+        #expect(elapsed < 6, "took \(elapsed) s to stop")
+        let (again, out2, err2) = try TestSupport.runExecutable([file.path, dir.path])
+        #expect(again == 0 && out2.contains("built\ttrue"), "\(err2)")
+    }
+
     @Test("stdlib is found from another working directory and via DARWIN_PATH")
     func stdlibLocation() throws {
         let (s, out, _) = try TestSupport.runExecutable(["-e", "print(require('pretty').format({1, x = 2}))"],

@@ -6,6 +6,12 @@
 /// (glibc `mallopt`: mmap threshold 32 MiB, trim threshold 512 MiB). Without it each new output tensor
 /// page-faults its memory in again, which made a fresh 16 MB add 7x slower than the add itself.
 void darwin_tune_malloc(void);
+/* Ctrl-C for long work in Swift: the SIGINT handler requests, loops poll and clear (async-signal-safe). */
+void darwin_interrupt_request(void);
+int darwin_interrupt_pending(void);
+void darwin_interrupt_clear(void);
+/* Atomically swaps two existing paths (renameat2 RENAME_EXCHANGE); -1 where the kernel or file system cannot. */
+int darwin_exchange_paths(const char *a, const char *b);
 
 /// LAPACK (exported by libopenblas): Cholesky factorisation and inverse from it, column-major, float64.
 void dpotrf_(const char *uplo, const int *n, double *a, const int *lda, int *info);

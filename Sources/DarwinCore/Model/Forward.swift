@@ -56,6 +56,7 @@ extension LanguageModel {
     /// One decoder block, updating the residual stream `x` in place; `observe` sees the projection inputs.
     func runBlock(_ block: TransformerBlock, _ x: inout Tensor, batch: Int, seq: Int, rope: RopeTables,
                   observe: ((ProjectionInput) throws -> Void)? = nil) throws {
+        try Interrupt.check()
         if let a = block.attention {
             let h = LayerKernels.rmsNorm(x, block.inputNorm, eps: config.rmsNormEps)
             let q = try LayerKernels.linear(h, a.q, a.qBias)

@@ -1,11 +1,57 @@
+import CDarwinSupport
 import Foundation
 
 /// Saves a model as a Hugging Face checkpoint directory (`config.json` + `model.safetensors`).
 /// A model with uniform shapes is loadable by `transformers` as is; a pruned model records its per-block
 /// shapes in the config field `darwin_layers`, which darwinhost reads back.
 public enum ModelSaver {
+    /// Writes the checkpoint atomically: into a temporary sibling directory, which then takes the place of
+    /// `directory` in one exchange. A previous checkpoint there (shards and index included) is replaced whole, so
+    /// no stale file survives; files that are not part of a checkpoint (tokenizer files, notes) are carried over.
     public static func save(_ model: LanguageModel, to directory: String, precision: SafeTensorsWriter.Precision = .f32) throws {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let fm = FileManager.default
+        let target = URL(fileURLWithPath: directory).standardizedFileURL
+        let temp = target.deletingLastPathComponent().appendingPathComponent(".\(target.lastPathComponent).saving-\(getpid())")
+        try? fm.removeItem(at: temp)
+        try fm.createDirectory(at: temp, withIntermediateDirectories: true)
+        do {
+            try write(model, to: temp.path, precision: precision)
+            try replaceDirectory(target, with: temp)
+        } catch {
+            try? fm.removeItem(at: temp)
+            throw error
+        }
+    }
+
+    /// True for the files a checkpoint consists of (replaced by a save, never carried over).
+    static func isCheckpointFile(_ name: String) -> Bool {
+        name == "config.json" || name == "model.safetensors.index.json" || (name.hasPrefix("model") && name.hasSuffix(".safetensors"))
+    }
+
+    /// Puts the finished directory `temp` in the place of `target`, carrying over `target`'s other files.
+    static func replaceDirectory(_ target: URL, with temp: URL) throws {
+        let fm = FileManager.default
+        guard fm.fileExists(atPath: target.path) else {
+            guard rename(temp.path, target.path) == 0 else { throw FormatError(file: target.path, "cannot move the saved checkpoint into place (errno \(errno))") }
+            return
+        }
+        for name in try fm.contentsOfDirectory(atPath: target.path) where !isCheckpointFile(name) {
+            try fm.copyItem(at: target.appendingPathComponent(name), to: temp.appendingPathComponent(name))
+        }
+        if darwin_exchange_paths(temp.path, target.path) != 0 {
+            // No atomic exchange here: move the old directory aside first, so a crash leaves one of the two whole.
+            let old = target.deletingLastPathComponent().appendingPathComponent(".\(target.lastPathComponent).old-\(getpid())")
+            guard rename(target.path, old.path) == 0, rename(temp.path, target.path) == 0 else {
+                throw FormatError(file: target.path, "cannot move the saved checkpoint into place (errno \(errno))")
+            }
+            try? fm.removeItem(at: old)
+            return
+        }
+        try? fm.removeItem(at: temp)  // now the previous checkpoint
+    }
+
+    /// Writes config.json and model.safetensors into an existing directory.
+    static func write(_ model: LanguageModel, to directory: String, precision: SafeTensorsWriter.Precision) throws {
         var config = model.config.raw
         let c = model.config
         let uniform = model.blocks.allSatisfy {

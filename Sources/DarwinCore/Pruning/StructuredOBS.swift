@@ -49,6 +49,7 @@ public struct StructuredOBS {
         }
         try takeSnapshots()
         while order.count < maxLevel {
+            try Interrupt.check()
             order.append(try state.removeLeastSalient())
             progress?(order.count, maxLevel)
             try takeSnapshots()

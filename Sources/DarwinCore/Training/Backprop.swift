@@ -79,6 +79,7 @@ extension LanguageModel {
 
     /// One block forward, keeping the activations its backward pass uses.
     func trainingForward(_ block: TransformerBlock, _ x: inout Tensor, batch: Int, seq: Int, rope: RopeTables) throws -> BlockActivations {
+        try Interrupt.check()
         var acts = BlockActivations(input: x, afterAttention: x)
         if let a = block.attention {
             let h = LayerKernels.rmsNorm(x, block.inputNorm, eps: config.rmsNormEps)
@@ -105,6 +106,7 @@ extension LanguageModel {
     /// One block backward: gradient of the block input from the gradient of its output.
     func trainingBackward(_ block: TransformerBlock, _ acts: BlockActivations, _ dOut: Tensor, batch: Int, seq: Int,
                           rope: RopeTables, grads: Gradients) throws -> Tensor {
+        try Interrupt.check()
         var dx = dOut
         if let m = block.mlp, let h = acts.mlpNormed, let gate = acts.gate, let up = acts.up, let act = acts.activation {
             let da = try BackwardKernels.linear(act, m.down, m.downBias, dy: dx, grads: grads)
