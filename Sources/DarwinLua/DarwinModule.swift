@@ -37,12 +37,16 @@ enum DarwinModule {
         ("default_generator", { c in c.push(object: c.host.generator); return 1 }),
         ("memory", { c in
             // Tensor memory, for the REPL and for scripts that watch their footprint.
-            lua_createtable(c.L, 0, 3)
+            lua_createtable(c.L, 0, 5)
+            let (resident, peak) = ProcessMemory.residentAndPeak()
+            c.push(resident); c.host.rawSetField(tableIndex: -2, "resident_bytes")
+            c.push(peak); c.host.rawSetField(tableIndex: -2, "peak_resident_bytes")
             c.push(LiveTensorCounter.count); c.host.rawSetField(tableIndex: -2, "tensors")
             c.push(LiveTensorCounter.liveBytes); c.host.rawSetField(tableIndex: -2, "tensor_bytes")
             c.push(c.host.tensorBytesHeldByLua); c.host.rawSetField(tableIndex: -2, "lua_tensor_bytes")
             return 1
         }),
+        ("reset_peak_memory", { c in ProcessMemory.resetPeak(); return 0 }),
         ("write_file", { c in
             // Atomic: readers see the old or the new content, never a partial file (search state, logs).
             try AtomicFile.write(try c.bytes(2), to: try c.string(1)); return 0

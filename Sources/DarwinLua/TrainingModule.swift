@@ -15,10 +15,11 @@ enum TrainingModule {
     }
 
     static let options = ["lr", "optimizer", "beta1", "beta2", "eps", "weight_decay", "momentum", "warmup", "total_steps",
-                          "min_lr_ratio", "schedule_offset", "clip", "accumulate", "params", "ignore_index"]
+                          "min_lr_ratio", "schedule_offset", "clip", "accumulate", "params", "ignore_index", "recompute"]
 
     /// `darwin.trainer(model, {lr=, optimizer="adamw"|"sgd", beta1=, beta2=, eps=, weight_decay=, momentum=,
-    /// warmup=, total_steps=, min_lr_ratio=, schedule_offset=, clip=, accumulate=, params={patterns}, ignore_index=})`
+    /// warmup=, total_steps=, min_lr_ratio=, schedule_offset=, clip=, accumulate=, params={patterns}, ignore_index=,
+    /// recompute=})`. Every number is checked against its range before anything is built.
     static func makeTrainer(_ c: LuaCall) throws -> Trainer {
         let model = try c.object(1, as: LanguageModel.self)
         let o = try LuaOptions(c, 2, allowed: options)
@@ -27,25 +28,31 @@ enum TrainingModule {
             guard let kind = OptimizerSettings.Kind(rawValue: name) else { throw LuaError("option 'optimizer' must be 'adamw' or 'sgd', got '\(name)'") }
             s.kind = kind
         }
-        s.learningRate = try o.number("lr") ?? s.learningRate
-        s.beta1 = try o.number("beta1") ?? s.beta1
-        s.beta2 = try o.number("beta2") ?? s.beta2
-        s.epsilon = try o.number("eps") ?? s.epsilon
-        s.weightDecay = try o.number("weight_decay") ?? (s.kind == .sgd ? 0 : s.weightDecay)
-        s.momentum = try o.number("momentum") ?? 0
-        s.clipNorm = try o.number("clip")
-        s.scheduleOffset = try o.integer("schedule_offset") ?? 0
-        guard s.scheduleOffset >= 0 else { throw LuaError("option 'schedule_offset' must be >= 0, got \(s.scheduleOffset)") }
-        if let total = try o.integer("total_steps") {
-            s.schedule = .warmupCosine(warmup: try o.integer("warmup") ?? 0, total: total, minRatio: try o.number("min_lr_ratio") ?? 0.1)
+        func number(_ key: String, _ fallback: Double?, _ valid: (Double) -> Bool, _ range: String) throws -> Double? {
+            guard let v = try o.number(key) else { return fallback }
+            guard valid(v) else { throw LuaError("option '\(key)' must be \(range), got \(v)") }
+            return v
+        }
+        s.learningRate = try number("lr", s.learningRate, { $0 >= 0 }, "≥ 0")!
+        s.beta1 = try number("beta1", s.beta1, { $0 >= 0 && $0 < 1 }, "in [0, 1)")!
+        s.beta2 = try number("beta2", s.beta2, { $0 >= 0 && $0 < 1 }, "in [0, 1)")!
+        s.epsilon = try number("eps", s.epsilon, { $0 > 0 }, "> 0")!
+        s.weightDecay = try number("weight_decay", s.kind == .sgd ? 0 : s.weightDecay, { $0 >= 0 }, "≥ 0")!
+        s.momentum = try number("momentum", 0, { $0 >= 0 && $0 < 1 }, "in [0, 1)")!
+        s.clipNorm = try number("clip", nil, { $0 > 0 }, "> 0 (a gradient-norm bound)")
+        s.scheduleOffset = try o.integer("schedule_offset", in: 0...Int(Int32.max)) ?? 0
+        if let total = try o.integer("total_steps", in: 1...Int(Int32.max)) {
+            s.schedule = .warmupCosine(warmup: try o.integer("warmup", in: 0...Int(Int32.max)) ?? 0, total: total,
+                                       minRatio: try number("min_lr_ratio", 0.1, { $0 >= 0 && $0 <= 1 }, "in [0, 1]")!)
         } else if try o.integer("warmup") != nil {
             throw LuaError("option 'warmup' needs 'total_steps' (warmup then cosine decay)")
         }
         let patterns = try patternList(c, 2)
         if let patterns, patterns.isEmpty { throw LuaError("option 'params' selects no parameter patterns") }
         let include: ((String) -> Bool)? = patterns.map { list in { name in list.contains { name.contains($0) } } }
-        let trainer = Trainer(model: model, settings: s, include: include, accumulation: try o.integer("accumulate") ?? 1,
-                              ignoreIndex: (try o.integer("ignore_index")).map(Int32.init))
+        let trainer = Trainer(model: model, settings: s, include: include, accumulation: try o.integer("accumulate", in: 1...1_000_000) ?? 1,
+                              ignoreIndex: (try o.integer("ignore_index", in: Int(Int32.min)...Int(Int32.max))).map(Int32.init))
+        trainer.recompute = try o.boolean("recompute")
         guard !trainer.optimizer.parameters.isEmpty else { throw LuaError("option 'params' matches no parameter name") }
         return trainer
     }

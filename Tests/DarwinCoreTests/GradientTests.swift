@@ -23,6 +23,21 @@ struct GradientTests {
     }
 }
 
+@Suite("training: recomputed activations")
+struct RecomputeTests {
+    @Test("recomputing each block's activations before its backward pass gives the same loss and gradients", arguments: Fixtures.families)
+    func recompute(family: String) throws {
+        let (model, _, ids, batch) = try Fixtures.load(family)
+        let (kept, keptGrads) = try model.lossAndGradients(tokens: ids, batch: batch, recompute: false)
+        let (again, againGrads) = try model.lossAndGradients(tokens: ids, batch: batch, recompute: true)
+        #expect(kept == again)
+        for (name, p) in model.namedParameters {
+            #expect(relativeError(againGrads[p]!, keptGrads[p]!) == 0, "\(family) \(name)")
+        }
+        #expect(model.activationBytes(tokens: 1 << 20) > model.activationBytes(tokens: 1 << 10) * 1000)
+    }
+}
+
 @Suite("training: optimizers and learning")
 struct OptimizerTests {
     /// The first Adam step is about lr * sign(g): entries whose gradient is within rounding of zero flip sign

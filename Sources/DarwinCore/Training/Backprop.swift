@@ -13,24 +13,36 @@ extension LanguageModel {
     /// (the loss of `transformers` with `labels = input_ids`); targets equal to `ignoreIndex` are left out.
     /// With `distillation` targets (made by the dense model on these sequences) the loss is instead the mean KL
     /// from them over all positions, as `klDivergence` computes it (top-k targets: on their support, renormalised).
-    /// The head and loss run on chunks of tokens (`headChunkRows`, or `headChunkRows` given here).
+    /// The head and loss run on chunks of tokens (`headChunkRows`, or `headChunkRows` given here). With `recompute`
+    /// (by default: when the activations of all blocks would take more than a quarter of the memory available) only
+    /// each block's input is kept during the forward pass and the block's activations are recomputed just before its
+    /// backward pass: one more forward pass of compute (a step about 35% slower) for the activation memory of one
+    /// block instead of all.
     public func lossAndGradients(tokens: [Int32], batch: Int, ignoreIndex: Int32? = nil,
                                  distillation: (target: TargetDistribution, firstSequence: Int)? = nil,
-                                 headChunkRows chunkRows: Int? = nil) throws -> (loss: Double, gradients: Gradients) {
+                                 headChunkRows chunkRows: Int? = nil, recompute: Bool? = nil) throws -> (loss: Double, gradients: Gradients) {
         let grads = Gradients()
+        guard batch > 0, tokens.count % batch == 0 else { throw TensorError("train: \(tokens.count) tokens do not split into \(batch) equal sequences") }
         let seq = tokens.count / batch
         guard seq >= 2 else { throw TensorError("train: sequences need at least 2 tokens, got \(seq)") }
         var x = try embed(tokens)
         let rope = ropeTables(length: seq)
+        let activations = Double(activationBytes(tokens: tokens.count))
+        let recomputing = recompute ?? (activations > MemoryLimit.availableBytes(for: activations) / 4)
         var saved: [BlockActivations] = []
-        for block in blocks { saved.append(try trainingForward(block, &x, batch: batch, seq: seq, rope: rope)) }
+        for block in blocks {
+            let acts = try trainingForward(block, &x, batch: batch, seq: seq, rope: rope)
+            saved.append(recomputing ? BlockActivations(input: acts.input, afterAttention: acts.input) : acts)
+        }
         let finalInput = x
         let normed = LayerKernels.rmsNorm(finalInput, finalNorm, eps: config.rmsNormEps)
         let (loss, dNormed) = try headLossAndGradient(normed, tokens: tokens, batch: batch, seq: seq, ignoreIndex: ignoreIndex,
                                                       distillation: distillation, grads: grads, chunkRows: chunkRows)
         var dx = try BackwardKernels.rmsNorm(finalInput, finalNorm, eps: config.rmsNormEps, dy: dNormed, grads: grads)
         for (block, acts) in zip(blocks, saved).reversed() {
-            dx = try trainingBackward(block, acts, dx, batch: batch, seq: seq, rope: rope, grads: grads)
+            var input = acts.input
+            let full = recomputing ? try trainingForward(block, &input, batch: batch, seq: seq, rope: rope) : acts
+            dx = try trainingBackward(block, full, dx, batch: batch, seq: seq, rope: rope, grads: grads)
         }
         // Embedding rows receive the input gradient (and, when tied, the LM head gradient already added).
         let h = config.hiddenSize
@@ -75,6 +87,15 @@ extension LanguageModel {
             }
         }
         return loss / positions
+    }
+
+    /// Bytes of the activations the backward pass keeps for all blocks at `tokens` tokens (float32).
+    func activationBytes(tokens: Int) -> Int {
+        let perToken = blocks.map { b -> Int in
+            let attention = b.attention.map { 2 * config.hiddenSize + 2 * $0.q.shape[0] + 2 * $0.k.shape[0] } ?? 0
+            return attention + config.hiddenSize + (b.mlp.map { 4 * $0.width } ?? 0)
+        }.reduce(0, +)
+        return perToken * tokens * MemoryLayout<Float>.stride
     }
 
     /// One block forward, keeping the activations its backward pass uses.

@@ -9,6 +9,8 @@ public final class Trainer {
     public let ignoreIndex: Int32?
     private var pending: Gradients?
     private var pendingCount = 0
+    /// Recompute each block's activations in the backward pass (nil: when memory is short; see `lossAndGradients`).
+    public var recompute: Bool?
     /// Tokens trained on so far.
     public private(set) var tokensSeen = 0
 
@@ -33,7 +35,8 @@ public final class Trainer {
     /// `firstSequence...` these are).
     @discardableResult
     public func step(tokens: [Int32], batch: Int, distillation: (target: TargetDistribution, firstSequence: Int)? = nil) throws -> Double {
-        let (loss, grads) = try model.lossAndGradients(tokens: tokens, batch: batch, ignoreIndex: ignoreIndex, distillation: distillation)
+        let (loss, grads) = try model.lossAndGradients(tokens: tokens, batch: batch, ignoreIndex: ignoreIndex, distillation: distillation,
+                                                       recompute: recompute)
         tokensSeen += tokens.count
         if let pending {
             for (_, p) in model.namedParameters { if let g = grads[p] { try pending.accumulate(p, g) } }
