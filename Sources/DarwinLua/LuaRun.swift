@@ -5,10 +5,26 @@ import CLuaGlue
 extension LuaHost {
     /// Loads `code` as a chunk named `chunkName`; on success the function is left on the stack.
     public func load(_ code: String, chunkName: String) throws {
-        let status = code.utf8CString.withUnsafeBufferPointer { buf in
-            darwin_load(state, buf.baseAddress!, buf.count - 1, chunkName)
+        try load(bytes: Array(code.utf8), chunkName: Array(chunkName.utf8))
+    }
+
+    /// Loads the bytes of a chunk exactly as given (Lua source is bytes: any encoding, binary string literals).
+    public func load(bytes code: [UInt8], chunkName: [UInt8]) throws {
+        let status = (code + [0]).withUnsafeBufferPointer { buf in
+            (chunkName + [0]).withUnsafeBufferPointer { name in
+                buf.baseAddress!.withMemoryRebound(to: CChar.self, capacity: buf.count) { text in
+                    name.baseAddress!.withMemoryRebound(to: CChar.self, capacity: name.count) { darwin_load(state, text, code.count, $0) }
+                }
+            }
         }
         if status != LUA_OK { throw LuaError(popMessage()) }
+    }
+
+    /// Pushes a Lua string with exactly these bytes.
+    public func push(bytes: [UInt8]) {
+        (bytes + [0]).withUnsafeBufferPointer { buf in
+            buf.baseAddress!.withMemoryRebound(to: CChar.self, capacity: buf.count) { _ = lua_pushlstring(state, $0, bytes.count) }
+        }
     }
 
     /// Calls the function below `nargs` arguments on the stack; returns the number of results left there.

@@ -1,7 +1,10 @@
 /// Parsed command line of `darwinhost`, modelled on the `lua` executable.
 struct CommandLineOptions {
-    /// Chunks given with `-e`, in order.
+    /// Chunks given with `-e`, in order, and their positions in the arguments (their bytes are taken from there).
     var chunks: [String] = []
+    var chunkPositions: [Int] = []
+    /// Position of the script in the arguments.
+    var scriptPosition: Int?
     /// Modules given with `-l`, required before the script.
     var modules: [String] = []
     /// Script path (`-` for standard input), or nil.
@@ -43,7 +46,7 @@ struct CommandLineOptions {
             let a = arguments[i]
             if script != nil { scriptArguments.append(a); i += 1; continue }
             switch a {
-            case "-e": chunks.append(try value(for: a))
+            case "-e": chunks.append(try value(for: a)); chunkPositions.append(i)
             case "-l": modules.append(try value(for: a))
             case "-i": interactive = true
             case "-v", "--version": showVersion = true
@@ -52,7 +55,7 @@ struct CommandLineOptions {
                 let v = try value(for: a)
                 guard let n = Int(v), n >= 1 else { throw UsageError("--threads expects a positive integer, got '\(v)'") }
                 threads = n
-            case "--": i += 1; if i < arguments.count { script = arguments[i] }
+            case "--": i += 1; if i < arguments.count { script = arguments[i]; scriptPosition = i }
             default:
                 if a.hasPrefix("--threads=") {
                     let v = String(a.dropFirst("--threads=".count))
@@ -62,6 +65,7 @@ struct CommandLineOptions {
                     throw UsageError("unrecognized option '\(a)'")
                 } else {
                     script = a
+                    scriptPosition = i
                 }
             }
             if script == nil { interpreterArguments.append(a) }

@@ -23,21 +23,26 @@ func main() -> Int32 {
 
     let host: LuaHost
     do { host = try LuaHost.standard() } catch { printError("darwinhost: could not start: \(error)"); return 1 }
-    ScriptRunner.setArguments(host, interpreter: [CommandLine.arguments[0]] + options.interpreterArguments,
-                              script: options.script, arguments: options.scriptArguments)
+    // The raw bytes of every argument: Lua strings are bytes, whatever the encoding of the command line.
+    let argv: [[UInt8]] = (0..<Int(CommandLine.argc)).map { i in
+        CommandLine.unsafeArgv[i].map { Array(UnsafeBufferPointer(start: UnsafeRawPointer($0).assumingMemoryBound(to: UInt8.self), count: strlen($0))) } ?? []
+    }
+    let scriptIndex = options.scriptPosition.map { $0 + 1 } ?? 0
+    let scriptArguments = scriptIndex > 0 ? Array(argv[(scriptIndex + 1)...]) : []
+    ScriptRunner.setArguments(host, argv: argv, scriptIndex: scriptIndex)
     do {
         for module in options.modules {
             try ScriptRunner.runChunk(host, code: "local name = ...\n_G[name] = require(name)", chunkName: "=(-l)", arguments: [module])
         }
-        for (i, chunk) in options.chunks.enumerated() {
-            try ScriptRunner.runChunk(host, code: chunk, chunkName: options.chunks.count > 1 ? "=(command line \(i + 1))" : "=(command line)")
+        for (i, position) in options.chunkPositions.enumerated() {
+            let name = options.chunks.count > 1 ? "=(command line \(i + 1))" : "=(command line)"
+            try ScriptRunner.runChunk(host, code: argv[position + 1], chunkName: Array(name.utf8))
         }
-        if let script = options.script {
-            if script == "-" {
-                let code = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
-                try ScriptRunner.runChunk(host, code: code, chunkName: "=stdin", arguments: options.scriptArguments)
+        if scriptIndex > 0 {
+            if options.script == "-" {
+                try ScriptRunner.runStandardInput(host, arguments: scriptArguments)
             } else {
-                try ScriptRunner.runFile(host, path: script, arguments: options.scriptArguments)
+                try ScriptRunner.runFile(host, path: argv[scriptIndex], arguments: scriptArguments)
             }
         }
     } catch {
@@ -48,8 +53,7 @@ func main() -> Int32 {
     if options.interactive || (nothingToRun && isatty(0) != 0) {
         InteractiveLoop.run(ReplSession(host: host), banner: nothingToRun)
     } else if nothingToRun {
-        let code = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
-        do { try ScriptRunner.runChunk(host, code: code, chunkName: "=stdin") } catch { printError("darwinhost: \(error)"); return 1 }
+        do { try ScriptRunner.runStandardInput(host, arguments: []) } catch { printError("darwinhost: \(error)"); return 1 }
     }
     return 0
 }

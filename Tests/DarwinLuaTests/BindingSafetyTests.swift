@@ -190,8 +190,6 @@ struct OutOfMemoryTests {
 
     @Test("under an address-space limit, Lua's own allocations and tensors fail with 'not enough memory', not an abort")
     func limitedAddressSpace() throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
         let script = """
             local mb = string.rep("x", 2^20)
             local ok, err = pcall(function() local t = {} for i = 1, 100 do t[i] = string.rep(mb, 2^9) end end)
@@ -200,14 +198,8 @@ struct OutOfMemoryTests {
             print(pcall(tensor.zeros, 2^30))
             print("alive", tensor.ones(3):sum())
             """
-        process.arguments = ["-c", "ulimit -v 4000000 && exec \"$0\" -e \"$1\"", TestSupport.executable.path, script]
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = Pipe()
-        try process.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "\(text)")
+        let (ok, text, errors) = try TestSupport.runShell("ulimit -v 4000000 && exec \"$0\" -e \"$1\"", arguments: [script])
+        #expect(ok, "\(text) \(errors)")
         let lines = text.split(separator: "\n").map(String.init)
         #expect(lines.count == 3 && lines[0] == "false\tnot enough memory", "\(text)")
         #expect(lines.count == 3 && lines[1].hasPrefix("false\ttensor.zeros: not enough memory"), "\(text)")

@@ -81,6 +81,24 @@ struct CommandLineTests {
         #expect(again == 0 && out2.contains("built\ttrue"), "\(err2)")
     }
 
+    @Test("bytes reach Lua unchanged: a BOM is skipped, non-UTF-8 scripts, paths, arguments and -e chunks; arg as in lua.c")
+    func bytesEndToEnd() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("darwin-bytes-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // A script in a directory whose name is not UTF-8, starting with a BOM, holding a raw 0xFF byte in a string.
+        let script = #"""
+            mkdir -p "$1/d$(printf '\377')" && printf '\357\273\277local s = "\377"\nprint(#s, s:byte(), #arg[1], arg[1]:byte(), arg[-2], arg[-1])\n' > "$1/d$(printf '\377')/s.lua" && \
+            exec "$0" -e "$(printf 'x = "\351"')" "$1/d$(printf '\377')/s.lua" "$(printf '\376')"
+            """#
+        let (ok, text, errors) = try TestSupport.runShell(script, arguments: [dir.path])
+        #expect(ok, "\(errors)")
+        // #s == 1 and byte 255 (not U+FFFD), the argument's one byte 254, arg[-2] = "-e", arg[-1] = the chunk (as lua.c).
+        #expect(text.hasPrefix("1\t255\t1\t254\t-e\tx = "), "\(text)")
+        let (status, chunkOut, _) = try TestSupport.runExecutable(["-e", "print(arg[0], arg[1], #arg)", "--", "-", "y"], stdin: "print('stdin', ...)")
+        #expect(status == 0 && chunkOut.contains("stdin\ty"), "\(chunkOut)")
+    }
+
     @Test("stdlib is found from another working directory and via DARWIN_PATH")
     func stdlibLocation() throws {
         let (s, out, _) = try TestSupport.runExecutable(["-e", "print(require('pretty').format({1, x = 2}))"],

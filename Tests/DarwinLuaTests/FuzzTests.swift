@@ -12,20 +12,11 @@ struct FuzzTests {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("darwin-fuzz-\(getpid())-\(seed)")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: scratch) }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.currentDirectoryURL = scratch
         // An address-space limit makes impossible allocations fail quickly instead of paging.
-        process.arguments = ["-c", "ulimit -v 8000000 && exec \"$0\" \"$1\" \"$2\" 5000 1500 \"$3\"", TestSupport.executable.path,
-                             TestSupport.repoRoot.appendingPathComponent("Tests/fuzz/fuzz.lua").path, TestSupport.repoRoot.path, String(seed)]
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        let errors = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationReason == .exit && process.terminationStatus == 0, "seed \(seed): \(errors.prefix(3000))")
+        let (ok, text, errors) = try TestSupport.runShell("ulimit -v 8000000 && exec \"$0\" \"$1\" \"$2\" 5000 1500 \"$3\"",
+            arguments: [TestSupport.repoRoot.appendingPathComponent("Tests/fuzz/fuzz.lua").path, TestSupport.repoRoot.path, String(seed)],
+            directory: scratch)
+        #expect(ok, "seed \(seed): \(errors.prefix(3000))")
         let summary = text.split(separator: "\n").last.map(String.init) ?? ""
         #expect(summary.hasPrefix("fuzz: 5000 calls of ") && summary.hasSuffix(", 1500 mutated files"), "\(summary)")
         print(summary)

@@ -25,6 +25,22 @@ enum TestSupport {
         return exe.deletingLastPathComponent().appendingPathComponent(name)
     }
 
+    /// Runs `/bin/sh -c script` with `$0` the darwinhost executable and `$1...` the `arguments` (for what Process
+    /// cannot pass: resource limits, non-UTF-8 bytes); returns (exited normally with status 0, stdout, stderr).
+    static func runShell(_ script: String, arguments: [String], directory: URL? = nil) throws -> (ok: Bool, out: String, err: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        if let directory { process.currentDirectoryURL = directory }
+        process.arguments = ["-c", script, executable.path] + arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationReason == .exit && process.terminationStatus == 0, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    }
+
     /// Runs the executable with `arguments` and optional standard input; returns (status, stdout, stderr).
     static func runExecutable(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:],
                               directory: URL? = nil, interruptAfter: Double? = nil, product: String = "darwinhost") throws -> (Int32, String, String) {
