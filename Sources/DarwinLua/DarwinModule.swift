@@ -89,6 +89,8 @@ enum DarwinModule {
             let g = try c.object(1, as: RandomGenerator.self)
             let words = try c.int64Array(2)
             guard words.count == 4 else { throw LuaError("set_state: expected a table of 4 integers from state(), got \(words.count)") }
+            // xoshiro256** never leaves the all-zero state: every draw would be 0.
+            guard words.contains(where: { $0 != 0 }) else { throw LuaError("set_state: the all-zero state is not a valid generator state") }
             g.state = words.map { UInt64(bitPattern: $0) }; return 0
         }),
     ]

@@ -26,6 +26,7 @@ struct TensorBindingErrorTests {
         ("darwin.set_threads(0)", "bad argument #1 to 'darwin.set_threads' (thread count must be in 1...1024, got 0)"),
         ("tensor.zeros(1e12)", "tensor.zeros: not enough memory for a tensor of shape [1000000000000]"),
         ("tensor.zeros({0/0})", "nan, expected an integer)"),
+        ("darwin.generator(1):set_state({0, 0, 0, 0})", "generator.set_state: the all-zero state is not a valid generator state"),
     ]
 
     @Test("each bad call raises a Lua error naming the function and the problem", arguments: 0..<cases.count)
