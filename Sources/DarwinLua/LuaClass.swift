@@ -16,7 +16,7 @@ func heldBytes(_ object: AnyObject) -> Int {
     case let t as Tensor: return t.storage.count * MemoryLayout<Float>.stride
     case let m as LanguageModel: return m.parameterBytes
     case let t as Trainer: return t.model.parameterBytes + t.stateBytes
-    case let d as TargetDistribution: return d.bytes
+    case let d as TargetDistribution: return d.byteCount
     default: return 0
     }
 }

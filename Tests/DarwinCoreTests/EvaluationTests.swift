@@ -10,6 +10,31 @@ struct EvaluationTests {
         return (model, (0..<batch).map { Array(ids[($0 * seq)..<(($0 + 1) * seq)]) }, Double(try ref.tensor("loss").item()))
     }
 
+    @Test("a large vocabulary is evaluated in chunks of positions with the results of whole-batch logits")
+    func chunkedLogits() throws {
+        // Vocabulary 2^20: 64 positions of logits are 256 MiB, so 96 positions take two chunks.
+        let model = try LanguageModel.random(vocab: 1 << 20, hidden: 8, layers: 1, heads: 2, kvHeads: 1, intermediate: 8, std: 0.5, seed: 2)
+        #expect(model.headChunkRows == 64)
+        let g = RandomGenerator(seed: 4)
+        let sequences = (0..<2).map { _ in (0..<48).map { _ in Int32(g.integer(0, (1 << 20) - 1)) } }
+        let logits = try model.forward(tokens: Array(sequences.joined()), batch: 2).logits
+        let v = 1 << 20
+        var nll = 0.0
+        for b in 0..<2 { for t in 0..<47 {
+            let row = logits.data + (b * 48 + t) * v
+            nll += Double(LanguageModel.logSumExp(row, v) - row[Int(sequences[b][t + 1])])
+        } }
+        let (sum, count) = try model.negativeLogLikelihood(sequences, batchSize: 2)
+        #expect(count == 94 && Swift.abs(sum - nll) < 1e-6 * nll)
+        let targets = try model.targets(sequences, topK: 4, batchSize: 2)
+        for position in [0, 63, 64, 95] {  // both sides of the chunk boundary
+            let row = logits.data + position * v
+            let best = (0..<v).max { row[$0] < row[$1] }!
+            #expect(Int(targets.indices[position * 4]) == best, "position \(position)")
+        }
+        #expect(Swift.abs(try model.klDivergence(sequences, to: targets, batchSize: 2)) < 1e-6)
+    }
+
     @Test("perplexity equals exp(transformers' loss), in any batch size", arguments: Fixtures.families)
     func perplexity(family: String) throws {
         let (model, seqs, loss) = try Self.fixture(family)

@@ -14,9 +14,6 @@ public final class TargetDistribution {
     /// Token ids of the kept entries (sparse only), `[positions, k]`.
     let indices: [Int32]
 
-    /// Bytes held by the log-probabilities and indices.
-    public var bytes: Int { logProbs.count * 4 + indices.count * 4 }
-
     init(sequenceCount: Int, sequenceLength: Int, vocabSize: Int, topK: Int?, logProbs: [Float], indices: [Int32]) {
         self.sequenceCount = sequenceCount; self.sequenceLength = sequenceLength; self.vocabSize = vocabSize
         self.topK = topK; self.logProbs = logProbs; self.indices = indices
@@ -26,22 +23,21 @@ public final class TargetDistribution {
     public var byteCount: Int { logProbs.count * 4 + indices.count * 4 }
 }
 
-/// Perplexity, target distributions and KL divergence, computed batch by batch: only one batch of logits
-/// (`batchSize * seq * vocab` floats) is alive at a time.
+/// Perplexity, target distributions and KL divergence, computed batch by batch and, within a batch, on chunks of
+/// positions: only `headChunkRows` rows of logits (128 MiB) are alive at a time, whatever the vocabulary.
 extension LanguageModel {
     /// Sum of next-token negative log-likelihoods (nats) and the number of predicted tokens.
     public func negativeLogLikelihood(_ sequences: [[Int32]], batchSize: Int = 8) throws -> (sum: Double, count: Int) {
         var sum = 0.0, count = 0
-        try forEachBatch(sequences, batchSize: batchSize) { logits, batch, seq, first in
+        try forEachLogitRows(sequences, batchSize: batchSize) { logits, firstRow, rows, seq in
             let v = config.vocabSize
-            for b in 0..<batch {
-                let ids = sequences[first + b]
-                for t in 0..<(seq - 1) {
-                    let row = logits.data + (b * seq + t) * v
-                    sum += Double(LanguageModel.logSumExp(row, v) - row[Int(ids[t + 1])])
-                }
+            for r in 0..<rows {
+                let position = firstRow + r, t = position % seq
+                guard t < seq - 1 else { continue }
+                let row = logits.data + r * v
+                sum += Double(LanguageModel.logSumExp(row, v) - row[Int(sequences[position / seq][t + 1])])
+                count += 1
             }
-            count += batch * (seq - 1)
         }
         return (sum, count)
     }
@@ -61,9 +57,9 @@ extension LanguageModel {
         let width = topK ?? v
         var logProbs = [Float](repeating: 0, count: sequences.count * seq * width)
         var indices = [Int32](repeating: 0, count: topK == nil ? 0 : sequences.count * seq * width)
-        try forEachBatch(sequences, batchSize: batchSize) { logits, batch, seq, first in
-            for r in 0..<(batch * seq) {
-                let row = logits.data + r * v, out = (first * seq + r) * width
+        try forEachLogitRows(sequences, batchSize: batchSize) { logits, firstRow, rows, _ in
+            for r in 0..<rows {
+                let row = logits.data + r * v, out = (firstRow + r) * width
                 if let k = topK {
                     let top = try Tensor(storage: logits.storage, shape: [v], strides: [1], offset: logits.offset + r * v).topk(k)
                     let lse = LanguageModel.logSumExp(top.values.data, k)
@@ -90,9 +86,9 @@ extension LanguageModel {
         if let k = target.topK { return try sparseKL(sequences, to: target, k: k, batchSize: batchSize) }
         let v = config.vocabSize
         var total = 0.0
-        try forEachBatch(sequences, batchSize: batchSize) { logits, batch, seq, first in
-            for r in 0..<(batch * seq) {
-                let row = logits.data + r * v, base = (first * seq + r) * v
+        try forEachLogitRows(sequences, batchSize: batchSize) { logits, firstRow, rows, _ in
+            for r in 0..<rows {
+                let row = logits.data + r * v, base = (firstRow + r) * v
                 let lse = LanguageModel.logSumExp(row, v)
                 var kl = 0.0
                 for j in 0..<v {
@@ -139,10 +135,15 @@ extension LanguageModel {
         return perPosition.reduce(0, +) / Double(sequences.count * target.sequenceLength)
     }
 
-    /// Runs the forward pass on consecutive batches; `body(logits [batch*seq rows], batch, seq, firstSequence)`.
-    func forEachBatch(_ sequences: [[Int32]], batchSize: Int, _ body: (Tensor, Int, Int, Int) throws -> Void) throws {
+    /// `body(logits [rows, vocab], firstRow, rows, seq)` for consecutive chunks of positions (rows numbered over
+    /// all sequences, `sequence * seq + position`), at most `headChunkRows` at a time.
+    func forEachLogitRows(_ sequences: [[Int32]], batchSize: Int, _ body: (Tensor, Int, Int, Int) throws -> Void) throws {
+        let chunk = headChunkRows
         try forEachBatchNormed(sequences, batchSize: batchSize) { normed, batch, seq, first in
-            try body(try LayerKernels.linear(normed, lmHead, nil), batch, seq, first)
+            for start in stride(from: 0, to: batch * seq, by: chunk) {
+                let rows = min(chunk, batch * seq - start)
+                try body(try LayerKernels.linear(try normed.narrow(0, start, rows), lmHead, nil), first * seq + start, rows, seq)
+            }
         }
     }
 
