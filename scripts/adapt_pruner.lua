@@ -30,6 +30,7 @@ local o = cli.parse({
     {"batch_size", "integer", 4, "batch size"},
     {"seed", "integer", 0, "random seed"},
     {"resume", "boolean", false, "continue an interrupted run from OUTPUT/state"},
+    {"overwrite", "boolean", false, "start again over a run saved in OUTPUT/state"},
     {"threads", "integer", nil, "threads (default: all cores)"},
   },
 }, arg)
@@ -49,7 +50,7 @@ local pruned, log = adapt.run({
   gradient_ids = darwin.data.sequences(inputs.tokens, nil, {seqlen = o.gradient_seqlen, count = o.gradient_sequences, seed = o.seed + 2}),
   train_ids = darwin.data.sequences(inputs.tokens, nil, {seqlen = o.seqlen, count = pipeline.rows_for(o.train_tokens, o.seqlen), seed = o.seed + 1}),
   fraction = o.fraction, amplitude = o.amplitude, batch_size = o.batch_size, train_options = {lr = o.lr},
-  state = o.output .. "/state", resume = o.resume,
+  state = o.output .. "/state", resume = o.resume, overwrite = o.overwrite,
 })
 local lines = {}
 for i, record in ipairs(log) do lines[i] = json.encode(record) end

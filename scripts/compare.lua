@@ -39,7 +39,7 @@ local o = cli.parse({
     {"batch_size", "integer", 4, "batch size"},
     {"seed", "integer", 0, "random seed"},
     {"resume", "boolean", false, "continue an interrupted comparison: finished searches and Adapt-Pruner steps are not redone"},
-    {"overwrite", "boolean", false, "start the searches again over states saved in OUTPUT"},
+    {"overwrite", "boolean", false, "start the searches and Adapt-Pruner again over states saved in OUTPUT"},
     {"threads", "integer", nil, "threads (default: all cores)"},
   },
 }, arg)
@@ -116,7 +116,7 @@ local strategies = {
       gradient_ids = darwin.data.sequences(inputs.tokens, nil, {seqlen = 64, count = 32, seed = o.seed + 2}),
       train_ids = darwin.data.sequences(inputs.tokens, nil, {seqlen = o.seqlen, count = pipeline.rows_for(o.post_train_tokens, o.seqlen), seed = o.seed + 1}),
       fraction = o.adapt_fraction, amplitude = o.adapt_amplitude, batch_size = o.batch_size, train_options = {lr = o.lr},
-      evaluate = kl, state = o.output .. "/adapt-pruner-state", resume = o.resume,
+      evaluate = kl, state = o.output .. "/adapt-pruner-state", resume = o.resume, overwrite = o.overwrite,
     })
     local curve, tokens = {}, 0
     for _, r in ipairs(log) do curve[#curve + 1] = {r.step, r.evaluation}; tokens = tokens + r.train_tokens end

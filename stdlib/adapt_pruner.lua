@@ -201,7 +201,7 @@ local function sum(list) local s = 0; for _, v in ipairs(list) do s = s + v end 
 --   head counts need not mean equal parameters across methods),
 --   evaluate (function(model) -> number, logged each step after pruning as evaluation_pruned and after
 --   training as evaluation), state (directory: checkpoint + state.json after every
---   step), resume (continue from `state`), quiet.
+--   step), resume (continue from `state`), overwrite (start again over a saved run), quiet.
 -- Returns the pruned model (a reloaded one when resuming) and the log (one record per step).
 function adapt.run(o)
   assert(o.model and o.target and o.importance_ids and o.gradient_ids, "adapt_pruner.run needs model, target, importance_ids and gradient_ids")
@@ -209,6 +209,9 @@ function adapt.run(o)
   for _, kind in ipairs({"attention", "mlp"}) do dense[kind] = adapt.counts(model, kind) end
   local state_file = o.state and (o.state .. "/state.json")
   if o.state then darwin.mkdir(o.state) end
+  if state_file and darwin.exists(state_file) and not o.resume and not o.overwrite then
+    error(string.format("%s holds a saved Adapt-Pruner run: resume it (--resume) or start again over it (--overwrite)", state_file), 0)
+  end
   local f = o.resume and state_file and io.open(state_file)
   if f then
     local saved = json.decode(f:read("a")); f:close()

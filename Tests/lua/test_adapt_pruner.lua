@@ -100,7 +100,9 @@ local resumed, resumed_log = adapt.run({model = base:clone(), target = {attentio
   gradient_ids = ids, fraction = 0.25, state = dir, resume = true, quiet = true})
 check.eq(#resumed_log, 4, "resumed log")
 check.near(resumed:nll(ids), pruned:nll(ids), 1e-4, "resumed model is the saved one")
-os.execute("rm -rf '" .. dir .. "'")
+-- Starting again over the saved run needs to be asked for.
+check.raises(function() adapt.run(options) end, "holds a saved Adapt-Pruner run: resume it (--resume) or start again over it (--overwrite)")
+darwin.remove(dir)
 
 -- The plot module: round ticks, one polyline per series with every point, CSV rows.
 local plot = require("plot")
