@@ -25,7 +25,7 @@ let package = Package(
                 swiftSettings: [.unsafeFlags(["-O"])]),
         // The Lua host: state, binding layer, bound modules, REPL logic.
         .target(name: "DarwinLua", dependencies: ["CLua", "CLuaGlue", "DarwinCore"]),
-        .executableTarget(name: "darwinhost", dependencies: ["DarwinLua", "CEdit"]),
+        .executableTarget(name: "darwinhost", dependencies: ["DarwinLua", "CEdit", "CDarwinSupport"]),
         .executableTarget(name: "darwin-bench", dependencies: ["DarwinLua", "DarwinCore", "COpenBLAS"]),
         .testTarget(name: "DarwinCoreTests", dependencies: ["DarwinCore"]),
         .testTarget(name: "DarwinLuaTests", dependencies: ["DarwinLua", "DarwinCore", "CLua", "CLuaGlue"]),

@@ -6,12 +6,33 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <linux/fs.h>
+#include <pthread.h>
 #include <signal.h>
+#include <string.h>
 
 static volatile sig_atomic_t interrupt_flag = 0;
 void darwin_interrupt_request(void) { interrupt_flag = 1; }
 int darwin_interrupt_pending(void) { return interrupt_flag != 0; }
 void darwin_interrupt_clear(void) { interrupt_flag = 0; }
+
+static void prompt_interrupt(int sig) { (void)sig; interrupt_flag = 1; }
+
+/* While a prompt waits for a line, Ctrl-C only sets the flag; without SA_RESTART the blocked read returns EINTR,
+   so line editing gives up the line instead of the process ending. */
+void darwin_prompt_interrupt_begin(void) {
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = prompt_interrupt;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, NULL);
+    /* A parent may have started us from a thread that blocks signals (libdispatch workers do): unblock. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+}
+
+void darwin_prompt_interrupt_end(void) { signal(SIGINT, SIG_DFL); }
 
 void darwin_tune_malloc(void) {
 #ifdef M_MMAP_THRESHOLD

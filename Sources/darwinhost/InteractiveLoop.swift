@@ -1,4 +1,5 @@
 @preconcurrency import CEdit
+import CDarwinSupport
 import DarwinLua
 import Foundation
 
@@ -14,7 +15,19 @@ enum InteractiveLoop {
         using_history()
         _ = read_history(historyPath)
         while true {
-            guard let raw = readline(session.isContinuing ? ">> " : "> ") else { print(); break }
+            // Ctrl-C at the prompt cancels the line (and a pending multi-line chunk), as in Python; Ctrl-D exits.
+            darwin_interrupt_clear()
+            darwin_prompt_interrupt_begin()
+            let input = readline(session.isContinuing ? ">> " : "> ")
+            darwin_prompt_interrupt_end()
+            if darwin_interrupt_pending() != 0 {
+                darwin_interrupt_clear()
+                if let input { free(input) }
+                session.reset()
+                print("^C")
+                continue
+            }
+            guard let raw = input else { print(); break }
             let line = String(cString: raw)
             free(raw)
             if !line.trimmingCharacters(in: .whitespaces).isEmpty { _ = add_history(line) }

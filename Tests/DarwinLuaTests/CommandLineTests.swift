@@ -55,6 +55,19 @@ struct CommandLineTests {
         #expect(err.contains("interrupted!") && err.contains("stack traceback") && err.contains("spin"))
     }
 
+    @Test("Ctrl-C at the REPL prompt cancels the line (and a pending chunk) instead of ending the session",
+          .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/script")))
+    func interruptAtPrompt() throws {
+        // A pseudo-terminal (util-linux `script`) turns the typed ^C into SIGINT, as a terminal does.
+        let typing = #"""
+            (sleep 2; printf 'x = 1'; sleep 0.7; printf '\003'; sleep 0.7; printf 'for i = 1, 2 do\n'; sleep 0.7; printf '\003'; \
+             sleep 0.7; printf 'print("after", x)\n'; sleep 0.7; printf '\004') | script -qfec "$0" /dev/null
+            """#
+        let (ok, out, err) = try TestSupport.runShell(typing, arguments: [])
+        #expect(ok, "\(out) \(err)")
+        #expect(out.contains("after\tnil") && out.components(separatedBy: "^C").count == 3, "\(out)")
+    }
+
     @Test("Ctrl-C stops a database build inside Swift promptly; the build resumes from the blocks it finished")
     func interruptLongSwiftWork() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("darwin-interrupt-\(UUID().uuidString)")

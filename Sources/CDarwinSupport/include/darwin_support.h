@@ -10,6 +10,9 @@ void darwin_tune_malloc(void);
 void darwin_interrupt_request(void);
 int darwin_interrupt_pending(void);
 void darwin_interrupt_clear(void);
+/* Ctrl-C at an interactive prompt: sets the flag instead of ending the process (until _end). */
+void darwin_prompt_interrupt_begin(void);
+void darwin_prompt_interrupt_end(void);
 /* Atomically swaps two existing paths (renameat2 RENAME_EXCHANGE); -1 where the kernel or file system cannot. */
 int darwin_exchange_paths(const char *a, const char *b);
 
