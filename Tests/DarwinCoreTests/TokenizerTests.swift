@@ -65,6 +65,18 @@ struct TokenizerTests {
         }
     }
 
+    @Test("patterns that repeat a repeating group are refused; real pre-tokenizer patterns are not")
+    func catastrophicPatterns() throws {
+        for bad in ["(a*)*b", "(?:\\s+)+$", "((ab)+c)*", "(x|y+){2,}z"] {
+            #expect(RegexSplitter.nestedRepetition(in: bad) != nil, "\(bad)")
+            #expect(throws: TensorError.self) { try RegexSplitter(pattern: bad) }
+        }
+        for good in [KnownPatternSplitter.gpt2Pattern, KnownPatternSplitter.llama3Pattern, KnownPatternSplitter.qwen2Pattern,
+                     "(ab)+", "(a+b)?", "[(*]+", "\\(a*\\)*", "(a{2,3})+"] {
+            #expect(RegexSplitter.nestedRepetition(in: good) == nil, "\(good)")
+        }
+    }
+
     @Test("bad tokenizer files give errors naming the file and field")
     func errors() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("darwin-tok-\(UUID().uuidString)")

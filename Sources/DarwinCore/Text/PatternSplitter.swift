@@ -32,7 +32,44 @@ struct RegexSplitter: PatternSplitter {
     let regex: Regex<AnyRegexOutput>
 
     init(pattern: String) throws {
+        if let group = RegexSplitter.nestedRepetition(in: pattern) {
+            throw TensorError("tokenizer: pattern \(pattern) repeats a group that itself repeats (\(group)): matching can take exponential time on some text, so it is refused")
+        }
         regex = try Regex(pattern).matchingSemantics(.unicodeScalar)
+    }
+
+    /// The first group that is repeated without bound (`*`, `+`, `{n,}`) while containing an unbounded repetition
+    /// itself, like `(a*)*`: the shape behind catastrophic backtracking. Real pre-tokenizer patterns have none.
+    static func nestedRepetition(in pattern: String) -> String? {
+        let chars = Array(pattern)
+        var stack: [(start: Int, repeats: Bool)] = []
+        var i = 0
+        func unboundedQuantifier(at j: Int) -> Bool {
+            guard j < chars.count else { return false }
+            if chars[j] == "*" || chars[j] == "+" { return true }
+            guard chars[j] == "{", let close = chars[j...].firstIndex(of: "}") else { return false }
+            return chars[j..<close].contains(",") && chars[close - 1] == ","
+        }
+        while i < chars.count {
+            switch chars[i] {
+            case "\\": i += 1
+            case "[":  // a character class: skip to its closing bracket
+                i += 1
+                if i < chars.count && chars[i] == "^" { i += 1 }
+                if i < chars.count && chars[i] == "]" { i += 1 }
+                while i < chars.count && chars[i] != "]" { if chars[i] == "\\" { i += 1 }; i += 1 }
+            case "(": stack.append((i, false))
+            case ")":
+                if let group = stack.popLast() {
+                    if group.repeats && unboundedQuantifier(at: i + 1) { return String(chars[group.start...min(i + 1, chars.count - 1)]) }
+                    if group.repeats || unboundedQuantifier(at: i + 1), !stack.isEmpty { stack[stack.count - 1].repeats = true }
+                }
+            default:
+                if unboundedQuantifier(at: i), !stack.isEmpty { stack[stack.count - 1].repeats = true }
+            }
+            i += 1
+        }
+        return nil
     }
 
     func matches(in scalars: [Unicode.Scalar]) -> [Range<Int>] {
