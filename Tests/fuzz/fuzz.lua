@@ -107,10 +107,16 @@ local tokenizer_json = read(fixtures .. "/tokenizers/bytelevel_gpt2/tokenizer.js
 local npy = "\x93NUMPY\x01\x00" .. string.pack("<I2", 70) .. "{'descr': '<i4', 'fortran_order': False, 'shape': (3,), }" ..
             string.rep(" ", 70 - 57 - 1) .. "\n" .. string.pack("<i4<i4<i4", 7, 8, 9)
 local jsonl = '{"text": "def f(x):"}\n{"text": "    return x"}\r\n'
+-- A gzip stream (written by the gzip program when there is one) and one database entry file, mutated below too.
+write("text.txt", "def f(x):\n    return x + 1\n")
+local gz = os.execute("gzip -kf text.txt") and read("text.txt.gz") or nil
+local entry_name
+for _, name in ipairs(darwin.list("db")) do if name:find("mlp.level1") then entry_name = "db/" .. name end end
+local entry = read(entry_name)
 local files = 0
 os.execute("mkdir -p m")
 for i = 1, file_count do
-  local which = i % 6
+  local which = i % 8
   if which == 0 then
     write("m/config.json", mutate(config)); write("m/model.safetensors", weights)
     local ok, m = pcall(darwin.load, "m")
@@ -127,6 +133,13 @@ for i = 1, file_count do
     write("ids.npy", mutate(npy, 80)); pcall(darwin.data.tokens, "ids.npy")
   elseif which == 4 then
     write("docs.jsonl", mutate(jsonl)); pcall(darwin.data.tokens, "docs.jsonl", tok)
+  elseif which == 6 then
+    if gz then write("t.txt.gz", mutate(gz)); pcall(darwin.data.tokens, "t.txt.gz", tok) end
+  elseif which == 7 then
+    write(entry_name, mutate(entry, 200))
+    local ok, d = pcall(darwin.database.open, "db")
+    if ok then local candidate = model:clone(); pcall(candidate.apply, candidate, d, {attention = {0, 0}, mlp = {1, 1}}) end
+    write(entry_name, entry)
   else
     write("db/manifest.json", mutate(manifest))
     local ok, d = pcall(darwin.database.open, "db")
