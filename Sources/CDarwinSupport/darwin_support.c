@@ -17,6 +17,13 @@ void darwin_interrupt_clear(void) { interrupt_flag = 0; }
 
 static void prompt_interrupt(int sig) { (void)sig; interrupt_flag = 1; }
 
+void darwin_unblock_sigint(void) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+}
+
 /* While a prompt waits for a line, Ctrl-C only sets the flag; without SA_RESTART the blocked read returns EINTR,
    so line editing gives up the line instead of the process ending. */
 void darwin_prompt_interrupt_begin(void) {
@@ -25,11 +32,7 @@ void darwin_prompt_interrupt_begin(void) {
     action.sa_handler = prompt_interrupt;
     sigemptyset(&action.sa_mask);
     sigaction(SIGINT, &action, NULL);
-    /* A parent may have started us from a thread that blocks signals (libdispatch workers do): unblock. */
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+    darwin_unblock_sigint();
 }
 
 void darwin_prompt_interrupt_end(void) { signal(SIGINT, SIG_DFL); }

@@ -2,7 +2,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <signal.h>
-#include <pthread.h>
 #include "darwin_support.h"
 
 static darwin_dispatch_fn dispatcher = NULL;
@@ -144,11 +143,7 @@ static void interrupt_action(int sig) {
 void darwin_interrupt_guard_begin(lua_State *L) {
     interrupt_state = L;
     signal(SIGINT, interrupt_action);
-    /* A parent may have spawned us from a thread that blocks signals (libdispatch workers do): unblock. */
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+    darwin_unblock_sigint();
 }
 
 void darwin_interrupt_guard_end(void) {

@@ -1,5 +1,3 @@
-import Glibc
-
 /// Shape arithmetic shared by all tensor operations.
 public enum Shape {
     /// Number of elements of a tensor with this shape (1 for a scalar shape `[]`).
@@ -12,11 +10,8 @@ public enum Shape {
         if let bad = shape.first(where: { $0 < 0 }) {
             throw TensorError("\(op): size \(bad) in shape \(TensorError.show(shape)) must be non-negative")
         }
-        var count = 1
-        for d in shape {
-            let (product, overflow) = count.multipliedReportingOverflow(by: d)
-            guard !overflow else { throw TensorError("\(op): not enough memory: shape \(TensorError.show(shape)) has more elements than an address space holds") }
-            count = product
+        guard let count = checkedProduct(shape) else {
+            throw TensorError("\(op): not enough memory: shape \(TensorError.show(shape)) has more elements than an address space holds")
         }
         let bytes = Double(count) * 4, available = MemoryLimit.availableBytes(for: bytes)
         guard bytes <= available else {
@@ -69,38 +64,4 @@ public enum Shape {
     public static func split(_ shape: [Int], at dim: Int) -> (outer: Int, size: Int, inner: Int) {
         (count(Array(shape[..<dim])), shape[dim], count(Array(shape[(dim + 1)...])))
     }
-}
-
-/// The machine's memory, for checks of requests that could never be satisfied.
-public enum MemoryLimit {
-    /// Physical memory in bytes.
-    public static let physicalBytes: Int = {
-        let pages = sysconf(Int32(_SC_PHYS_PAGES)), size = sysconf(Int32(_SC_PAGESIZE))
-        return pages > 0 && size > 0 ? pages * size : Int.max
-    }()
-
-    /// What a request of `bytes` can get: for requests of 256 MiB and more, the memory the kernel reports available
-    /// (with free swap), capped by the address-space limit (`ulimit -v`) less what the process has mapped; smaller
-    /// requests are only checked against physical memory (reading /proc costs more than they do).
-    public static func availableBytes(for bytes: Double) -> Double {
-        guard bytes >= Double(256 << 20) else { return Double(physicalBytes) }
-        var available = Double(physicalBytes)
-        if let info = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8) {
-            func field(_ name: String) -> Double? {
-                guard let line = info.split(separator: "\n").first(where: { $0.hasPrefix(name + ":") }) else { return nil }
-                return line.split(separator: " ").dropFirst().first.flatMap { Double($0) }.map { $0 * 1024 }
-            }
-            if let memory = field("MemAvailable") { available = memory + (field("SwapFree") ?? 0) }
-        }
-        var limit = rlimit()
-        if getrlimit(Int32(RLIMIT_AS.rawValue), &limit) == 0, limit.rlim_cur != rlim_t.max,
-           let statm = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8),
-           let pages = statm.split(separator: " ").first.flatMap({ Double($0) }) {
-            available = min(available, Double(limit.rlim_cur) - pages * Double(sysconf(Int32(_SC_PAGESIZE))))
-        }
-        return max(0, available)
-    }
-
-    /// `bytes` in GiB with one decimal.
-    static func gib(_ bytes: Double) -> String { String(Double(Int(bytes / Double(1 << 30) * 10)) / 10) }
 }

@@ -58,10 +58,10 @@ public struct LuaCall {
     /// Argument `i` as an integer (a float with an integral value is accepted).
     public func integer(_ i: Int32) throws -> Int {
         let v = try number(i)
-        guard v == v.rounded(), Swift.abs(v) < 9.0e15 else {
+        guard let value = v.exactInteger else {
             throw LuaError("bad argument #\(i) to '\(name)' (number has no integer representation: \(v))")
         }
-        return Int(v)
+        return value
     }
 
     /// Argument `i` as an integer within `range` (an error names the accepted range).
@@ -150,10 +150,10 @@ public struct LuaCall {
     public func integerList(from i: Int32, allowTrailing: Bool = false) throws -> [Int] {
         if isTable(i) {
             return try numberArray(i).enumerated().map { k, v in
-                guard v == v.rounded(), Swift.abs(v) < 9.0e15 else {
+                guard let value = v.exactInteger else {
                     throw LuaError("bad argument #\(i) to '\(name)' (entry \(k + 1) is \(v), expected an integer)")
                 }
-                return Int(v)
+                return value
             }
         }
         var values: [Int] = []

@@ -44,10 +44,10 @@ public struct LuaOptions {
         try with(key) { L in
             var ok: Int32 = 0
             let v = lua_tonumberx(L, -1, &ok)
-            guard ok != 0, lua_type(L, -1) == LUA_TNUMBER, v == v.rounded(), Swift.abs(v) < 9.0e15 else {
+            guard ok != 0, lua_type(L, -1) == LUA_TNUMBER, let value = v.exactInteger else {
                 throw LuaError("option '\(key)' must be an integer, got \(v)")
             }
-            return Int(v)
+            return value
         }
     }
 

@@ -27,8 +27,8 @@ extension LuaCall {
     public func indexList(_ i: Int32) throws -> [Int] {
         if let t = optionalObject(i, as: Tensor.self) {
             return try t.toArray().map { v in
-                guard v == v.rounded(), Swift.abs(v) < 9.0e15 else { throw LuaError("bad argument #\(i) to '\(name)' (index \(v) is not an integer)") }
-                return Int(v) - 1
+                guard let index = Double(v).exactInteger else { throw LuaError("bad argument #\(i) to '\(name)' (index \(v) is not an integer)") }
+                return index - 1
             }
         }
         guard isTable(i) else { throw argumentError(i, "table or tensor of indices") }

@@ -7,19 +7,9 @@ enum ScaleBenchmarks {
     /// The shapes `darwin-bench scale` measures by default.
     static let defaultShapes = ["smollm2-360m", "qwen2.5-0.5b", "llama-3.2-1b"]
 
-    /// Resident memory of this process now, in GiB.
-    static func residentGiB() -> Double {
-        guard let statm = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8),
-              let pages = statm.split(separator: " ").dropFirst().first.flatMap({ Double($0) }) else { return 0 }
-        return pages * Double(sysconf(Int32(_SC_PAGESIZE))) / Double(1 << 30)
-    }
-
-    /// Peak resident memory of this process so far, in GiB.
-    static func peakGiB() -> Double {
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        return Double(usage.ru_maxrss) * 1024 / Double(1 << 30)
-    }
+    /// Resident memory of this process now, and its peak so far, in GiB.
+    static func residentGiB() -> Double { Double(ProcessMemory.residentAndPeak().0) / Double(1 << 30) }
+    static func peakGiB() -> Double { Double(ProcessMemory.residentAndPeak().1) / Double(1 << 30) }
 
     /// Measures one shape; its checkpoint is written to `directory/name` unless already there. With `training`, two
     /// training steps (forward, backward, AdamW on every parameter) of the calibration batch run first, and their

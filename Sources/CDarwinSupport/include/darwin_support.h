@@ -12,6 +12,8 @@ int darwin_interrupt_pending(void);
 void darwin_interrupt_clear(void);
 /* Ctrl-C at an interactive prompt: sets the flag instead of ending the process (until _end). */
 void darwin_prompt_interrupt_begin(void);
+/* A parent may have started us from a thread that blocks signals (libdispatch workers do): unblock SIGINT. */
+void darwin_unblock_sigint(void);
 void darwin_prompt_interrupt_end(void);
 /* Atomically swaps two existing paths (renameat2 RENAME_EXCHANGE); -1 where the kernel or file system cannot. */
 int darwin_exchange_paths(const char *a, const char *b);

@@ -71,19 +71,3 @@ public enum FileSystem {
         }
     }
 }
-
-/// This process's resident memory, from /proc (Linux).
-public enum ProcessMemory {
-    /// (VmRSS, VmHWM) in bytes: resident now and the peak since start or the last `resetPeak()`.
-    public static func residentAndPeak() -> (Int, Int) {
-        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return (0, 0) }
-        func field(_ name: String) -> Int {
-            guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix(name + ":") }) else { return 0 }
-            return (line.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0) * 1024
-        }
-        return (field("VmRSS"), field("VmHWM"))
-    }
-
-    /// Resets the peak to the current resident size (writes 5 to /proc/self/clear_refs).
-    public static func resetPeak() { try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8) }
-}

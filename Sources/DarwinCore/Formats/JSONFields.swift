@@ -41,11 +41,10 @@ public struct JSONFields {
     /// An integer field (required unless `fallback` is given).
     public func int(_ key: String, _ fallback: Int? = nil) throws -> Int {
         guard has(key) else { if let fallback { return fallback }; throw fail(key, "is missing (an integer is required)") }
-        guard let n = object[key] as? NSNumber, !JSONFields.isBoolean(object[key]), n.doubleValue == n.doubleValue.rounded(),
-              Swift.abs(n.doubleValue) <= 9.0e15 else {
+        guard let n = object[key] as? NSNumber, !JSONFields.isBoolean(object[key]), let value = n.doubleValue.exactInteger else {
             throw fail(key, "must be an integer, found \(object[key]!)")
         }
-        return n.intValue
+        return value
     }
 
     /// A number field.

@@ -72,13 +72,7 @@ public final class SafeTensorsFile {
             guard let dtype = SafeTensorsDType(rawValue: dtypeName) else {
                 throw FormatError(file: path, "tensor '\(name)': unsupported dtype \(dtypeName) (supported: F32, F16, BF16, F64)")
             }
-            var elements = 1, overflow = false
-            for d in shape {
-                let (product, o) = elements.multipliedReportingOverflow(by: d)
-                elements = product
-                overflow = overflow || o || d < 0
-            }
-            guard !overflow, elements <= Int.max / 8 else {
+            guard let elements = Shape.checkedProduct(shape), elements <= Int.max / 8 else {
                 throw FormatError(file: path, "tensor '\(name)': shape \(TensorError.show(shape)) must list non-negative sizes of a tensor that fits in memory")
             }
             let expected = elements * dtype.size

@@ -3,7 +3,13 @@ import Foundation
 /// Writes safetensors files atomically (to a temporary file in the same folder, then renamed).
 public enum SafeTensorsWriter {
     /// Storage format for written tensors.
-    public enum Precision { case f32, bf16, f16 }
+    public enum Precision {
+        case f32, bf16, f16
+        /// The safetensors dtype name.
+        var dtypeName: String { self == .f32 ? "F32" : self == .bf16 ? "BF16" : "F16" }
+        /// The `torch_dtype` name a config records.
+        var torchName: String { self == .f32 ? "float32" : self == .bf16 ? "bfloat16" : "float16" }
+    }
 
     /// Writes `tensors` (name, tensor) in the given order with optional `metadata`.
     public static func write(_ tensors: [(String, Tensor)], to path: String, metadata: [String: String] = [:],
@@ -57,11 +63,10 @@ public enum SafeTensorsWriter {
         var header: [String: Any] = [:]
         if !metadata.isEmpty { header["__metadata__"] = metadata }
         let elementSize = precision == .f32 ? 4 : 2
-        let dtypeName = ["F32", "BF16", "F16"][[.f32, .bf16, .f16].firstIndex(of: precision)!]
         var offset = 0
         for (name, shape) in entries {
             let bytes = Shape.count(shape) * elementSize
-            header[name] = ["dtype": dtypeName, "shape": shape, "data_offsets": [offset, offset + bytes]] as [String: Any]
+            header[name] = ["dtype": precision.dtypeName, "shape": shape, "data_offsets": [offset, offset + bytes]] as [String: Any]
             offset += bytes
         }
         var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])

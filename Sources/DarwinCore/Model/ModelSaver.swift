@@ -62,7 +62,7 @@ public enum ModelSaver {
                 ["kv_of_query": b.attention?.kvOfQuery ?? [], "mlp_width": b.mlp?.width ?? 0]
             }
         }
-        config["torch_dtype"] = ["float32", "bfloat16", "float16"][[.f32, .bf16, .f16].firstIndex(of: precision)!]
+        config["torch_dtype"] = precision.torchName
         config.removeValue(forKey: "dtype")
         var tensors = model.namedParameters
         if model.lmHead === model.embedding { config["tie_word_embeddings"] = true } else {

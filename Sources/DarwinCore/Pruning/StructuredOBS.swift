@@ -159,10 +159,9 @@ final class GroupOBSState: GreedyOBSState {
     }
 }
 
-/// `[count, count]` elements, or an error when that overflows.
+/// Elements of an `a`×`b` buffer (at least 1, for allocation), or an error when that overflows.
 func checkedCount(_ a: Int, _ b: Int) throws -> Int {
-    let (count, overflow) = a.multipliedReportingOverflow(by: b)
-    guard !overflow, a >= 0, b >= 0 else { throw TensorError("obs: a \(a)×\(b) matrix is too large") }
+    guard let count = Shape.checkedProduct([a, b]) else { throw TensorError("obs: a \(a)×\(b) matrix is too large") }
     return max(count, 1)
 }
 
