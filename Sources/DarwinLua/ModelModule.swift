@@ -79,17 +79,23 @@ enum ModelModule {
         }),
         ("parameters", { c in c.push(try c.object(1, as: LanguageModel.self).parameterCount); return 1 }),
         ("parameter", { c in
-            // model:parameter(name): the weight tensor with that Hugging Face name (shared: edits change the model).
+            // model:parameter(name): the weight tensor with that Hugging Face name (shared: edits change the model;
+            // a 16-bit weight matrix becomes float32 in memory for good when fetched this way).
             let model = try c.object(1, as: LanguageModel.self), name = try c.string(2)
-            guard let t = model.namedParameters.first(where: { $0.0 == name })?.1 else {
+            guard let p = model.namedWeights.first(where: { $0.0 == name })?.1 else {
                 throw LuaError("no parameter named '\(name)' (names look like model.layers.0.mlp.down_proj.weight)")
             }
-            c.push(t); return 1
+            switch p {
+            case .matrix(let w): c.push(w.tensor)
+            case .vector(let t): c.push(t)
+            }
+            return 1
         }),
         ("parameter_names", { c in
             let model = try c.object(1, as: LanguageModel.self)
-            lua_createtable(c.host.state, Int32(model.namedParameters.count), 0)
-            for (i, (n, _)) in model.namedParameters.enumerated() { c.push(n); lua_rawseti(c.host.state, -2, lua_Integer(i + 1)) }
+            let names = model.namedWeights.map(\.0)
+            lua_createtable(c.host.state, Int32(names.count), 0)
+            for (i, n) in names.enumerated() { c.push(n); lua_rawseti(c.host.state, -2, lua_Integer(i + 1)) }
             return 1
         }),
         ("config", { c in pushConfig(c, try c.object(1, as: LanguageModel.self)); return 1 }),

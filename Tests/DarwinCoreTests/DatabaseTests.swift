@@ -54,14 +54,14 @@ struct DatabaseTests {
         for i in 0..<3 {
             let a = zeroed.blocks[i].attention!, m = zeroed.blocks[i].mlp!
             let keptHeads = try db.kept(block: i, kind: .attention, level: genome.attention[i])
-            try a.o.fill(0)
+            try a.o.tensor.fill(0)
             if let stitched = candidate.blocks[i].attention {
-                for (k, h) in keptHeads.enumerated() { _ = try a.o.narrow(1, h * hd, hd).copy(from: stitched.o.narrow(1, k * hd, hd)) }
+                for (k, h) in keptHeads.enumerated() { _ = try a.o.tensor.narrow(1, h * hd, hd).copy(from: stitched.o.tensor.narrow(1, k * hd, hd)) }
             } else { a.oBias = nil }
             let keptNeurons = try db.kept(block: i, kind: .mlp, level: genome.mlp[i])
-            try m.down.fill(0)
+            try m.down.tensor.fill(0)
             if let stitched = candidate.blocks[i].mlp {
-                for (k, j) in keptNeurons.enumerated() { _ = try m.down.narrow(1, j, 1).copy(from: stitched.down.narrow(1, k, 1)) }
+                for (k, j) in keptNeurons.enumerated() { _ = try m.down.tensor.narrow(1, j, 1).copy(from: stitched.down.tensor.narrow(1, k, 1)) }
             } else { m.downBias = nil }
         }
         let (ids, batch) = try Fixtures.inputIds(try Fixtures.reference(Self.family))

@@ -54,7 +54,7 @@ struct EvaluationTests {
         #expect(Swift.abs(try model.klDivergence(seqs, to: sparse)) < 1e-6)
         // Perturb one MLP and compare with a float64 computation from the two models' logits.
         let perturbed = try ModelLoader.load(directory: Fixtures.model("llama_gqa_tied"))
-        perturbed.blocks[1].mlp!.down.binaryInPlace(.mul, scalar: 1.5)
+        perturbed.blocks[1].mlp!.down.tensor.binaryInPlace(.mul, scalar: 1.5)
         let klFull = try perturbed.klDivergence(seqs, to: full)
         let p = try model.forward(tokens: Array(seqs.joined()), batch: seqs.count).logits.logSoftmax(dim: -1).toArray()
         let q = try perturbed.forward(tokens: Array(seqs.joined()), batch: seqs.count).logits.logSoftmax(dim: -1).toArray()

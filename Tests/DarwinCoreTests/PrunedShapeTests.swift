@@ -6,7 +6,7 @@ import Testing
 struct PrunedShapeTests {
     /// Zeroes, in place, the `o_proj` columns of query head `h` (the dense equivalent of removing it).
     static func zeroHead(_ a: AttentionWeights, _ h: Int) throws {
-        try a.o.narrow(1, h * a.headDim, a.headDim).fill(0)
+        try a.o.tensor.narrow(1, h * a.headDim, a.headDim).fill(0)
     }
 
     @Test("removing heads, a whole KV group, neurons and whole units equals zeroing them in the dense model",
@@ -27,12 +27,12 @@ struct PrunedShapeTests {
         let m0 = pruned.blocks[0].mlp!
         let neurons = Array(stride(from: 0, to: m0.width, by: 3))
         pruned.blocks[0].mlp = try m0.keeping(neurons: neurons)
-        for j in 0..<m0.width where !neurons.contains(j) { try zeroed.blocks[0].mlp!.down.narrow(1, j, 1).fill(0) }
+        for j in 0..<m0.width where !neurons.contains(j) { try zeroed.blocks[0].mlp!.down.tensor.narrow(1, j, 1).fill(0) }
         pruned.blocks[1].attention = try pruned.blocks[1].attention!.keeping(queryHeads: [])
         pruned.blocks[1].mlp = try pruned.blocks[1].mlp!.keeping(neurons: [])
         let a1 = zeroed.blocks[1].attention!
-        try a1.o.fill(0)
-        try zeroed.blocks[1].mlp!.down.fill(0)
+        try a1.o.tensor.fill(0)
+        try zeroed.blocks[1].mlp!.down.tensor.fill(0)
         // Biases of removed output projections would remain in the zeroed model; remove them there too.
         a1.oBias = nil
         zeroed.blocks[1].mlp!.downBias = nil

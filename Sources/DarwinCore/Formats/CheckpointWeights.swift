@@ -50,6 +50,19 @@ public final class CheckpointWeights {
 
     /// The tensor `name` as float32, checked against `shape` when given.
     public func tensor(_ name: String, shape: [Int]? = nil) throws -> Tensor {
+        let file = try self.file(holding: name, shape: shape)
+        return try file.tensor(name)
+    }
+
+    /// The 2-d tensor `name` checked against `shape`, as a model weight: 16-bit as stored when `keepHalf` and the
+    /// checkpoint stores it as bf16/f16, else float32.
+    public func weight(_ name: String, shape: [Int], keepHalf: Bool) throws -> Weight {
+        let file = try self.file(holding: name, shape: shape)
+        return keepHalf ? try file.weight(name) : Weight(try file.tensor(name))
+    }
+
+    /// The opened file holding `name`, whose shape is checked against `shape` when given.
+    private func file(holding name: String, shape: [Int]?) throws -> SafeTensorsFile {
         guard let path = fileOfTensor[name] else { throw FormatError(file: directory, "checkpoint has no tensor '\(name)'") }
         let file = try opened[path] ?? SafeTensorsFile(path: path)
         opened[path] = file
@@ -59,6 +72,6 @@ public final class CheckpointWeights {
         if let shape, entry.shape != shape {
             throw FormatError(file: path, "tensor '\(name)' has shape \(TensorError.show(entry.shape)), the config implies \(TensorError.show(shape))")
         }
-        return try file.tensor(name)
+        return file
     }
 }

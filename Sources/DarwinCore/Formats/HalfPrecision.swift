@@ -8,6 +8,17 @@ enum HalfPrecision {
         }
     }
 
+    /// Aligned bfloat16 bits to float32, eight at a time.
+    static func bf16BitsToFloat(_ src: UnsafePointer<UInt16>, _ dst: UnsafeMutablePointer<Float>, count: Int) {
+        var i = 0
+        while i + 8 <= count {
+            let wide = SIMD8<UInt32>(truncatingIfNeeded: UnsafeRawPointer(src + i).loadUnaligned(as: SIMD8<UInt16>.self)) &<< 16
+            UnsafeMutableRawPointer(dst + i).storeBytes(of: wide, as: SIMD8<UInt32>.self)
+            i += 8
+        }
+        while i < count { dst[i] = Float(bitPattern: UInt32(src[i]) << 16); i += 1 }
+    }
+
     /// IEEE half (float16) bits to float32, including subnormals, infinities and NaN.
     static func f16ToFloat(_ src: UnsafeRawPointer, _ dst: UnsafeMutablePointer<Float>, count: Int) {
         for i in 0..<count {

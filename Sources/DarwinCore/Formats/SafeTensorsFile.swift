@@ -92,6 +92,17 @@ public final class SafeTensorsFile {
         self.metadata = metadata
     }
 
+    /// The 2-d tensor `name` as a model weight: its 16-bit bits copied as they are for BF16/F16 (a copy rather than
+    /// the mapped file, so that a checkpoint rewritten while the model is loaded cannot take the pages away), float32 otherwise.
+    public func weight(_ name: String) throws -> Weight {
+        guard let e = entries[name] else { throw FormatError(file: path, "no tensor named '\(name)'") }
+        guard e.shape.count == 2, e.dtype == .bf16 || e.dtype == .f16 else { return Weight(try tensor(name)) }
+        return try data.withUnsafeBytes { raw in
+            Weight(try HalfMatrix(format: e.dtype == .bf16 ? .bf16 : .f16, rows: e.shape[0], columns: e.shape[1],
+                                  copying: raw.baseAddress! + dataStart + e.begin))
+        }
+    }
+
     /// The tensor `name` converted to float32.
     public func tensor(_ name: String) throws -> Tensor {
         guard let e = entries[name] else { throw FormatError(file: path, "no tensor named '\(name)'") }

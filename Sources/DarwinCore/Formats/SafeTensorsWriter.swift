@@ -26,9 +26,9 @@ public enum SafeTensorsWriter {
 
     /// Writes a file of tensors with the given names and shapes whose values `fill(tensorIndex, chunk)` provides
     /// chunk by chunk (in order), so that files larger than memory can be written; atomically, like `write`.
-    public static func stream(_ entries: [(String, [Int])], to path: String, precision: Precision,
+    public static func stream(_ entries: [(String, [Int])], to path: String, metadata: [String: String] = [:], precision: Precision,
                               fill: (Int, UnsafeMutableBufferPointer<Float>) -> Void) throws {
-        let layout = try header(entries, metadata: [:], precision: precision)
+        let layout = try header(entries, metadata: metadata, precision: precision)
         let temp = path + ".tmp-\(getpid())"
         guard FileManager.default.createFile(atPath: temp, contents: nil), let handle = FileHandle(forWritingAtPath: temp) else {
             throw FormatError(file: path, "cannot create a temporary file beside it")

@@ -105,7 +105,7 @@ extension LanguageModel {
     /// position are computed (k dot products with LM-head rows instead of the whole vocabulary's projection).
     func sparseKL(_ sequences: [[Int32]], to target: TargetDistribution, k: Int, batchSize: Int) throws -> Double {
         let h = config.hiddenSize
-        let head = lmHead.contiguous()
+        let head = lmHead.floatValues()  // the k rows of each position are read from anywhere in the head
         var perPosition = [Double](repeating: 0, count: sequences.count * target.sequenceLength)
         try perPosition.withUnsafeMutableBufferPointer { out in
             let klOut = out.baseAddress!

@@ -41,7 +41,7 @@ extension LanguageModel {
             throw TensorError("forward: token id \(tokens[bad]) at position \(bad + 1) is outside the vocabulary 0..<\(vocab)")
         }
         let x = Tensor(uninitializedShape: [tokens.count, h])
-        for (i, t) in tokens.enumerated() { (x.data + i * h).update(from: embedding.data + Int(t) * h, count: h) }
+        for (i, t) in tokens.enumerated() { embedding.convertRows(Int(t)..<(Int(t) + 1), into: x.data + i * h) }
         return x
     }
 

@@ -3,7 +3,8 @@ import Foundation
 /// Loads a Hugging Face checkpoint directory (`config.json` + safetensors) into a `LanguageModel`.
 public enum ModelLoader {
     /// Loads `directory`. Tensor shapes are checked against the config; errors name the file and the tensor.
-    public static func load(directory: String) throws -> LanguageModel {
+    /// Weight matrices stored as bf16/f16 stay 16-bit in memory unless `keepHalf` is false (then all float32).
+    public static func load(directory: String, keepHalf: Bool = true) throws -> LanguageModel {
         let configPath = directory + "/config.json"
         guard FileManager.default.fileExists(atPath: configPath) else {
             throw FormatError(file: directory, "not a model directory: config.json is missing")
@@ -14,7 +15,7 @@ public enum ModelLoader {
             throw FormatError(file: configPath, "field 'num_hidden_layers' is \(config.layerCount), but the checkpoint has more layers (model.layers.\(config.layerCount).* exists)")
         }
         let h = config.hiddenSize, hd = config.headDim
-        let embedding = try weights.tensor("model.embed_tokens.weight", shape: [config.vocabSize, h])
+        let embedding = try weights.weight("model.embed_tokens.weight", shape: [config.vocabSize, h], keepHalf: keepHalf)
         var blocks: [TransformerBlock] = []
         let layout = try PrunedLayout(config: config, file: configPath)
         for i in 0..<config.layerCount {
@@ -27,10 +28,10 @@ public enum ModelLoader {
             if !kvOfQuery.isEmpty {
                 let nq = kvOfQuery.count, nkv = (kvOfQuery.max() ?? -1) + 1
                 attention = AttentionWeights(
-                    q: try weights.tensor(p + "self_attn.q_proj.weight", shape: [nq * hd, h]),
-                    k: try weights.tensor(p + "self_attn.k_proj.weight", shape: [nkv * hd, h]),
-                    v: try weights.tensor(p + "self_attn.v_proj.weight", shape: [nkv * hd, h]),
-                    o: try weights.tensor(p + "self_attn.o_proj.weight", shape: [h, nq * hd]),
+                    q: try weights.weight(p + "self_attn.q_proj.weight", shape: [nq * hd, h], keepHalf: keepHalf),
+                    k: try weights.weight(p + "self_attn.k_proj.weight", shape: [nkv * hd, h], keepHalf: keepHalf),
+                    v: try weights.weight(p + "self_attn.v_proj.weight", shape: [nkv * hd, h], keepHalf: keepHalf),
+                    o: try weights.weight(p + "self_attn.o_proj.weight", shape: [h, nq * hd], keepHalf: keepHalf),
                     qBias: try bias("self_attn.q_proj.bias", nq * hd, config.qkvBias),
                     kBias: try bias("self_attn.k_proj.bias", nkv * hd, config.qkvBias),
                     vBias: try bias("self_attn.v_proj.bias", nkv * hd, config.qkvBias),
@@ -41,9 +42,9 @@ public enum ModelLoader {
             let width = layout.mlpWidth(layer: i)
             if width > 0 {
                 mlp = MLPWeights(
-                    gate: try weights.tensor(p + "mlp.gate_proj.weight", shape: [width, h]),
-                    up: try weights.tensor(p + "mlp.up_proj.weight", shape: [width, h]),
-                    down: try weights.tensor(p + "mlp.down_proj.weight", shape: [h, width]),
+                    gate: try weights.weight(p + "mlp.gate_proj.weight", shape: [width, h], keepHalf: keepHalf),
+                    up: try weights.weight(p + "mlp.up_proj.weight", shape: [width, h], keepHalf: keepHalf),
+                    down: try weights.weight(p + "mlp.down_proj.weight", shape: [h, width], keepHalf: keepHalf),
                     gateBias: try bias("mlp.gate_proj.bias", width, config.mlpBias),
                     upBias: try bias("mlp.up_proj.bias", width, config.mlpBias),
                     downBias: try bias("mlp.down_proj.bias", h, config.mlpBias))
@@ -54,9 +55,9 @@ public enum ModelLoader {
                 attention: attention, mlp: mlp))
         }
         let finalNorm = try weights.tensor("model.norm.weight", shape: [h])
-        let lmHead: Tensor
+        let lmHead: Weight
         if weights.contains("lm_head.weight") && !config.tieWordEmbeddings {
-            lmHead = try weights.tensor("lm_head.weight", shape: [config.vocabSize, h])
+            lmHead = try weights.weight("lm_head.weight", shape: [config.vocabSize, h], keepHalf: keepHalf)
         } else if config.tieWordEmbeddings {
             lmHead = embedding
         } else {

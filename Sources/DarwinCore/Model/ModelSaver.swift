@@ -64,12 +64,20 @@ public enum ModelSaver {
         }
         config["torch_dtype"] = precision.torchName
         config.removeValue(forKey: "dtype")
-        var tensors = model.namedParameters
-        if model.lmHead === model.embedding { config["tie_word_embeddings"] = true } else {
-            config["tie_word_embeddings"] = false
-            if !tensors.contains(where: { $0.0 == "lm_head.weight" }) { tensors.append(("lm_head.weight", model.lmHead)) }
+        config["tie_word_embeddings"] = model.tiedEmbeddings
+        // Streamed tensor by tensor: a 16-bit model is never held in float32 whole, nor the file in memory.
+        let parameters = model.namedWeights
+        var cursor = (index: -1, element: 0)
+        try SafeTensorsWriter.stream(parameters.map { ($0.0, $0.1.shape) }, to: directory + "/model.safetensors",
+                                     metadata: ["format": "pt"], precision: precision) { index, chunk in
+            if index != cursor.index { cursor = (index, 0) }
+            let range = cursor.element..<(cursor.element + chunk.count)
+            switch parameters[index].1 {
+            case .matrix(let w): w.convertElements(range, into: chunk.baseAddress!)
+            case .vector(let t): chunk.baseAddress!.update(from: t.contiguous().data + range.lowerBound, count: range.count)
+            }
+            cursor.element = range.upperBound
         }
-        try SafeTensorsWriter.write(tensors, to: directory + "/model.safetensors", metadata: ["format": "pt"], precision: precision)
         let json = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
         try AtomicFile.write(json, to: directory + "/config.json")
     }

@@ -21,9 +21,9 @@ extension LanguageModel {
                                             kvOfQuery: (0..<heads).map { $0 / groups }, headDim: hd),
                 mlp: MLPWeights(gate: try w([intermediate, hidden]), up: try w([intermediate, hidden]), down: try w([hidden, intermediate])))
         }
-        let embedding = try w([vocab, hidden])
+        let embedding = Weight(try w([vocab, hidden]))
         return LanguageModel(config: config, embedding: embedding, blocks: blocks, finalNorm: try Tensor.ones([hidden]),
-                             lmHead: tied ? embedding : try w([vocab, hidden]))
+                             lmHead: tied ? embedding : Weight(try w([vocab, hidden])))
     }
 
     /// Matrix-multiply FLOPs of one forward pass over `batch` sequences of `seq` tokens

@@ -13,8 +13,8 @@ extension AttentionWeights {
         let qRows = kept.flatMap { h in (h * hd)..<((h + 1) * hd) }
         let kvRows = usedKV.flatMap { g in (g * hd)..<((g + 1) * hd) }
         let result = AttentionWeights(
-            q: try q.indexSelect(0, qRows), k: try k.indexSelect(0, kvRows), v: try v.indexSelect(0, kvRows),
-            o: try o.indexSelect(1, qRows),
+            q: try q.selecting(rows: qRows), k: try k.selecting(rows: kvRows), v: try v.selecting(rows: kvRows),
+            o: try o.selecting(columns: qRows),
             qBias: try qBias?.indexSelect(0, qRows), kBias: try kBias?.indexSelect(0, kvRows),
             vBias: try vBias?.indexSelect(0, kvRows), oBias: oBias?.clone(),
             kvOfQuery: kept.map { newIndexOfKV[kvOfQuery[$0]]! }, headDim: hd)
@@ -44,8 +44,8 @@ extension MLPWeights {
     /// Without `copyingDown` the result's `down` is left empty for the caller to set.
     public func keeping(neurons kept: [Int], copyingDown: Bool = true) throws -> MLPWeights? {
         guard !kept.isEmpty else { return nil }
-        let result = MLPWeights(gate: try gate.indexSelect(0, kept), up: try up.indexSelect(0, kept),
-                                down: copyingDown ? try down.indexSelect(1, kept) : Tensor(uninitializedShape: [0]),
+        let result = MLPWeights(gate: try gate.selecting(rows: kept), up: try up.selecting(rows: kept),
+                                down: copyingDown ? try down.selecting(columns: kept) : Weight(Tensor(uninitializedShape: [0, 0])),
                                 gateBias: try gateBias?.indexSelect(0, kept), upBias: try upBias?.indexSelect(0, kept),
                                 downBias: downBias?.clone())
         result.denseNeurons = kept.map { denseNeurons?[$0] ?? $0 }

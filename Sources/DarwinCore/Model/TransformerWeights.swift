@@ -2,7 +2,7 @@
 /// the KV heads they still use. Linear weights are `[out, in]` as in Hugging Face checkpoints.
 public final class AttentionWeights {
     /// `[queryHeads*headDim, hidden]`, `[kvHeads*headDim, hidden]`, `[kvHeads*headDim, hidden]`, `[hidden, queryHeads*headDim]`.
-    public var q: Tensor, k: Tensor, v: Tensor, o: Tensor
+    public var q: Weight, k: Weight, v: Weight, o: Weight
     /// Optional biases (Qwen2 has q/k/v biases; `attention_bias` gives all four).
     public var qBias: Tensor?, kBias: Tensor?, vBias: Tensor?, oBias: Tensor?
     /// For each kept query head, the index of its KV head within this block's `k`/`v`.
@@ -17,35 +17,57 @@ public final class AttentionWeights {
     /// Per-head dimension.
     public let headDim: Int
 
-    public init(q: Tensor, k: Tensor, v: Tensor, o: Tensor, qBias: Tensor? = nil, kBias: Tensor? = nil,
+    public init(q: Weight, k: Weight, v: Weight, o: Weight, qBias: Tensor? = nil, kBias: Tensor? = nil,
                 vBias: Tensor? = nil, oBias: Tensor? = nil, kvOfQuery: [Int], headDim: Int) {
         self.q = q; self.k = k; self.v = v; self.o = o
         self.qBias = qBias; self.kBias = kBias; self.vBias = vBias; self.oBias = oBias
         self.kvOfQuery = kvOfQuery; self.headDim = headDim
     }
 
+    /// Attention with float32 weights.
+    public convenience init(q: Tensor, k: Tensor, v: Tensor, o: Tensor, qBias: Tensor? = nil, kBias: Tensor? = nil,
+                            vBias: Tensor? = nil, oBias: Tensor? = nil, kvOfQuery: [Int], headDim: Int) {
+        self.init(q: Weight(q), k: Weight(k), v: Weight(v), o: Weight(o), qBias: qBias, kBias: kBias, vBias: vBias, oBias: oBias,
+                  kvOfQuery: kvOfQuery, headDim: headDim)
+    }
+
+    /// The four weight matrices.
+    public var weights: [Weight] { [q, k, v, o] }
+    /// The biases present.
+    public var biases: [Tensor] { [qBias, kBias, vBias, oBias].compactMap { $0 } }
+
     /// Parameter count.
-    public var parameterCount: Int { [q, k, v, o, qBias, kBias, vBias, oBias].compactMap { $0?.count }.reduce(0, +) }
+    public var parameterCount: Int { weights.map(\.count).reduce(0, +) + biases.map(\.count).reduce(0, +) }
 }
 
 /// SwiGLU MLP weights of one block, possibly narrowed: `down(silu(gate x) * up x)`.
 public final class MLPWeights {
     /// `[width, hidden]`, `[width, hidden]`, `[hidden, width]`.
-    public var gate: Tensor, up: Tensor, down: Tensor
+    public var gate: Weight, up: Weight, down: Weight
     /// Optional biases (`mlp_bias`).
     public var gateBias: Tensor?, upBias: Tensor?, downBias: Tensor?
 
-    public init(gate: Tensor, up: Tensor, down: Tensor, gateBias: Tensor? = nil, upBias: Tensor? = nil, downBias: Tensor? = nil) {
+    public init(gate: Weight, up: Weight, down: Weight, gateBias: Tensor? = nil, upBias: Tensor? = nil, downBias: Tensor? = nil) {
         self.gate = gate; self.up = up; self.down = down
         self.gateBias = gateBias; self.upBias = upBias; self.downBias = downBias
     }
+
+    /// An MLP with float32 weights.
+    public convenience init(gate: Tensor, up: Tensor, down: Tensor, gateBias: Tensor? = nil, upBias: Tensor? = nil, downBias: Tensor? = nil) {
+        self.init(gate: Weight(gate), up: Weight(up), down: Weight(down), gateBias: gateBias, upBias: upBias, downBias: downBias)
+    }
+
+    /// The three weight matrices.
+    public var weights: [Weight] { [gate, up, down] }
+    /// The biases present.
+    public var biases: [Tensor] { [gateBias, upBias, downBias].compactMap { $0 } }
 
     /// Number of intermediate neurons.
     public var width: Int { gate.shape[0] }
     /// For each kept neuron, its index in the dense model (nil: the dense neurons, in order).
     public var denseNeurons: [Int]?
     /// Parameter count.
-    public var parameterCount: Int { [gate, up, down, gateBias, upBias, downBias].compactMap { $0?.count }.reduce(0, +) }
+    public var parameterCount: Int { weights.map(\.count).reduce(0, +) + biases.map(\.count).reduce(0, +) }
 }
 
 /// One decoder block; `attention` or `mlp` is nil when pruning removed it entirely (the residual passes through).
@@ -66,34 +88,48 @@ public final class TransformerBlock {
     }
 }
 
-/// A decoder-only language model of the Llama family in float32, with per-block shapes.
+/// A decoder-only language model of the Llama family, with per-block shapes. Weight matrices are float32 or, as
+/// loaded from a bf16/f16 checkpoint, 16-bit (`Weight`); norms and biases are float32; all arithmetic is float32.
 public final class LanguageModel {
     public let config: ModelConfig
     /// `[vocab, hidden]`.
-    public var embedding: Tensor
+    public var embedding: Weight
     public var blocks: [TransformerBlock]
     public var finalNorm: Tensor
     /// `[vocab, hidden]`; the same object as `embedding` when embeddings are tied.
-    public var lmHead: Tensor
+    public var lmHead: Weight
     /// Where the model was loaded from, if anywhere.
     public var source: String?
 
-    public init(config: ModelConfig, embedding: Tensor, blocks: [TransformerBlock], finalNorm: Tensor, lmHead: Tensor) {
+    public init(config: ModelConfig, embedding: Weight, blocks: [TransformerBlock], finalNorm: Tensor, lmHead: Weight) {
         self.config = config; self.embedding = embedding; self.blocks = blocks
         self.finalNorm = finalNorm; self.lmHead = lmHead
     }
 
-    /// Bytes of the distinct tensor storages behind this model's parameters (shared ones counted once here,
-    /// though clones count the storages they share with their parent too).
+    /// True when the LM head is the embedding matrix.
+    public var tiedEmbeddings: Bool { lmHead === embedding }
+
+    /// Bytes of the distinct memory behind this model's parameters (shared ones counted once here,
+    /// though clones count the memory they share with their parent too).
     public var parameterBytes: Int {
         var seen = Set<ObjectIdentifier>(), bytes = 0
-        for (_, t) in namedParameters where seen.insert(ObjectIdentifier(t.storage)).inserted { bytes += t.storage.count * 4 }
+        for (_, p) in namedWeights {
+            switch p {
+            case .matrix(let w): if seen.insert(w.memoryIdentity).inserted { bytes += w.byteCount }
+            case .vector(let t): if seen.insert(ObjectIdentifier(t.storage)).inserted { bytes += t.storage.count * 4 }
+            }
+        }
         return bytes
+    }
+
+    /// True when some weight matrix is held in 16 bits.
+    public var hasHalfWeights: Bool {
+        namedWeights.contains { if case .matrix(let w) = $0.1 { return w.half != nil } else { return false } }
     }
 
     /// Total parameter count (tied embeddings counted once).
     public var parameterCount: Int {
-        embedding.count + blocks.map(\.parameterCount).reduce(0, +) + finalNorm.count + (lmHead === embedding ? 0 : lmHead.count)
+        embedding.count + blocks.map(\.parameterCount).reduce(0, +) + finalNorm.count + (tiedEmbeddings ? 0 : lmHead.count)
     }
 
     /// RoPE cos/sin tables, cached per length.

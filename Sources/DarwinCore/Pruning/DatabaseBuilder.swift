@@ -91,7 +91,7 @@ public struct DatabaseBuilder {
 
     private func pruneAttention(_ a: AttentionWeights, _ h: Tensor, block: Int, path: String, headDim: Int,
                                 precision: SafeTensorsWriter.Precision) throws -> [DatabaseManifest.Entry] {
-        let (snapshots, _) = try StructuredOBS.prune(weight: a.o, hessian: h, groupSize: headDim, levels: attentionLevels, relDamp: relDamp)
+        let (snapshots, _) = try StructuredOBS.prune(weight: a.o.floatValues(), hessian: h, groupSize: headDim, levels: attentionLevels, relDamp: relDamp)
         return try snapshots.enumerated().map { level, s in
             let params = a.parameterCount(keepingQueryHeads: s.kept)
             return try write(s, name: "block\(block).attention.level\(level)", level: level, params: params, path: path, precision: precision)
@@ -99,7 +99,7 @@ public struct DatabaseBuilder {
     }
 
     private func pruneMLP(_ m: MLPWeights, _ h: Tensor, block: Int, path: String, precision: SafeTensorsWriter.Precision) throws -> [DatabaseManifest.Entry] {
-        let (snapshots, _) = try StructuredOBS.prune(weight: m.down, hessian: h, groupSize: 1, levels: mlpLevels, relDamp: relDamp) { done, total in
+        let (snapshots, _) = try StructuredOBS.prune(weight: m.down.floatValues(), hessian: h, groupSize: 1, levels: mlpLevels, relDamp: relDamp) { done, total in
             if done % max(1, total / 4) == 0 { progress?("database: block \(block + 1) mlp: \(done)/\(total) neurons removed") }
         }
         return try snapshots.enumerated().map { level, s in

@@ -119,11 +119,11 @@ public final class PruningDatabase {
         return pruned
     }
 
-    private func storedWeight(_ f: SafeTensorsFile, shape: [Int]) throws -> Tensor {
+    private func storedWeight(_ f: SafeTensorsFile, shape: [Int]) throws -> Weight {
         guard f.entries["weight"]?.shape == shape else {
             throw FormatError(file: f.path, "tensor 'weight' has shape \(TensorError.show(f.entries["weight"]?.shape ?? [])), expected \(TensorError.show(shape))")
         }
-        return try f.tensor("weight")
+        return try f.weight("weight")
     }
 }
 

@@ -51,7 +51,7 @@ extension LanguageModel {
             let dst = dE.data + Int(t) * h, src = dx.data + i * h
             for j in 0..<h { dst[j] += src[j] }
         }
-        try grads.accumulate(embedding, dE)
+        try grads.accumulate(embedding.tensor, dE)
         return (loss, grads)
     }
 
@@ -130,21 +130,21 @@ extension LanguageModel {
         try Interrupt.check()
         var dx = dOut
         if let m = block.mlp, let h = acts.mlpNormed, let gate = acts.gate, let up = acts.up, let act = acts.activation {
-            let da = try BackwardKernels.linear(act, m.down, m.downBias, dy: dx, grads: grads)
+            let da = try BackwardKernels.linear(act, m.down.tensor, m.downBias, dy: dx, grads: grads)
             let (dg, du) = BackwardKernels.swiglu(gate: gate, up: up, da: da)
-            let dh = try BackwardKernels.linear(h, m.gate, m.gateBias, dy: dg, grads: grads)
-            _ = try BackwardKernels.linear(h, m.up, m.upBias, dy: du, grads: grads, addingInto: dh)
+            let dh = try BackwardKernels.linear(h, m.gate.tensor, m.gateBias, dy: dg, grads: grads)
+            _ = try BackwardKernels.linear(h, m.up.tensor, m.upBias, dy: du, grads: grads, addingInto: dh)
             dx = try dx.binary(.add, try BackwardKernels.rmsNorm(acts.afterAttention, block.postAttentionNorm, eps: config.rmsNormEps, dy: dh, grads: grads))
         }
         if let a = block.attention, let h = acts.attentionNormed, let q = acts.q, let k = acts.k, let v = acts.v, let context = acts.context {
-            let dContext = try BackwardKernels.linear(context, a.o, a.oBias, dy: dx, grads: grads)
+            let dContext = try BackwardKernels.linear(context, a.o.tensor, a.oBias, dy: dx, grads: grads)
             let (dq, dk, dv) = BackwardKernels.causalAttention(q: q, k: k, v: v, kvOfQuery: a.kvOfQuery, batch: batch, seq: seq,
                                                                headDim: a.headDim, dContext: dContext)
             rope.apply(dq, sequenceLength: seq, heads: a.queryHeads, inverse: true)
             rope.apply(dk, sequenceLength: seq, heads: a.kvHeads, inverse: true)
-            let dh = try BackwardKernels.linear(h, a.q, a.qBias, dy: dq, grads: grads)
-            _ = try BackwardKernels.linear(h, a.k, a.kBias, dy: dk, grads: grads, addingInto: dh)
-            _ = try BackwardKernels.linear(h, a.v, a.vBias, dy: dv, grads: grads, addingInto: dh)
+            let dh = try BackwardKernels.linear(h, a.q.tensor, a.qBias, dy: dq, grads: grads)
+            _ = try BackwardKernels.linear(h, a.k.tensor, a.kBias, dy: dk, grads: grads, addingInto: dh)
+            _ = try BackwardKernels.linear(h, a.v.tensor, a.vBias, dy: dv, grads: grads, addingInto: dh)
             dx = try dx.binary(.add, try BackwardKernels.rmsNorm(acts.input, block.inputNorm, eps: config.rmsNormEps, dy: dh, grads: grads))
         }
         return dx

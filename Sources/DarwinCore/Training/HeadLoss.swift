@@ -22,7 +22,7 @@ extension LanguageModel {
             for b in 0..<batch { for t in 1..<seq where tokens[b * seq + t] != ignoreIndex { count += 1 } }
             guard count > 0 else { throw TensorError("train: every target is the ignored id \(ignoreIndex ?? -1)") }
         }
-        let x = normed.contiguous(), w = lmHead.contiguous()
+        let x = normed.contiguous(), w = lmHead.tensor.contiguous()
         let dNormed = Tensor(uninitializedShape: [rows, h])
         let dW = Tensor(shape: w.shape, repeating: 0)
         let chunkRows = max(1, min(rows, chunkRows ?? headChunkRows))
@@ -42,7 +42,7 @@ extension LanguageModel {
             sgemm(dy, GemmOperand(pointer: w.data, transposed: false, leadingDimension: h), dNormed.data + start * h, m: c, n: h, k: v, ldc: h)
             sgemm(GemmOperand(pointer: dlogits.data, transposed: true, leadingDimension: v), xChunk, dW.data, m: v, n: h, k: c, ldc: h, beta: 1)
         }
-        try grads.accumulate(lmHead, dW)
+        try grads.accumulate(lmHead.tensor, dW)
         return (loss, dNormed)
     }
 

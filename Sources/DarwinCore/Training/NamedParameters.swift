@@ -1,28 +1,61 @@
-/// The model's trainable tensors under their Hugging Face names (`model.layers.0.self_attn.q_proj.weight`, ...).
-/// Tied embeddings appear once, as `model.embed_tokens.weight`.
+/// One parameter of a model: a weight matrix (float32 or 16-bit) or a float32 vector (norm, bias).
+public enum ModelParameter {
+    case matrix(Weight)
+    case vector(Tensor)
+
+    /// The shape.
+    public var shape: [Int] {
+        switch self {
+        case .matrix(let w): return w.shape
+        case .vector(let t): return t.shape
+        }
+    }
+
+    /// The values as float32 without changing the parameter (a 16-bit matrix is converted into a new tensor).
+    public func floatValues() -> Tensor {
+        switch self {
+        case .matrix(let w): return w.floatValues()
+        case .vector(let t): return t
+        }
+    }
+}
+
 extension LanguageModel {
-    public var namedParameters: [(String, Tensor)] {
-        var out: [(String, Tensor)] = [("model.embed_tokens.weight", embedding)]
+    /// The model's parameters under their Hugging Face names (`model.layers.0.self_attn.q_proj.weight`, ...), as held:
+    /// reading them converts nothing. Tied embeddings appear once, as `model.embed_tokens.weight`.
+    public var namedWeights: [(String, ModelParameter)] {
+        var out: [(String, ModelParameter)] = [("model.embed_tokens.weight", .matrix(embedding))]
         for (i, b) in blocks.enumerated() {
             let p = "model.layers.\(i)."
-            out.append((p + "input_layernorm.weight", b.inputNorm))
+            out.append((p + "input_layernorm.weight", .vector(b.inputNorm)))
             if let a = b.attention {
-                for (n, t) in [("q_proj", a.q), ("k_proj", a.k), ("v_proj", a.v), ("o_proj", a.o)] { out.append((p + "self_attn.\(n).weight", t)) }
+                for (n, w) in [("q_proj", a.q), ("k_proj", a.k), ("v_proj", a.v), ("o_proj", a.o)] { out.append((p + "self_attn.\(n).weight", .matrix(w))) }
                 for (n, t) in [("q_proj", a.qBias), ("k_proj", a.kBias), ("v_proj", a.vBias), ("o_proj", a.oBias)] {
-                    if let t { out.append((p + "self_attn.\(n).bias", t)) }
+                    if let t { out.append((p + "self_attn.\(n).bias", .vector(t))) }
                 }
             }
-            out.append((p + "post_attention_layernorm.weight", b.postAttentionNorm))
+            out.append((p + "post_attention_layernorm.weight", .vector(b.postAttentionNorm)))
             if let m = b.mlp {
-                for (n, t) in [("gate_proj", m.gate), ("up_proj", m.up), ("down_proj", m.down)] { out.append((p + "mlp.\(n).weight", t)) }
+                for (n, w) in [("gate_proj", m.gate), ("up_proj", m.up), ("down_proj", m.down)] { out.append((p + "mlp.\(n).weight", .matrix(w))) }
                 for (n, t) in [("gate_proj", m.gateBias), ("up_proj", m.upBias), ("down_proj", m.downBias)] {
-                    if let t { out.append((p + "mlp.\(n).bias", t)) }
+                    if let t { out.append((p + "mlp.\(n).bias", .vector(t))) }
                 }
             }
         }
-        out.append(("model.norm.weight", finalNorm))
-        if lmHead !== embedding { out.append(("lm_head.weight", lmHead)) }
+        out.append(("model.norm.weight", .vector(finalNorm)))
+        if !tiedEmbeddings { out.append(("lm_head.weight", .matrix(lmHead))) }
         return out
+    }
+
+    /// The model's trainable tensors under their Hugging Face names, as float32 tensors that are the parameters
+    /// themselves (16-bit weight matrices become float32 for good: see `Weight.tensor`).
+    public var namedParameters: [(String, Tensor)] {
+        namedWeights.map { name, p in
+            switch p {
+            case .matrix(let w): return (name, w.tensor)
+            case .vector(let t): return (name, t)
+            }
+        }
     }
 }
 

@@ -53,25 +53,25 @@ public final class Trainer {
 }
 
 extension LanguageModel {
-    /// Gives this model its own copy of every weight tensor and weight object (keeping tied embeddings tied),
-    /// so in-place updates do not reach models it shares tensors with.
+    /// Gives this model its own float32 copy of every weight tensor and weight object (keeping tied embeddings tied),
+    /// so in-place updates do not reach models it shares tensors with: the float32 master weights of training.
     public func detachParameters() {
-        let tied = lmHead === embedding
-        embedding = embedding.clone()
-        lmHead = tied ? embedding : lmHead.clone()
+        let tied = tiedEmbeddings
+        embedding = Weight(embedding.floatCopy())
+        lmHead = tied ? embedding : Weight(lmHead.floatCopy())
         finalNorm = finalNorm.clone()
         for b in blocks {
             b.inputNorm = b.inputNorm.clone()
             b.postAttentionNorm = b.postAttentionNorm.clone()
             if let a = b.attention {
-                let copy = AttentionWeights(q: a.q.clone(), k: a.k.clone(), v: a.v.clone(), o: a.o.clone(), qBias: a.qBias?.clone(),
+                let copy = AttentionWeights(q: a.q.floatCopy(), k: a.k.floatCopy(), v: a.v.floatCopy(), o: a.o.floatCopy(), qBias: a.qBias?.clone(),
                                             kBias: a.kBias?.clone(), vBias: a.vBias?.clone(), oBias: a.oBias?.clone(),
                                             kvOfQuery: a.kvOfQuery, headDim: a.headDim)
                 copy.denseHeads = a.denseHeads
                 b.attention = copy
             }
             if let m = b.mlp {
-                let copy = MLPWeights(gate: m.gate.clone(), up: m.up.clone(), down: m.down.clone(), gateBias: m.gateBias?.clone(),
+                let copy = MLPWeights(gate: m.gate.floatCopy(), up: m.up.floatCopy(), down: m.down.floatCopy(), gateBias: m.gateBias?.clone(),
                                       upBias: m.upBias?.clone(), downBias: m.downBias?.clone())
                 copy.denseNeurons = m.denseNeurons
                 b.mlp = copy

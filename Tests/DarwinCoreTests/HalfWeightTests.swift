@@ -1,0 +1,91 @@
+import Foundation
+import Testing
+@testable import DarwinCore
+
+/// bf16/f16 checkpoints keep their weight matrices in 16 bits; every result must equal the float32 load's.
+@Suite("16-bit weights in memory")
+struct HalfWeightTests {
+    static let bf16 = "llama3_bias_bf16_sharded", f16 = "mistral_f16"
+
+    static func loadBoth(_ family: String) throws -> (half: LanguageModel, float: LanguageModel) {
+        (try ModelLoader.load(directory: Fixtures.model(family)), try ModelLoader.load(directory: Fixtures.model(family), keepHalf: false))
+    }
+
+    @Test("a 16-bit product tile by tile equals the float32 product of the same values",
+          arguments: [HalfMatrix.Format.bf16, .f16])
+    func tiledProduct(format: HalfMatrix.Format) throws {
+        let g = RandomGenerator(seed: 11)
+        let w = try HalfMatrix(rounding: try Tensor.randn([37, 29], generator: g), to: format)
+        let x = try Tensor.randn([5, 29], generator: g)
+        let expected = try x.matmul(w.floatTensor().t())
+        for tileRows in [1, 4, 37] {
+            let y = Tensor(shape: [5, 37], repeating: 0)
+            try LayerKernels.halfProduct(x, w, into: y.data, beta: 0, tileRows: tileRows)
+            #expect(relativeError(y, expected) < 1e-6, "tile of \(tileRows) rows")
+            try LayerKernels.halfProduct(x, w, into: y.data, beta: 1, tileRows: tileRows)  // accumulates: 2x
+            #expect(relativeError(y, try expected.binary(.mul, scalar: 2)) < 1e-6)
+        }
+        let rows = [36, 0, 7], columns = [28, 3]
+        #expect(try w.selecting(rows: rows).floatTensor().toArray() == (try w.floatTensor().indexSelect(0, rows)).toArray())
+        #expect(try w.selecting(columns: columns).floatTensor().toArray() == (try w.floatTensor().indexSelect(1, columns)).toArray())
+    }
+
+    @Test("bf16 and f16 checkpoints load in 16 bits: half the bytes, the float32 load's logits and fingerprint",
+          arguments: [bf16, f16])
+    func sameLogits(family: String) throws {
+        let (half, float) = try Self.loadBoth(family)
+        #expect(half.hasHalfWeights && !float.hasHalfWeights)
+        let matrixBytes = { (m: LanguageModel) in m.namedWeights.reduce(0) { total, p in
+            if case .matrix(let w) = p.1 { return total + w.byteCount } else { return total }
+        } }
+        #expect(matrixBytes(half) * 2 == matrixBytes(float))
+        #expect(half.fingerprint == float.fingerprint)
+        let (ids, batch) = try Fixtures.inputIds(try Fixtures.reference(family))
+        let logits = try half.forward(tokens: ids, batch: batch).logits
+        #expect(relativeError(logits, try float.forward(tokens: ids, batch: batch).logits) < 1e-6)
+        // And against transformers' float32 computation on the same checkpoint.
+        #expect(relativeError(logits, try Fixtures.reference(family).tensor("logits")) < 1e-4)
+        #expect(half.hasHalfWeights, "evaluation must not convert the weights")
+    }
+
+    @Test("saving a 16-bit model writes the same bits back; a padded export stays 16-bit and exact")
+    func saveRoundTrip() throws {
+        let dir = try TestFiles.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (model, _) = try Self.loadBoth(Self.bf16)
+        try ModelSaver.save(model, to: dir.path + "/copy", precision: .bf16)
+        let copy = try ModelLoader.load(directory: dir.path + "/copy")
+        for ((name, a), (_, b)) in zip(model.namedWeights, copy.namedWeights) {
+            #expect(a.floatValues().toArray() == b.floatValues().toArray(), "\(name)")
+        }
+        let pruned = model.clone()
+        pruned.blocks[0].attention = try pruned.blocks[0].attention!.keeping(queryHeads: [1, 3])
+        pruned.blocks[1].mlp = try pruned.blocks[1].mlp!.keeping(neurons: Array(stride(from: 0, to: pruned.blocks[1].mlp!.width, by: 2)))
+        #expect(pruned.blocks[0].attention!.q.half != nil && pruned.blocks[1].mlp!.down.half != nil)
+        let padded = try pruned.zeroPadded()
+        #expect(padded.hasHalfWeights && padded.blocks[0].attention!.o.half != nil)
+        let (ids, batch) = try Fixtures.inputIds(try Fixtures.reference(Self.bf16))
+        #expect(relativeError(try padded.forward(tokens: ids, batch: batch).logits, try pruned.forward(tokens: ids, batch: batch).logits) < 1e-6)
+    }
+
+    @Test("a database of a 16-bit model stores bf16 and stitches 16-bit units equal to the float32 load's")
+    func databaseAndTraining() throws {
+        let dir = try TestFiles.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (half, float) = try Self.loadBoth(Self.bf16)
+        let db = try DatabaseBuilder(model: half, steps: 4).build(model: half, calibration: DatabaseTests.calibration(half), path: dir.path)
+        let genome = Genome(attention: [1, 3, 0], mlp: [2, 0, 4])
+        let a = half.clone(), b = float.clone()
+        try a.apply(db, genome)
+        try b.apply(db, genome)
+        #expect(a.blocks[0].attention!.o.half?.format == .bf16 && a.blocks[0].attention!.q.half != nil)
+        let (ids, batch) = try Fixtures.inputIds(try Fixtures.reference(Self.bf16))
+        #expect(relativeError(try a.forward(tokens: ids, batch: batch).logits, try b.forward(tokens: ids, batch: batch).logits) < 1e-6)
+        // Training makes float32 masters of its own; the 16-bit model it came from keeps its weights and bytes.
+        let bytes = a.parameterBytes
+        let trainer = Trainer(model: a.clone(), settings: OptimizerSettings())
+        try trainer.step(tokens: ids, batch: batch)
+        #expect(!trainer.model.hasHalfWeights && a.hasHalfWeights && a.parameterBytes == bytes)
+        #expect(half.hasHalfWeights)
+    }
+}
