@@ -16,7 +16,12 @@ enum ModelModule {
             return 1
         })], namespace: "targets")
         host.pushFunction("darwin.load") { c in
-            c.push(object: try ModelLoader.load(directory: try c.string(1))); return 1
+            // darwin.load(dir [, {dtype = "checkpoint" | "float32"}])
+            let dtype = try LuaOptions(c, 2, allowed: ["dtype"]).string("dtype") ?? "checkpoint"
+            guard dtype == "checkpoint" || dtype == "float32" else {
+                throw LuaError("darwin.load: dtype must be \"checkpoint\" (16-bit weights stay 16-bit) or \"float32\", got \"\(dtype)\"")
+            }
+            c.push(object: try ModelLoader.load(directory: try c.string(1), keepHalf: dtype == "checkpoint")); return 1
         }
         host.rawSetField(tableIndex: t, "load")
         host.pushFunction("darwin.random_model") { c in
@@ -78,6 +83,7 @@ enum ModelModule {
             c.push(try model.klDivergence(try c.tokenSequences(2), to: target, batchSize: batch)); return 1
         }),
         ("parameters", { c in c.push(try c.object(1, as: LanguageModel.self).parameterCount); return 1 }),
+        ("dtype", { c in c.push(try c.object(1, as: LanguageModel.self).weightFormatName); return 1 }),
         ("parameter", { c in
             // model:parameter(name): the weight tensor with that Hugging Face name (shared: edits change the model;
             // a 16-bit weight matrix becomes float32 in memory for good when fetched this way).

@@ -26,8 +26,34 @@ enum ScaleBenchmarks {
         let loaded = residentGiB() - before
         let checkpointBytes = Double(model.parameterCount * 2)
         let g = RandomGenerator(seed: 1)
-        let sequences = (0..<calibration.batch).map { _ in (0..<calibration.seq).map { _ in Int32(g.integer(0, model.config.vocabSize - 1)) } }
-        var rows: [BenchRow] = []
+        let large = model.parameterCount > 3_000_000_000
+        let seq = large ? min(calibration.seq, 128) : calibration.seq
+        let sequences = (0..<calibration.batch).map { _ in (0..<seq).map { _ in Int32(g.integer(0, model.config.vocabSize - 1)) } }
+        var rows: [BenchRow] = [
+            BenchRow(name: "\(name): load (time)", value: load, unit: "s", baseline: load),
+            BenchRow(name: "\(name): RSS after load / bf16 bytes", value: loaded, unit: "GiB", baseline: checkpointBytes / Double(1 << 30)),
+        ]
+        if large {
+            // 7B-8B: the weights stay bf16 (a float32 copy would not fit); the fitness computation and the peak memory.
+            let targets = try model.targets(sequences, topK: 64, batchSize: sequences.count)
+            let klTime = try seconds { _ = try model.klDivergence(sequences, to: targets, batchSize: sequences.count) }
+            return rows + [
+                BenchRow(name: "\(name): KL to top-64 targets \(calibration.batch)x\(seq)", value: Double(sequences.count * seq) / klTime, unit: "tok/s",
+                         baseline: Double(sequences.count * seq) / klTime),
+                BenchRow(name: "\(name): peak RSS (targets + KL)", value: peakGiB(), unit: "GiB", baseline: 20),
+            ]
+        }
+        // The forward pass with 16-bit weights against the float32 load of the same checkpoint.
+        let flat = Array(sequences.joined())
+        let forward = try medianSeconds(repeats: 2) { _ = try model.forward(tokens: flat, batch: sequences.count) }
+        var floatForward = forward
+        do {
+            let float = try ModelLoader.load(directory: path, keepHalf: false)
+            floatForward = try medianSeconds(repeats: 2) { _ = try float.forward(tokens: flat, batch: sequences.count) }
+        }
+        let tokenCount = Double(flat.count)
+        rows.append(BenchRow(name: "\(name): forward \(calibration.batch)x\(seq), bf16 weights (base: float32 weights)",
+                             value: tokenCount / forward, unit: "tok/s", baseline: tokenCount / floatForward))
         // The search's fitness: KL to the dense model's top-64 targets, against a model of the same shape with an
         // 8192-token vocabulary (the KL path gathers 64 logits per position, so the vocabulary should not matter).
         let targetsTime = try seconds { _ = try model.targets(sequences, topK: 64, batchSize: sequences.count) }
@@ -39,13 +65,14 @@ enum ScaleBenchmarks {
         let smallSequences = sequences.map { $0.map { $0 % 8192 } }
         let smallTargets = try small.targets(smallSequences, topK: 64, batchSize: sequences.count)
         let smallTime = try medianSeconds(repeats: 1) { _ = try small.klDivergence(smallSequences, to: smallTargets, batchSize: sequences.count) }
-        let tokens = Double(sequences.count * calibration.seq)
+        let tokens = Double(sequences.count * seq)
         rows += [
             BenchRow(name: "\(name): top-64 targets \(calibration.batch)x\(calibration.seq)", value: tokens / targetsTime, unit: "tok/s", baseline: tokens / targetsTime),
             BenchRow(name: "\(name): KL to top-64 targets", value: tokens / klTime, unit: "tok/s", baseline: tokens / smallTime),
             BenchRow(name: "\(name): same shape, vocabulary 8192: KL", value: tokens / smallTime, unit: "tok/s", baseline: tokens / smallTime),
         ]
         if training {
+            ProcessMemory.resetPeak()  // the float32 load above is gone
             let trainer = Trainer(model: model.clone(), settings: OptimizerSettings())
             let tokens = Array(sequences.joined())
             try trainer.step(tokens: tokens, batch: sequences.count)
@@ -54,6 +81,8 @@ enum ScaleBenchmarks {
                 BenchRow(name: "\(name): training step \(calibration.batch)x\(calibration.seq)", value: Double(tokens.count) / step, unit: "tok/s",
                          baseline: Double(tokens.count) / step),
                 BenchRow(name: "\(name): training peak RSS above the model", value: peakGiB() - before - loaded, unit: "GiB", baseline: 3),
+                BenchRow(name: "\(name): training peak RSS above float32 model bytes", value: peakGiB() - before - Double(model.parameterCount * 4) / Double(1 << 30),
+                         unit: "GiB", baseline: 3),
             ]
         }
         let dbPath = NSTemporaryDirectory() + "darwin-bench-scale-\(getpid())"
@@ -72,8 +101,6 @@ enum ScaleBenchmarks {
         }
         let blocks = Double(model.blocks.count)
         return [
-            BenchRow(name: "\(name): load (time)", value: load, unit: "s", baseline: load),
-            BenchRow(name: "\(name): RSS after load / bf16 bytes", value: loaded, unit: "GiB", baseline: checkpointBytes / Double(1 << 30)),
             BenchRow(name: "\(name): database, one block (time)", value: build, unit: "s", baseline: 60),
             BenchRow(name: "\(name): database, whole model (est.)", value: build * blocks / 60, unit: "min", baseline: build * blocks / 60),
             BenchRow(name: "\(name): database bytes / block bytes", value: stored / blockBytes, unit: "x", baseline: 1),

@@ -18,12 +18,16 @@ struct HalfWeightTests {
         let w = try HalfMatrix(rounding: try Tensor.randn([37, 29], generator: g), to: format)
         let x = try Tensor.randn([5, 29], generator: g)
         let expected = try x.matmul(w.floatTensor().t())
+        let dy = try Tensor.randn([5, 37], generator: g), expectedBack = try dy.matmul(w.floatTensor())
         for tileRows in [1, 4, 37] {
             let y = Tensor(shape: [5, 37], repeating: 0)
-            try LayerKernels.halfProduct(x, w, into: y.data, beta: 0, tileRows: tileRows)
+            try WeightProducts.timesTransposed(x.data, rows: 5, Weight(w), into: y.data, ldc: 37, beta: 0, tileRows: tileRows)
             #expect(relativeError(y, expected) < 1e-6, "tile of \(tileRows) rows")
-            try LayerKernels.halfProduct(x, w, into: y.data, beta: 1, tileRows: tileRows)  // accumulates: 2x
+            try WeightProducts.timesTransposed(x.data, rows: 5, Weight(w), into: y.data, ldc: 37, beta: 1, tileRows: tileRows)  // accumulates: 2x
             #expect(relativeError(y, try expected.binary(.mul, scalar: 2)) < 1e-6)
+            let dx = Tensor(shape: [5, 29], repeating: 1)
+            try WeightProducts.times(dy.data, rows: 5, lda: 37, Weight(w), into: dx.data, beta: 0, tileRows: tileRows)
+            #expect(relativeError(dx, expectedBack) < 1e-6, "backward, tile of \(tileRows) rows")
         }
         let rows = [36, 0, 7], columns = [28, 3]
         #expect(try w.selecting(rows: rows).floatTensor().toArray() == (try w.floatTensor().indexSelect(0, rows)).toArray())
@@ -87,5 +91,38 @@ struct HalfWeightTests {
         try trainer.step(tokens: ids, batch: batch)
         #expect(!trainer.model.hasHalfWeights && a.hasHalfWeights && a.parameterBytes == bytes)
         #expect(half.hasHalfWeights)
+    }
+
+    /// Parameters of `model` after `steps` training steps with the given settings and parameter filter.
+    static func trained(_ model: LanguageModel, _ settings: OptimizerSettings, include: ((String) -> Bool)? = nil,
+                        steps: Int = 2) throws -> [String: [Float]] {
+        let (ids, batch) = try Fixtures.inputIds(try Fixtures.reference(bf16))
+        let trainer = Trainer(model: model.clone(), settings: settings, include: include)
+        for _ in 0..<steps { try trainer.step(tokens: ids, batch: batch) }
+        return Dictionary(uniqueKeysWithValues: trainer.model.namedWeights.map { ($0.0, $0.1.floatValues().toArray()) })
+    }
+
+    @Test("updating each block as its gradients complete equals one update at the end; frozen 16-bit weights train the rest exactly")
+    func fusedAndFrozen() throws {
+        let (half, float) = try Self.loadBoth(Self.bf16)
+        var settings = OptimizerSettings()
+        settings.learningRate = 1e-2
+        let fused = try Self.trained(float, settings)
+        settings.clipNorm = 1e30  // clipping needs all gradients first: one update at the end
+        let atEnd = try Self.trained(float, settings)
+        for (name, values) in atEnd {
+            #expect(relativeError(try Tensor(fused[name]!, shape: [values.count]), try Tensor(values, shape: [values.count])) < 1e-6, "\(name)")
+        }
+        #expect(fused["model.layers.0.mlp.up_proj.weight"] != (try float.namedWeights.first { $0.0 == "model.layers.0.mlp.up_proj.weight" }!.1.floatValues().toArray()))
+        // Train only the MLPs: the 16-bit attention and embeddings stay 16-bit and shared, the gradient flows through them exactly.
+        let mlpOnly: (String) -> Bool = { $0.contains("mlp") }
+        let trainer = Trainer(model: half.clone(), settings: OptimizerSettings(), include: mlpOnly)
+        #expect(trainer.model.embedding === half.embedding && trainer.model.blocks[0].attention!.q === half.blocks[0].attention!.q)
+        #expect(trainer.model.blocks[0].attention!.q.half != nil && trainer.model.blocks[0].mlp!.up.half == nil)
+        let fromHalf = try Self.trained(half, settings, include: mlpOnly), fromFloat = try Self.trained(float, settings, include: mlpOnly)
+        for (name, values) in fromFloat {
+            #expect(relativeError(try Tensor(fromHalf[name]!, shape: [values.count]), try Tensor(values, shape: [values.count])) < 1e-5, "\(name)")
+        }
+        #expect(half.hasHalfWeights && half.weightFormatName == "bfloat16")
     }
 }

@@ -12,10 +12,10 @@ enum LayerKernels {
 
     /// `x W^T + b` for a model weight, float32 or 16-bit (converted a tile of rows at a time).
     static func linear(_ x: Tensor, _ w: Weight, _ bias: Tensor?) throws -> Tensor {
-        guard let half = w.half else { return try linear(x, w.tensor, bias) }
+        guard w.half != nil else { return try linear(x, w.tensor, bias) }
         try checkLinearShapes(x, w)
-        let y = Tensor(uninitializedShape: [x.shape[0], half.rows])
-        try halfProduct(x.contiguous(), half, into: y.data, beta: 0)
+        let xc = x.contiguous(), y = Tensor(uninitializedShape: [x.shape[0], w.shape[0]])
+        try WeightProducts.timesTransposed(xc.data, rows: xc.shape[0], w, into: y.data, ldc: w.shape[0], beta: 0)
         if let bias { try y.binaryInPlace(.add, bias) }
         return y
     }
@@ -28,38 +28,8 @@ enum LayerKernels {
             return
         }
         let xc = x.contiguous()
-        if let half = weight.half {
-            try halfProduct(xc, half, into: y.data, beta: 1)
-        } else {
-            let wc = weight.tensor.contiguous()
-            sgemm(GemmOperand(pointer: xc.data, transposed: false, leadingDimension: xc.shape[1]),
-                  GemmOperand(pointer: wc.data, transposed: true, leadingDimension: wc.shape[1]),
-                  y.data, m: xc.shape[0], n: wc.shape[0], k: wc.shape[1], ldc: y.shape[1], beta: 1)
-        }
+        try WeightProducts.timesTransposed(xc.data, rows: xc.shape[0], weight, into: y.data, ldc: y.shape[1], beta: 1)
         if let bias { try y.binaryInPlace(.add, bias) }
-    }
-
-    /// Float32 elements of one converted tile of a 16-bit weight (32 MiB: large enough for sgemm to run at speed,
-    /// small next to the weight).
-    static let halfTileElements = 8 << 20
-
-    /// `y = x W^T + beta y` for a 16-bit `W`: rows of `W` are converted to float32 a tile at a time and multiplied
-    /// into the matching columns of `y` (`[x.rows, W.rows]`, contiguous). Exact conversion: the result equals the
-    /// float32 product on the same values.
-    static func halfProduct(_ x: Tensor, _ w: HalfMatrix, into y: UnsafeMutablePointer<Float>, beta: Float,
-                            tileRows requested: Int? = nil) throws {
-        let n = w.columns, tileRows = max(1, min(w.rows, requested ?? max(64, halfTileElements / max(n, 1))))
-        guard let tile = malloc(tileRows * n * MemoryLayout<Float>.stride)?.bindMemory(to: Float.self, capacity: tileRows * n) else {
-            throw TensorError("not enough memory for a [\(tileRows), \(n)] float32 tile of a 16-bit weight")
-        }
-        defer { free(tile) }
-        for start in stride(from: 0, to: w.rows, by: tileRows) {
-            let rows = min(tileRows, w.rows - start)
-            w.convertRows(start..<(start + rows), into: tile)
-            sgemm(GemmOperand(pointer: x.data, transposed: false, leadingDimension: n),
-                  GemmOperand(pointer: tile, transposed: true, leadingDimension: n),
-                  y + start, m: x.shape[0], n: rows, k: n, ldc: w.rows, beta: beta)
-        }
     }
 
     /// Checks that `x` is `[rows, in]` for an `[out, in]` weight.

@@ -127,6 +127,16 @@ public final class LanguageModel {
         namedWeights.contains { if case .matrix(let w) = $0.1 { return w.half != nil } else { return false } }
     }
 
+    /// How the weight matrices are held: "bfloat16", "float16", "float32", or "mixed" (some converted to float32,
+    /// by training or by reading them as tensors).
+    public var weightFormatName: String {
+        let formats = Set(namedWeights.compactMap { p -> String? in
+            guard case .matrix(let w) = p.1 else { return nil }
+            return w.half.map { $0.format == .bf16 ? "bfloat16" : "float16" } ?? "float32"
+        })
+        return formats.count == 1 ? formats.first! : "mixed"
+    }
+
     /// Total parameter count (tied embeddings counted once).
     public var parameterCount: Int {
         embedding.count + blocks.map(\.parameterCount).reduce(0, +) + finalNorm.count + (tiedEmbeddings ? 0 : lmHead.count)

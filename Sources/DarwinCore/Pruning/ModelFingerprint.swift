@@ -17,7 +17,7 @@ extension LanguageModel {
         }
         func add(_ w: Weight) {
             guard let half = w.half else { add(w.tensor); return }
-            let rowsPerTile = max(1, LayerKernels.halfTileElements / max(half.columns, 1))
+            let rowsPerTile = max(1, WeightProducts.tileElements / max(half.columns, 1))
             let tile = Tensor(uninitializedShape: [min(rowsPerTile, half.rows), half.columns])
             for start in stride(from: 0, to: half.rows, by: rowsPerTile) {
                 let rows = min(rowsPerTile, half.rows - start)

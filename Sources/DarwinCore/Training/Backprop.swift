@@ -17,11 +17,14 @@ extension LanguageModel {
     /// (by default: when the activations of all blocks would take more than a quarter of the memory available) only
     /// each block's input is kept during the forward pass and the block's activations are recomputed just before its
     /// backward pass: one more forward pass of compute (a step about 35% slower) for the activation memory of one
-    /// block instead of all.
+    /// block instead of all. With `trainable`, only those tensors' gradients are computed and kept (16-bit weights
+    /// are never trained). `blockDone` is called after each block's backward pass with the block, whose gradients are
+    /// then complete, and at the end with nil (an optimizer can apply and free each block's gradients right away).
     public func lossAndGradients(tokens: [Int32], batch: Int, ignoreIndex: Int32? = nil,
                                  distillation: (target: TargetDistribution, firstSequence: Int)? = nil,
-                                 headChunkRows chunkRows: Int? = nil, recompute: Bool? = nil) throws -> (loss: Double, gradients: Gradients) {
-        let grads = Gradients()
+                                 headChunkRows chunkRows: Int? = nil, recompute: Bool? = nil, trainable: [Tensor]? = nil,
+                                 blockDone: ((TransformerBlock?, Gradients) throws -> Void)? = nil) throws -> (loss: Double, gradients: Gradients) {
+        let grads = Gradients(trainable: trainable)
         guard batch > 0, tokens.count % batch == 0 else { throw TensorError("train: \(tokens.count) tokens do not split into \(batch) equal sequences") }
         let seq = tokens.count / batch
         guard seq >= 2 else { throw TensorError("train: sequences need at least 2 tokens, got \(seq)") }
@@ -43,15 +46,20 @@ extension LanguageModel {
             var input = acts.input
             let full = recomputing ? try trainingForward(block, &input, batch: batch, seq: seq, rope: rope) : acts
             dx = try trainingBackward(block, full, dx, batch: batch, seq: seq, rope: rope, grads: grads)
+            try blockDone?(block, grads)
         }
         // Embedding rows receive the input gradient (and, when tied, the LM head gradient already added).
-        let h = config.hiddenSize
-        let dE = Tensor(shape: embedding.shape, repeating: 0)
-        for (i, t) in tokens.enumerated() {
-            let dst = dE.data + Int(t) * h, src = dx.data + i * h
-            for j in 0..<h { dst[j] += src[j] }
+        // (Scattered straight into the tied head's gradient when there is one: no second vocabulary-sized buffer.)
+        if grads.wants(embedding) {
+            let h = config.hiddenSize
+            let dE = grads[embedding.tensor] ?? Tensor(shape: embedding.shape, repeating: 0)
+            for (i, t) in tokens.enumerated() {
+                let dst = dE.data + Int(t) * h, src = dx.data + i * h
+                for j in 0..<h { dst[j] += src[j] }
+            }
+            if grads[embedding.tensor] == nil { try grads.accumulate(embedding.tensor, dE) }
         }
-        try grads.accumulate(embedding.tensor, dE)
+        try blockDone?(nil, grads)
         return (loss, grads)
     }
 
@@ -130,21 +138,21 @@ extension LanguageModel {
         try Interrupt.check()
         var dx = dOut
         if let m = block.mlp, let h = acts.mlpNormed, let gate = acts.gate, let up = acts.up, let act = acts.activation {
-            let da = try BackwardKernels.linear(act, m.down.tensor, m.downBias, dy: dx, grads: grads)
+            let da = try BackwardKernels.linear(act, m.down, m.downBias, dy: dx, grads: grads)
             let (dg, du) = BackwardKernels.swiglu(gate: gate, up: up, da: da)
-            let dh = try BackwardKernels.linear(h, m.gate.tensor, m.gateBias, dy: dg, grads: grads)
-            _ = try BackwardKernels.linear(h, m.up.tensor, m.upBias, dy: du, grads: grads, addingInto: dh)
+            let dh = try BackwardKernels.linear(h, m.gate, m.gateBias, dy: dg, grads: grads)
+            _ = try BackwardKernels.linear(h, m.up, m.upBias, dy: du, grads: grads, addingInto: dh)
             dx = try dx.binary(.add, try BackwardKernels.rmsNorm(acts.afterAttention, block.postAttentionNorm, eps: config.rmsNormEps, dy: dh, grads: grads))
         }
         if let a = block.attention, let h = acts.attentionNormed, let q = acts.q, let k = acts.k, let v = acts.v, let context = acts.context {
-            let dContext = try BackwardKernels.linear(context, a.o.tensor, a.oBias, dy: dx, grads: grads)
+            let dContext = try BackwardKernels.linear(context, a.o, a.oBias, dy: dx, grads: grads)
             let (dq, dk, dv) = BackwardKernels.causalAttention(q: q, k: k, v: v, kvOfQuery: a.kvOfQuery, batch: batch, seq: seq,
                                                                headDim: a.headDim, dContext: dContext)
             rope.apply(dq, sequenceLength: seq, heads: a.queryHeads, inverse: true)
             rope.apply(dk, sequenceLength: seq, heads: a.kvHeads, inverse: true)
-            let dh = try BackwardKernels.linear(h, a.q.tensor, a.qBias, dy: dq, grads: grads)
-            _ = try BackwardKernels.linear(h, a.k.tensor, a.kBias, dy: dk, grads: grads, addingInto: dh)
-            _ = try BackwardKernels.linear(h, a.v.tensor, a.vBias, dy: dv, grads: grads, addingInto: dh)
+            let dh = try BackwardKernels.linear(h, a.q, a.qBias, dy: dq, grads: grads)
+            _ = try BackwardKernels.linear(h, a.k, a.kBias, dy: dk, grads: grads, addingInto: dh)
+            _ = try BackwardKernels.linear(h, a.v, a.vBias, dy: dv, grads: grads, addingInto: dh)
             dx = try dx.binary(.add, try BackwardKernels.rmsNorm(acts.input, block.inputNorm, eps: config.rmsNormEps, dy: dh, grads: grads))
         }
         return dx

@@ -2,21 +2,22 @@ import Foundation
 
 /// Backward passes of the forward building blocks.
 enum BackwardKernels {
-    /// For `y = x Wᵀ + b` with `W [out, in]`: accumulates dW = dyᵀ x, db = Σ dy and returns dx = dy W, or adds
-    /// dy W into `sum` (a contiguous `[rows, in]` gradient of a shared input) in the same product and returns it.
-    static func linear(_ x: Tensor, _ w: Tensor, _ bias: Tensor?, dy: Tensor, grads: Gradients, addingInto sum: Tensor? = nil) throws -> Tensor {
-        try grads.accumulate(w, try dy.t().matmul(x))
-        if let bias { try grads.accumulate(bias, try dy.reduce(.sum, dim: 0)) }
-        guard let sum, sum.isContiguous, sum.shape == [dy.shape[0], w.shape[1]] else {
-            let dx = try dy.matmul(w)
-            if let sum { try sum.binaryInPlace(.add, dx); return sum }
-            return dx
+    /// For `y = x Wᵀ + b` with `W [out, in]`: accumulates dW = dyᵀ x and db = Σ dy where `grads` wants them, and
+    /// returns dx = dy W, or adds dy W into `sum` (a contiguous `[rows, in]` gradient of a shared input) in the same
+    /// product and returns it. A 16-bit `W` (not trained) is converted a tile at a time.
+    static func linear(_ x: Tensor, _ w: Weight, _ bias: Tensor?, dy: Tensor, grads: Gradients, addingInto sum: Tensor? = nil) throws -> Tensor {
+        if grads.wants(w) { try grads.accumulate(w.tensor, try dy.t().matmul(x)) }
+        if let bias, grads.wants(bias) { try grads.accumulate(bias, try dy.reduce(.sum, dim: 0)) }
+        let rows = dy.shape[0], inputs = w.shape[1]
+        let dyc = dy.contiguous()
+        if let sum, sum.isContiguous, sum.shape == [rows, inputs] {
+            try WeightProducts.times(dyc.data, rows: rows, lda: dyc.shape[1], w, into: sum.data, beta: 1)
+            return sum
         }
-        let dyc = dy.contiguous(), wc = w.contiguous()
-        sgemm(GemmOperand(pointer: dyc.data, transposed: false, leadingDimension: dyc.shape[1]),
-              GemmOperand(pointer: wc.data, transposed: false, leadingDimension: wc.shape[1]),
-              sum.data, m: dyc.shape[0], n: wc.shape[1], k: wc.shape[0], ldc: sum.shape[1], beta: 1)
-        return sum
+        let dx = Tensor(uninitializedShape: [rows, inputs])
+        try WeightProducts.times(dyc.data, rows: rows, lda: dyc.shape[1], w, into: dx.data, beta: 0)
+        if let sum { try sum.binaryInPlace(.add, dx); return sum }
+        return dx
     }
 
     /// For `y = w ⊙ x · r` (RMSNorm, r = 1/sqrt(mean(x²) + eps)): accumulates dw, returns dx. Rows in parallel,

@@ -22,27 +22,28 @@ extension LanguageModel {
             for b in 0..<batch { for t in 1..<seq where tokens[b * seq + t] != ignoreIndex { count += 1 } }
             guard count > 0 else { throw TensorError("train: every target is the ignored id \(ignoreIndex ?? -1)") }
         }
-        let x = normed.contiguous(), w = lmHead.tensor.contiguous()
+        let x = normed.contiguous()
         let dNormed = Tensor(uninitializedShape: [rows, h])
-        let dW = Tensor(shape: w.shape, repeating: 0)
+        let dW = grads.wants(lmHead) ? Tensor(shape: lmHead.shape, repeating: 0) : nil
         let chunkRows = max(1, min(rows, chunkRows ?? headChunkRows))
         let logits = Tensor(uninitializedShape: [chunkRows, v]), dlogits = Tensor(uninitializedShape: [chunkRows, v])
         var loss = 0.0
         for start in stride(from: 0, to: rows, by: chunkRows) {
             let range = start..<min(rows, start + chunkRows), c = range.count
             let xChunk = GemmOperand(pointer: x.data + start * h, transposed: false, leadingDimension: h)
-            sgemm(xChunk, GemmOperand(pointer: w.data, transposed: true, leadingDimension: h), logits.data, m: c, n: v, k: h, ldc: v)
+            try WeightProducts.timesTransposed(x.data + start * h, rows: c, lmHead, into: logits.data, ldc: v, beta: 0)
             if let (target, first) = distillation {
                 dlogits.data.update(repeating: 0, count: c * v)
                 loss += distillationLoss(logits, dlogits, target: target, firstSequence: first, seq: seq, rows: range, positions: Double(rows))
             } else {
                 loss += crossEntropy(logits, dlogits, tokens: tokens, seq: seq, rows: range, ignoreIndex: ignoreIndex, count: count)
             }
-            let dy = GemmOperand(pointer: dlogits.data, transposed: false, leadingDimension: v)
-            sgemm(dy, GemmOperand(pointer: w.data, transposed: false, leadingDimension: h), dNormed.data + start * h, m: c, n: h, k: v, ldc: h)
-            sgemm(GemmOperand(pointer: dlogits.data, transposed: true, leadingDimension: v), xChunk, dW.data, m: v, n: h, k: c, ldc: h, beta: 1)
+            try WeightProducts.times(dlogits.data, rows: c, lda: v, lmHead, into: dNormed.data + start * h, beta: 0)
+            if let dW {
+                sgemm(GemmOperand(pointer: dlogits.data, transposed: true, leadingDimension: v), xChunk, dW.data, m: v, n: h, k: c, ldc: h, beta: 1)
+            }
         }
-        try grads.accumulate(lmHead.tensor, dW)
+        if let dW { try grads.accumulate(lmHead.tensor, dW) }
         return (loss, dNormed)
     }
 

@@ -62,14 +62,31 @@ extension LanguageModel {
 /// Gradients keyed by the parameter tensor they belong to.
 public final class Gradients {
     private var table: [ObjectIdentifier: Tensor] = [:]
+    /// The parameters whose gradients are wanted (nil: all); others are neither computed nor kept.
+    let trainable: Set<ObjectIdentifier>?
 
-    public init() {}
+    /// Gradients of every parameter, or with `trainable` only of those tensors.
+    public init(trainable: [Tensor]? = nil) { self.trainable = trainable.map { Set($0.map(ObjectIdentifier.init)) } }
+
+    /// True when the gradient of `parameter` is wanted.
+    func wants(_ parameter: Tensor) -> Bool { trainable?.contains(ObjectIdentifier(parameter)) ?? true }
+
+    /// True when the gradient of `weight` is wanted. With a `trainable` list a 16-bit weight never is (trained weights
+    /// are float32 masters); without one every weight is, and a 16-bit one becomes float32 (see `Weight.tensor`).
+    func wants(_ weight: Weight) -> Bool {
+        guard trainable != nil else { return true }
+        return weight.half == nil && wants(weight.tensor)
+    }
+
+    /// Removes and returns the gradient of `parameter` (an optimizer that has applied it frees it this way).
+    func take(_ parameter: Tensor) -> Tensor? { table.removeValue(forKey: ObjectIdentifier(parameter)) }
 
     /// The gradient of `parameter`, if any was accumulated.
     public subscript(_ parameter: Tensor) -> Tensor? { table[ObjectIdentifier(parameter)] }
 
     /// Adds `g` into the gradient of `parameter`.
     public func accumulate(_ parameter: Tensor, _ g: Tensor) throws {
+        guard wants(parameter) else { return }
         if let existing = table[ObjectIdentifier(parameter)] { try existing.binaryInPlace(.add, g) } else { table[ObjectIdentifier(parameter)] = g.contiguous() === g ? g : g.clone() }
     }
 

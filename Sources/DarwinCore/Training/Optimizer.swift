@@ -65,16 +65,27 @@ public final class Optimizer {
     public func apply(_ grads: Gradients) throws -> Double {
         let norm = grads.globalNorm()
         if let clip = settings.clipNorm, norm > clip { grads.scale(by: Float(clip / (norm + 1e-6))) }
-        let lr = currentLearningRate
-        step += 1
+        let lr = beginStep()
         for (_, p) in parameters {
-            guard let g = grads[p] else { continue }
-            switch settings.kind {
-            case .adamw: adamw(p, g, lr: lr)
-            case .sgd: sgd(p, g, lr: lr)
-            }
+            if let g = grads[p] { update(p, g, lr: lr) }
         }
         return norm
+    }
+
+    /// Starts a step whose updates `update` then applies parameter by parameter (as their gradients become
+    /// complete); returns the step's learning rate.
+    public func beginStep() -> Double {
+        let lr = currentLearningRate
+        step += 1
+        return lr
+    }
+
+    /// Updates one parameter from its gradient within the step begun by `beginStep`.
+    public func update(_ p: Tensor, _ g: Tensor, lr: Double) {
+        switch settings.kind {
+        case .adamw: adamw(p, g, lr: lr)
+        case .sgd: sgd(p, g, lr: lr)
+        }
     }
 
     private func adamw(_ p: Tensor, _ g: Tensor, lr: Double) {

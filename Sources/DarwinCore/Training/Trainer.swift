@@ -14,14 +14,25 @@ public final class Trainer {
     /// Tokens trained on so far.
     public private(set) var tokensSeen = 0
 
-    /// Trains `model`'s parameters whose names match `include` (all when nil). The model's tensors are
-    /// copied first, so training a `clone()` never changes the model it was cloned from.
+    /// The tensors trained (float32 masters).
+    private let trainable: [Tensor]
+
+    /// Trains `model`'s parameters whose names match `include` (all when nil). The trained parameters are copied
+    /// first into float32 masters, so training a `clone()` never changes the model it was cloned from; the others
+    /// are shared with it as they are (16-bit weights stay 16-bit) and only read.
     public init(model: LanguageModel, settings: OptimizerSettings, include: ((String) -> Bool)? = nil,
                 accumulation: Int = 1, ignoreIndex: Int32? = nil) {
-        model.detachParameters()
+        let trained = Set(model.namedWeights.map(\.0).filter { include?($0) ?? true })
+        model.detachParameters(trained)
         self.model = model
-        let params = model.namedParameters.filter { include?($0.0) ?? true }
+        let params = model.namedWeights.filter { trained.contains($0.0) }.map { name, p -> (String, Tensor) in
+            switch p {
+            case .matrix(let w): return (name, w.tensor)  // a float32 master after detachParameters
+            case .vector(let t): return (name, t)
+            }
+        }
         optimizer = Optimizer(parameters: params, settings: settings)
+        trainable = params.map(\.1)
         self.accumulation = max(1, accumulation)
         self.ignoreIndex = ignoreIndex
     }
@@ -35,11 +46,22 @@ public final class Trainer {
     /// `firstSequence...` these are).
     @discardableResult
     public func step(tokens: [Int32], batch: Int, distillation: (target: TargetDistribution, firstSequence: Int)? = nil) throws -> Double {
+        if accumulation == 1 && optimizer.settings.clipNorm == nil {
+            // Each block's parameters are updated as soon as its backward pass has completed their gradients, which
+            // are then freed: only one block's gradients exist at a time (same result as one update at the end).
+            let lr = optimizer.beginStep()
+            let (loss, _) = try model.lossAndGradients(tokens: tokens, batch: batch, ignoreIndex: ignoreIndex, distillation: distillation,
+                                                       recompute: recompute, trainable: trainable) { block, grads in
+                for p in block.map(\.floatParameters) ?? self.trainable { if let g = grads.take(p) { self.optimizer.update(p, g, lr: lr) } }
+            }
+            tokensSeen += tokens.count
+            return loss
+        }
         let (loss, grads) = try model.lossAndGradients(tokens: tokens, batch: batch, ignoreIndex: ignoreIndex, distillation: distillation,
-                                                       recompute: recompute)
+                                                       recompute: recompute, trainable: trainable)
         tokensSeen += tokens.count
         if let pending {
-            for (_, p) in model.namedParameters { if let g = grads[p] { try pending.accumulate(p, g) } }
+            for p in trainable { if let g = grads[p] { try pending.accumulate(p, g) } }
         } else { pending = grads }
         pendingCount += 1
         if pendingCount == accumulation {
@@ -53,29 +75,45 @@ public final class Trainer {
 }
 
 extension LanguageModel {
-    /// Gives this model its own float32 copy of every weight tensor and weight object (keeping tied embeddings tied),
-    /// so in-place updates do not reach models it shares tensors with: the float32 master weights of training.
-    public func detachParameters() {
+    /// Gives this model its own float32 copy of the parameters named in `trained` (all when nil) (keeping tied embeddings tied)
+    /// and its own unit objects, so in-place updates of those do not reach models it shares weights with: the float32
+    /// master weights of training. Other parameters stay shared, in their format.
+    public func detachParameters(_ trained: Set<String>? = nil) {
+        func master(_ w: Weight, _ name: String) -> Weight { trained?.contains(name) ?? true ? Weight(w.floatCopy()) : w }
+        func master(_ t: Tensor?, _ name: String) -> Tensor? { trained?.contains(name) ?? true ? t?.clone() : t }
         let tied = tiedEmbeddings
-        embedding = Weight(embedding.floatCopy())
-        lmHead = tied ? embedding : Weight(lmHead.floatCopy())
-        finalNorm = finalNorm.clone()
-        for b in blocks {
-            b.inputNorm = b.inputNorm.clone()
-            b.postAttentionNorm = b.postAttentionNorm.clone()
+        embedding = master(embedding, "model.embed_tokens.weight")
+        lmHead = tied ? embedding : master(lmHead, "lm_head.weight")
+        finalNorm = master(finalNorm, "model.norm.weight")!
+        for (i, b) in blocks.enumerated() {
+            let p = "model.layers.\(i)."
+            b.inputNorm = master(b.inputNorm, p + "input_layernorm.weight")!
+            b.postAttentionNorm = master(b.postAttentionNorm, p + "post_attention_layernorm.weight")!
             if let a = b.attention {
-                let copy = AttentionWeights(q: a.q.floatCopy(), k: a.k.floatCopy(), v: a.v.floatCopy(), o: a.o.floatCopy(), qBias: a.qBias?.clone(),
-                                            kBias: a.kBias?.clone(), vBias: a.vBias?.clone(), oBias: a.oBias?.clone(),
-                                            kvOfQuery: a.kvOfQuery, headDim: a.headDim)
+                let s = p + "self_attn."
+                let copy = AttentionWeights(q: master(a.q, s + "q_proj.weight"), k: master(a.k, s + "k_proj.weight"), v: master(a.v, s + "v_proj.weight"),
+                                            o: master(a.o, s + "o_proj.weight"), qBias: master(a.qBias, s + "q_proj.bias"),
+                                            kBias: master(a.kBias, s + "k_proj.bias"), vBias: master(a.vBias, s + "v_proj.bias"),
+                                            oBias: master(a.oBias, s + "o_proj.bias"), kvOfQuery: a.kvOfQuery, headDim: a.headDim)
                 copy.denseHeads = a.denseHeads
                 b.attention = copy
             }
             if let m = b.mlp {
-                let copy = MLPWeights(gate: m.gate.floatCopy(), up: m.up.floatCopy(), down: m.down.floatCopy(), gateBias: m.gateBias?.clone(),
-                                      upBias: m.upBias?.clone(), downBias: m.downBias?.clone())
+                let s = p + "mlp."
+                let copy = MLPWeights(gate: master(m.gate, s + "gate_proj.weight"), up: master(m.up, s + "up_proj.weight"),
+                                      down: master(m.down, s + "down_proj.weight"), gateBias: master(m.gateBias, s + "gate_proj.bias"),
+                                      upBias: master(m.upBias, s + "up_proj.bias"), downBias: master(m.downBias, s + "down_proj.bias"))
                 copy.denseNeurons = m.denseNeurons
                 b.mlp = copy
             }
         }
+    }
+}
+
+extension TransformerBlock {
+    /// The block's float32 parameter tensors (16-bit weights left out: they are not trained).
+    var floatParameters: [Tensor] {
+        let weights = (attention?.weights ?? []) + (mlp?.weights ?? [])
+        return [inputNorm, postAttentionNorm] + weights.filter { $0.half == nil }.map(\.tensor) + (attention?.biases ?? []) + (mlp?.biases ?? [])
     }
 }

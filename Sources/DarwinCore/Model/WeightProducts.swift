@@ -1,0 +1,59 @@
+import Glibc
+
+/// Matrix products with a model weight `W [out, in]`, float32 or 16-bit: the forward `A Wᵀ` and the backward
+/// `A W`. A 16-bit weight is converted to float32 a tile of rows at a time; the conversion is exact, so the results
+/// equal those of the float32 weight.
+enum WeightProducts {
+    /// Float32 elements of one converted tile of a 16-bit weight (32 MiB: large enough for sgemm to run at speed,
+    /// small next to the weight).
+    static let tileElements = 8 << 20
+
+    /// `C = A Wᵀ + beta C`: `A` is `m × in` (row-major, leading dimension `in`), `C` is `m × out` with leading
+    /// dimension `ldc`.
+    static func timesTransposed(_ a: UnsafeMutablePointer<Float>, rows m: Int, _ w: Weight, into c: UnsafeMutablePointer<Float>,
+                                ldc: Int, beta: Float, tileRows: Int? = nil) throws {
+        let out = w.shape[0], n = w.shape[1]
+        guard let half = w.half else {
+            let wc = w.tensor.contiguous()
+            sgemm(GemmOperand(pointer: a, transposed: false, leadingDimension: n), GemmOperand(pointer: wc.data, transposed: true, leadingDimension: n),
+                  c, m: m, n: out, k: n, ldc: ldc, beta: beta)
+            return
+        }
+        try forEachTile(half, tileRows: tileRows) { tile, start, rows in
+            sgemm(GemmOperand(pointer: a, transposed: false, leadingDimension: n), GemmOperand(pointer: tile, transposed: true, leadingDimension: n),
+                  c + start, m: m, n: rows, k: n, ldc: ldc, beta: beta)
+        }
+    }
+
+    /// `C = A W + beta C`: `A` is `m × out` with leading dimension `lda`, `C` is `m × in` (leading dimension `in`).
+    /// The backward pass of `A Wᵀ` with respect to `A`.
+    static func times(_ a: UnsafeMutablePointer<Float>, rows m: Int, lda: Int, _ w: Weight, into c: UnsafeMutablePointer<Float>,
+                      beta: Float, tileRows: Int? = nil) throws {
+        let out = w.shape[0], n = w.shape[1]
+        guard let half = w.half else {
+            let wc = w.tensor.contiguous()
+            sgemm(GemmOperand(pointer: a, transposed: false, leadingDimension: lda), GemmOperand(pointer: wc.data, transposed: false, leadingDimension: n),
+                  c, m: m, n: n, k: out, ldc: n, beta: beta)
+            return
+        }
+        try forEachTile(half, tileRows: tileRows) { tile, start, rows in
+            sgemm(GemmOperand(pointer: a + start, transposed: false, leadingDimension: lda), GemmOperand(pointer: tile, transposed: false, leadingDimension: n),
+                  c, m: m, n: n, k: rows, ldc: n, beta: start == 0 ? beta : 1)
+        }
+    }
+
+    /// Converts `w` to float32 a tile of rows at a time and hands each tile to `body` with its first row and row count.
+    private static func forEachTile(_ w: HalfMatrix, tileRows requested: Int?,
+                                    _ body: (UnsafeMutablePointer<Float>, Int, Int) -> Void) throws {
+        let n = w.columns, tileRows = max(1, min(w.rows, requested ?? max(64, tileElements / max(n, 1))))
+        guard let tile = malloc(max(tileRows * n, 1) * MemoryLayout<Float>.stride)?.bindMemory(to: Float.self, capacity: max(tileRows * n, 1)) else {
+            throw TensorError("not enough memory for a [\(tileRows), \(n)] float32 tile of a 16-bit weight")
+        }
+        defer { free(tile) }
+        for start in stride(from: 0, to: w.rows, by: tileRows) {
+            let rows = min(tileRows, w.rows - start)
+            w.convertRows(start..<(start + rows), into: tile)
+            body(tile, start, rows)
+        }
+    }
+}
