@@ -11,10 +11,14 @@ enum ScaleBenchmarks {
     static func residentGiB() -> Double { Double(ProcessMemory.residentAndPeak().0) / Double(1 << 30) }
     static func peakGiB() -> Double { Double(ProcessMemory.residentAndPeak().1) / Double(1 << 30) }
 
+    /// Which parameters the training measurement trains.
+    enum TrainedParameters { case all, frozenEmbeddings }
+
     /// Measures one shape; its checkpoint is written to `directory/name` unless already there. With `training`, two
-    /// training steps (forward, backward, AdamW on every parameter) of the calibration batch run first, and their
-    /// time and the process's peak memory above the loaded model are reported.
-    static func run(shape name: String, directory: String, calibration: (batch: Int, seq: Int), training: Bool) throws -> [BenchRow] {
+    /// training steps (forward, backward, AdamW on every parameter, or on all but the embeddings and LM head) of the
+    /// calibration batch run first, and their time and the process's peak memory above the loaded model are reported.
+    static func run(shape name: String, directory: String, calibration: (batch: Int, seq: Int), training: TrainedParameters?,
+                    trainingOnly: Bool = false) throws -> [BenchRow] {
         let path = directory + "/" + name
         if !FileManager.default.fileExists(atPath: path + "/model.safetensors") {
             print("writing a random \(name) checkpoint to \(path) ...")
@@ -33,6 +37,24 @@ enum ScaleBenchmarks {
             BenchRow(name: "\(name): load (time)", value: load, unit: "s", baseline: load),
             BenchRow(name: "\(name): RSS after load / bf16 bytes", value: loaded, unit: "GiB", baseline: checkpointBytes / Double(1 << 30)),
         ]
+        // Training first, while nothing else has been allocated: its peak is the process peak.
+        if let training {
+            let frozen = training == .frozenEmbeddings
+            let include: ((String) -> Bool)? = frozen ? { !$0.contains("embed_tokens") && !$0.contains("lm_head") } : nil
+            let trainer = Trainer(model: model.clone(), settings: OptimizerSettings(), include: include)
+            let label = frozen ? "training (embeddings frozen)" : "training (all parameters)"
+            let tokens = Array(sequences.joined())
+            try trainer.step(tokens: tokens, batch: sequences.count)
+            let step = try seconds { try trainer.step(tokens: tokens, batch: sequences.count) }
+            rows += [
+                BenchRow(name: "\(name): \(label) step \(calibration.batch)x\(calibration.seq)", value: Double(tokens.count) / step, unit: "tok/s",
+                         baseline: Double(tokens.count) / step),
+                BenchRow(name: "\(name): \(label) peak RSS above the bf16 model", value: peakGiB() - before - loaded, unit: "GiB", baseline: 3),
+                BenchRow(name: "\(name): \(label) peak RSS above float32 model bytes",
+                         value: peakGiB() - before - Double(model.parameterCount * 4) / Double(1 << 30), unit: "GiB", baseline: 3),
+            ]
+            if trainingOnly { return rows }
+        }
         if large {
             // 7B-8B: the weights stay bf16 (a float32 copy would not fit); the fitness computation and the peak memory.
             let targets = try model.targets(sequences, topK: 64, batchSize: sequences.count)
@@ -71,20 +93,6 @@ enum ScaleBenchmarks {
             BenchRow(name: "\(name): KL to top-64 targets", value: tokens / klTime, unit: "tok/s", baseline: tokens / smallTime),
             BenchRow(name: "\(name): same shape, vocabulary 8192: KL", value: tokens / smallTime, unit: "tok/s", baseline: tokens / smallTime),
         ]
-        if training {
-            ProcessMemory.resetPeak()  // the float32 load above is gone
-            let trainer = Trainer(model: model.clone(), settings: OptimizerSettings())
-            let tokens = Array(sequences.joined())
-            try trainer.step(tokens: tokens, batch: sequences.count)
-            let step = try seconds { try trainer.step(tokens: tokens, batch: sequences.count) }
-            rows += [
-                BenchRow(name: "\(name): training step \(calibration.batch)x\(calibration.seq)", value: Double(tokens.count) / step, unit: "tok/s",
-                         baseline: Double(tokens.count) / step),
-                BenchRow(name: "\(name): training peak RSS above the model", value: peakGiB() - before - loaded, unit: "GiB", baseline: 3),
-                BenchRow(name: "\(name): training peak RSS above float32 model bytes", value: peakGiB() - before - Double(model.parameterCount * 4) / Double(1 << 30),
-                         unit: "GiB", baseline: 3),
-            ]
-        }
         let dbPath = NSTemporaryDirectory() + "darwin-bench-scale-\(getpid())"
         defer { try? FileManager.default.removeItem(atPath: dbPath) }
         var builder = DatabaseBuilder(model: model)

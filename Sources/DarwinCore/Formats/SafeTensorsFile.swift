@@ -98,9 +98,20 @@ public final class SafeTensorsFile {
         guard let e = entries[name] else { throw FormatError(file: path, "no tensor named '\(name)'") }
         guard e.shape.count == 2, e.dtype == .bf16 || e.dtype == .f16 else { return Weight(try tensor(name)) }
         return try data.withUnsafeBytes { raw in
-            Weight(try HalfMatrix(format: e.dtype == .bf16 ? .bf16 : .f16, rows: e.shape[0], columns: e.shape[1],
-                                  copying: raw.baseAddress! + dataStart + e.begin))
+            let source = raw.baseAddress! + dataStart + e.begin
+            let weight = Weight(try HalfMatrix(format: e.dtype == .bf16 ? .bf16 : .f16, rows: e.shape[0], columns: e.shape[1], copying: source))
+            Self.releasePages(source, bytes: e.end - e.begin)
+            return weight
         }
+    }
+
+    /// Drops the mapped file pages of a span already copied (they count as resident memory until unmapped: loading an
+    /// 8B checkpoint would otherwise peak at twice its size). They are read from the file again if touched.
+    private static func releasePages(_ start: UnsafeRawPointer, bytes: Int) {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let first = (Int(bitPattern: start) + page - 1) / page * page, last = (Int(bitPattern: start) + bytes) / page * page
+        guard last > first, let pointer = UnsafeMutableRawPointer(bitPattern: first) else { return }
+        _ = madvise(pointer, last - first, MADV_DONTNEED)
     }
 
     /// The tensor `name` converted to float32.
@@ -116,6 +127,7 @@ public final class SafeTensorsFile {
             case .f16: HalfPrecision.f16ToFloat(src, out.data, count: count)
             case .f64: for i in 0..<count { out.data[i] = Float(src.loadUnaligned(fromByteOffset: 8 * i, as: Double.self)) }
             }
+            Self.releasePages(src, bytes: e.end - e.begin)
         }
         return out
     }

@@ -12,34 +12,36 @@ enum WeightProducts {
     /// dimension `ldc`.
     static func timesTransposed(_ a: UnsafeMutablePointer<Float>, rows m: Int, _ w: Weight, into c: UnsafeMutablePointer<Float>,
                                 ldc: Int, beta: Float, tileRows: Int? = nil) throws {
-        let out = w.shape[0], n = w.shape[1]
-        guard let half = w.half else {
-            let wc = w.tensor.contiguous()
-            sgemm(GemmOperand(pointer: a, transposed: false, leadingDimension: n), GemmOperand(pointer: wc.data, transposed: true, leadingDimension: n),
-                  c, m: m, n: out, k: n, ldc: ldc, beta: beta)
-            return
-        }
-        try forEachTile(half, tileRows: tileRows) { tile, start, rows in
-            sgemm(GemmOperand(pointer: a, transposed: false, leadingDimension: n), GemmOperand(pointer: tile, transposed: true, leadingDimension: n),
-                  c + start, m: m, n: rows, k: n, ldc: ldc, beta: beta)
-        }
+        try product(a, rows: m, lda: w.shape[1], w, transposed: true, into: c, ldc: ldc, beta: beta, tileRows: tileRows)
     }
 
     /// `C = A W + beta C`: `A` is `m × out` with leading dimension `lda`, `C` is `m × in` (leading dimension `in`).
     /// The backward pass of `A Wᵀ` with respect to `A`.
     static func times(_ a: UnsafeMutablePointer<Float>, rows m: Int, lda: Int, _ w: Weight, into c: UnsafeMutablePointer<Float>,
                       beta: Float, tileRows: Int? = nil) throws {
-        let out = w.shape[0], n = w.shape[1]
+        try product(a, rows: m, lda: lda, w, transposed: false, into: c, ldc: w.shape[1], beta: beta, tileRows: tileRows)
+    }
+
+    /// `A Wᵀ` or `A W`, over row tiles of `W`: a tile of rows `start..<start+rows` gives the columns `start...` of
+    /// `A Wᵀ`, or the part of `A W` that `A`'s columns `start...` contribute (later tiles accumulate).
+    private static func product(_ a: UnsafeMutablePointer<Float>, rows m: Int, lda: Int, _ w: Weight, transposed: Bool,
+                                into c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float, tileRows: Int?) throws {
+        let n = w.shape[1]
+        func multiply(_ tile: UnsafeMutablePointer<Float>, _ start: Int, _ rows: Int) {
+            let weightRows = GemmOperand(pointer: tile, transposed: transposed, leadingDimension: n)
+            if transposed {
+                sgemm(GemmOperand(pointer: a, transposed: false, leadingDimension: lda), weightRows, c + start, m: m, n: rows, k: n, ldc: ldc, beta: beta)
+            } else {
+                sgemm(GemmOperand(pointer: a + start, transposed: false, leadingDimension: lda), weightRows, c, m: m, n: n, k: rows, ldc: ldc,
+                      beta: start == 0 ? beta : 1)
+            }
+        }
         guard let half = w.half else {
             let wc = w.tensor.contiguous()
-            sgemm(GemmOperand(pointer: a, transposed: false, leadingDimension: lda), GemmOperand(pointer: wc.data, transposed: false, leadingDimension: n),
-                  c, m: m, n: n, k: out, ldc: n, beta: beta)
+            multiply(wc.data, 0, w.shape[0])
             return
         }
-        try forEachTile(half, tileRows: tileRows) { tile, start, rows in
-            sgemm(GemmOperand(pointer: a + start, transposed: false, leadingDimension: lda), GemmOperand(pointer: tile, transposed: false, leadingDimension: n),
-                  c, m: m, n: n, k: rows, ldc: n, beta: start == 0 ? beta : 1)
-        }
+        try forEachTile(half, tileRows: tileRows, multiply)
     }
 
     /// Converts `w` to float32 a tile of rows at a time and hands each tile to `body` with its first row and row count.

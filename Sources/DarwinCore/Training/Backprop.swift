@@ -14,7 +14,7 @@ extension LanguageModel {
     /// With `distillation` targets (made by the dense model on these sequences) the loss is instead the mean KL
     /// from them over all positions, as `klDivergence` computes it (top-k targets: on their support, renormalised).
     /// The head and loss run on chunks of tokens (`headChunkRows`, or `headChunkRows` given here). With `recompute`
-    /// (by default: when the activations of all blocks would take more than a quarter of the memory available) only
+    /// (by default: when the activations of all blocks would take more than 1 GiB, or an eighth of the memory available) only
     /// each block's input is kept during the forward pass and the block's activations are recomputed just before its
     /// backward pass: one more forward pass of compute (a step about 35% slower) for the activation memory of one
     /// block instead of all. With `trainable`, only those tensors' gradients are computed and kept (16-bit weights
@@ -31,7 +31,7 @@ extension LanguageModel {
         var x = try embed(tokens)
         let rope = ropeTables(length: seq)
         let activations = Double(activationBytes(tokens: tokens.count))
-        let recomputing = recompute ?? (activations > MemoryLimit.availableBytes(for: activations) / 4)
+        let recomputing = recompute ?? (activations > min(Double(1 << 30), MemoryLimit.availableBytes(for: activations) / 8))
         var saved: [BlockActivations] = []
         for block in blocks {
             let acts = try trainingForward(block, &x, batch: batch, seq: seq, rope: rope)
