@@ -87,7 +87,8 @@ local function run_search(name, train_tokens)
   local selection = {}
   for _, r in ipairs(log) do
     curve[#curve + 1] = {r.generation, r.evaluation}
-    selection[#selection + 1] = {r.generation, r.stages[#r.stages].scores[1]}
+    local last = r.stages[#r.stages]
+    if last and last.scores[1] then selection[#selection + 1] = {r.generation, last.scores[1]} end
   end
   curves[#curves + 1] = {name = name .. ": held-out KL (full)", points = curve, color = colors[name]}
   curves[#curves + 1] = {name = name .. ": selection fitness (top-k)", points = selection, dashed = true, color = colors[name]}

@@ -8,6 +8,16 @@ local converters = {
   number = function(v) return tonumber(v) end,
   string = function(v) return v end,
   boolean = function(v) if v == "true" or v == "1" then return true elseif v == "false" or v == "0" then return false end end,
+  -- A comma-separated list of integers ("8,4,2,1"), one value per selection stage, say.
+  integers = function(v)
+    local list = {}
+    for item in (v .. ","):gmatch("([^,]*),") do
+      local n = math.tointeger(tonumber(item))
+      if n == nil then return nil end
+      list[#list + 1] = n
+    end
+    return #list > 0 and list or nil
+  end,
 }
 
 --- Accepted ranges of the options darwinhost's scripts share, by name: {lowest, highest} (nil: unbounded). Checked
@@ -16,7 +26,7 @@ cli.ranges = {
   level = {0}, levels = {1, 1000}, seqlen = {2}, calibration_sequences = {1}, eval_sequences = {1}, batch_size = {1},
   generations = {0}, offspring = {1}, stages = {1, 32}, fitness_tokens = {1}, train_tokens = {0}, search_train_tokens = {0},
   post_train_tokens = {0}, topk = {0}, lr = {0}, threads = {1, 1024}, steps = {0}, post_train_steps = {0},
-  gradient_sequences = {1}, gradient_seqlen = {2}, sparsity = {0, 1}, attention_sparsity = {0, 1}, mlp_sparsity = {0, 1},
+  survivors = {1}, gradient_sequences = {1}, gradient_seqlen = {2}, sparsity = {0, 1}, attention_sparsity = {0, 1}, mlp_sparsity = {0, 1},
   fraction = {0, 1}, adapt_fraction = {0, 1}, amplitude = {0, 1}, adapt_amplitude = {0, 1},
 }
 
@@ -24,12 +34,32 @@ cli.ranges = {
 function cli.help(spec)
   local lines = {"usage: darwinhost " .. spec.name .. " [--option value ...]", "", spec.about or "", "", "options:"}
   for _, o in ipairs(spec.options) do
-    local default = o[3] == nil and "" or string.format(" (default: %s)", tostring(o[3]))
+    local shown = type(o[3]) == "table" and table.concat(o[3], ",") or tostring(o[3])
+    local default = o[3] == nil and "" or string.format(" (default: %s)", shown)
     local flag = o[1]:gsub("_", "-") .. (o[2] == "boolean" and "" or " " .. o[2]:upper())
     lines[#lines + 1] = string.format("  --%-26s %s%s", flag, o[4], default)
   end
   lines[#lines + 1] = string.format("  --%-26s %s", "help", "print this help and exit")
   return table.concat(lines, "\n")
+end
+
+--- The options every search script takes to replace a piece of the search, each a module name on package.path or
+-- a path to a .lua file (see the contracts module), and the explicit per-stage lists of a schedule.
+cli.search_pieces = {
+  {"mutation", "string", nil, "mutation operator: module name or .lua file returning function(parent, ctx) -> child (default: mutation.level_switch)"},
+  {"fitness", "string", nil, "fitness: module or .lua file returning {prepare, score} or function(model, batch) -> number (default: KL)"},
+  {"selection", "string", nil, "selection: module or .lua file returning function(candidates, ctx) -> best[, stages] (default: multistage)"},
+  {"finetune", "string", nil, "fine-tuning in selection: module or .lua file returning function(model, ids, ctx) -> trainer?"},
+  {"schedule", "string", nil, "selection schedule: module or .lua file returning a list of stages or function(options) -> list"},
+  {"survivors", "integers", nil, "survivors per selection stage, e.g. 8,4,2,1 (default: halving from --offspring)"},
+}
+
+--- `spec.options` followed by `extra` (a list of option entries), as a new list.
+function cli.with(options, extra)
+  local out = {}
+  for _, o in ipairs(options) do out[#out + 1] = o end
+  for _, o in ipairs(extra) do out[#out + 1] = o end
+  return out
 end
 
 --- Parses `args` (the script's `arg` table) against `spec`; returns a table of option values.
@@ -61,9 +91,11 @@ function cli.parse(spec, args)
       error(string.format("%s: option --%s expects a %s, got '%s'", spec.name, name, o[2], raw), 0)
     end
     local range = o[6] or cli.ranges[name]
-    if range and ((range[1] and v < range[1]) or (range[2] and v > range[2])) then
-      error(string.format("%s: option --%s must be %s, got %s", spec.name, name:gsub("_", "-"),
-        range[2] and string.format("in %s..%s", range[1], range[2]) or string.format("at least %s", range[1]), raw), 0)
+    for _, x in ipairs(type(v) == "table" and v or {v}) do
+      if range and ((range[1] and x < range[1]) or (range[2] and x > range[2])) then
+        error(string.format("%s: option --%s must be %s, got %s", spec.name, name:gsub("_", "-"),
+          (range[2] and string.format("in %s..%s", range[1], range[2]) or string.format("at least %s", range[1])) .. (type(v) == "table" and " (each value)" or ""), raw), 0)
+      end
     end
     values[name] = v
     i = i + 1

@@ -4,15 +4,14 @@ local genome = require("genome")
 local mutation = require("mutation")
 local fitness = require("fitness")
 local selection = require("selection")
+local finetune = require("finetune")
+local schedule = require("schedule")
+local contracts = require("contracts")
 local json = require("json")
 local evolution = {}
 
---- Default selection schedule: three stages with growing token budgets (a scaled-down version of the reference's).
-evolution.default_schedule = {
-  {survivors = 4, tokens = 512, train_tokens = 2048},
-  {survivors = 2, tokens = 2048, train_tokens = 8192},
-  {survivors = 1, tokens = 4096, train_tokens = 16384},
-}
+--- Default selection schedule (schedule.default()).
+evolution.default_schedule = schedule.default()
 
 local function read_file(path)
   local f = io.open(path, "r")
@@ -39,7 +38,9 @@ end
 --   model (dense darwin.Model), db (darwin.Database), parent (initial genome),
 --   fitness_tokens / train_tokens (1-d tensors of token ids to draw sequences from), seqlen,
 --   generations (10), offspring (8), schedule (evolution.default_schedule), seed (0),
---   mutate (mutation.level_switch), fitness (fitness.kl), select (selection.multistage), topk (nil: full KL),
+--   mutate (mutation.level_switch), fitness (fitness.kl, or a plain score function), select (selection.multistage),
+--   finetune (finetune.adamw), origins (names of the pieces for error messages: {mutate =, fitness =, select =,
+--   finetune =, schedule =}; defaults "option mutate", ...), topk (nil: full KL),
 --   batch_size (4), train_options (darwin.trainer options), state (path of the JSON state file),
 --   log (path of the JSONL log), resume (continue from `state`), overwrite (start again over a saved state),
 --   settings (a table of the values that define the search: saved in the state, and a resume with different
@@ -47,12 +48,19 @@ end
 -- Returns the best genome and the log records.
 function evolution.run(o)
   assert(o.model and o.db and o.parent and o.fitness_tokens and o.seqlen, "evolution.run needs model, db, parent, fitness_tokens and seqlen")
+  -- Every piece is checked at the boundary (contracts): a user's piece that breaks its contract stops the search
+  -- with an error naming the piece and what was wrong.
+  local origins = o.origins or {}
+  local function origin(piece, given) return origins[piece] or (given and "option " .. piece or "stock " .. piece) end
   local ctx = {
-    model = o.model, dense = o.model, db = o.db, schedule = o.schedule or evolution.default_schedule,
-    fitness = o.fitness or fitness.kl, topk = o.topk, batch_size = o.batch_size or 4, train_options = o.train_options,
-    rng = darwin.generator(o.seed or 0),
+    model = o.model, dense = o.model, db = o.db,
+    schedule = contracts.schedule(o.schedule or schedule.default(), origin("schedule", o.schedule)),
+    fitness = contracts.fitness(o.fitness or fitness.kl, origin("fitness", o.fitness)),
+    finetune = contracts.finetune(o.finetune or finetune.adamw, origin("finetune", o.finetune)),
+    topk = o.topk, batch_size = o.batch_size or 4, train_options = o.train_options, rng = darwin.generator(o.seed or 0),
   }
-  local mutate, select = o.mutate or mutation.level_switch, o.select or selection.multistage
+  local mutate = contracts.mutation(o.mutate or mutation.level_switch, origin("mutate", o.mutate))
+  local select = contracts.selection(o.select or selection.multistage, origin("select", o.select))
   local pools = {fitness = o.fitness_tokens, train = o.train_tokens or o.fitness_tokens}
   function ctx.sample(which, tokens)
     local count = math.max(1, tokens // o.seqlen)
@@ -81,12 +89,11 @@ function evolution.run(o)
     local seen, offspring = {[genome.key(state.parent)] = true}, {}
     for _ = 1, 20 * (o.offspring or 8) do
       if #offspring >= (o.offspring or 8) then break end
-      local child = genome.validate(mutate(state.parent, ctx), o.db, "the mutation operator")
+      local child = mutate(state.parent, ctx)
       if not seen[genome.key(child)] and o.db:params(child) <= state.budget then offspring[#offspring + 1] = child end
       seen[genome.key(child)] = true
     end
     local best, stages = select(offspring, ctx)
-    genome.validate(best, o.db, "the selection function")
     state.parent = best
     local record = {generation = generation, genome = best, params = o.db:params(best), stages = stages,
                     elapsed = darwin.clock() - start, offspring = #offspring}
@@ -103,7 +110,8 @@ function evolution.run(o)
     end
     if not o.quiet then
       local last = stages[#stages]
-      print(string.format("generation %3d  fitness %.5f  %s%s  %.1f s", generation, last.scores[1], genome.format(best),
+      local score = last and last.scores[1]
+      print(string.format("generation %3d  fitness %s  %s%s  %.1f s", generation, score and string.format("%.5f", score) or "-", genome.format(best),
         record.evaluation and string.format("  eval %.4f", record.evaluation) or "", record.elapsed))
     end
   end

@@ -1,4 +1,6 @@
 --- pipeline: small steps shared by the pruning scripts.
+local finetune = require("finetune")
+local schedule = require("schedule")
 local pipeline = {}
 
 --- The tokenizer for a model directory: `explicit` when given, else the directory's tokenizer.json when it has
@@ -11,14 +13,8 @@ function pipeline.tokenizer(model_dir, explicit)
   return darwin.tokenizer(model_dir)
 end
 
---- Fine-tunes `model` in place on the rows of `ids` ([n, seqlen]) in batches of `batch_size`, with a trainer made
--- from `options` (darwin.trainer options). Returns the trainer.
-function pipeline.finetune(model, ids, batch_size, options)
-  local trainer = darwin.trainer(model, options or {lr = 1e-4})
-  local n = ids:size(1)
-  for start = 1, n, batch_size do trainer:step(ids:narrow(1, start, math.min(batch_size, n - start + 1))) end
-  return trainer
-end
+--- Fine-tunes `model` in place on the rows of `ids` (see finetune.rows; kept here for existing scripts).
+pipeline.finetune = finetune.rows
 
 --- The inputs every pruning script starts from, read from parsed options (model, data, eval_data, tokenizer, seqlen,
 -- calibration_sequences, eval_sequences, seed): {model, tokenizer, tokens, eval_tokens, calibration, eval}.
@@ -54,15 +50,37 @@ function pipeline.target_level(model, level, levels, quiet)
   return level
 end
 
---- DarwinLM's selection schedule: `stages` stages, survivors halving from `offspring` down to 1, scoring and
--- fine-tuning tokens doubling from `fitness_tokens` and `train_tokens` (0 = EvoPress: no fine-tuning).
-function pipeline.selection_schedule(stages, offspring, fitness_tokens, train_tokens)
-  local schedule = {}
-  for s = 1, stages do
-    schedule[s] = {survivors = math.max(1, offspring >> s), tokens = fitness_tokens << (s - 1), train_tokens = train_tokens << (s - 1)}
+--- DarwinLM's selection schedule (see schedule.halving; kept here for existing scripts).
+pipeline.selection_schedule = schedule.halving
+
+--- The pieces of a search chosen on the command line (cli.search_pieces, plus --stages, --offspring, --fitness-tokens
+-- and --train-tokens, the last two single values or per-stage lists): the evolution.run options mutate, fitness,
+-- select, finetune, schedule and origins. A single token count doubles from stage to stage (DarwinLM's shorthand);
+-- lists give each stage's value, as the paper states its schedule.
+function pipeline.search_pieces(o)
+  local contracts = require("contracts")
+  local pieces, origins = {origins = {}}, {}
+  for option, key in pairs({mutation = "mutate", fitness = "fitness", selection = "select", finetune = "finetune", schedule = "schedule"}) do
+    if o[option] then
+      pieces[key] = contracts.load(o[option], option)
+      pieces.origins[key] = o[option]
+    end
   end
-  schedule[#schedule].survivors = 1
-  return schedule
+  if pieces.schedule then
+    pieces.schedule = contracts.schedule(pieces.schedule, o.schedule, o)
+  else
+    local function list(v) return type(v) == "table" and v or {v} end
+    local tokens, train = list(o.fitness_tokens), list(o.train_tokens)
+    if #tokens == 1 and #train == 1 and not o.survivors then
+      pieces.schedule = schedule.halving(o.stages, o.offspring, tokens[1], train[1])
+    else
+      local stages = math.max(#tokens, #train, o.survivors and #o.survivors or 1)
+      local survivors = o.survivors or {}
+      if not o.survivors then for s = 1, stages do survivors[s] = s == stages and 1 or math.max(1, o.offspring >> s) end end
+      pieces.schedule = schedule.explicit({survivors = survivors, tokens = tokens, train_tokens = train})
+    end
+  end
+  return pieces
 end
 
 --- Rows of `seqlen` tokens that a request for `tokens` tokens samples (at least one row when tokens > 0).
@@ -82,7 +100,9 @@ end
 function pipeline.search_train_tokens(log, seqlen)
   local total = 0
   for _, record in ipairs(log) do
-    for _, stage in ipairs(record.stages) do total = total + stage.candidates * pipeline.rows_for(stage.train_tokens, seqlen) * seqlen end
+    for _, stage in ipairs(record.stages) do
+      total = total + (stage.candidates or 0) * pipeline.rows_for(stage.train_tokens or 0, seqlen) * seqlen
+    end
   end
   return total
 end

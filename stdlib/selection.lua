@@ -3,10 +3,11 @@
 -- `survivors`. The parent joins the last stage (elitism). A stage with train_tokens = 0 is EvoPress's selection.
 local genome = require("genome")
 local fitness = require("fitness")
-local pipeline = require("pipeline")
+local finetune = require("finetune")
 local selection = {}
 
---- Runs the stages of ctx.schedule ({survivors =, tokens =, train_tokens =} each) over `candidates`;
+--- Runs the stages of ctx.schedule ({survivors =, tokens =, train_tokens =} each) over `candidates`, fine-tuning
+-- with ctx.finetune (finetune.adamw when absent) and scoring with ctx.fitness (an object: see fitness);
 -- returns the winning genome and one record per stage {candidates, tokens, train_tokens, scores (best first)}.
 function selection.multistage(candidates, ctx)
   local pool, records = {}, {}
@@ -17,14 +18,15 @@ function selection.multistage(candidates, ctx)
       for _, g in ipairs(pool) do if genome.equal(g, ctx.parent) then present = true end end
       if not present then pool[#pool + 1] = ctx.parent end
     end
-    local batch = fitness.batch(ctx, ctx.sample("fitness", stage.tokens))
+    local score_with = ctx.fitness or fitness.kl
+    local batch = score_with.prepare(ctx, ctx.sample("fitness", stage.tokens))
     local train_ids = (stage.train_tokens or 0) > 0 and ctx.sample("train", stage.train_tokens) or nil
     local scored = {}
     for i, g in ipairs(pool) do
       local candidate = ctx.model:clone()
       candidate:apply(ctx.db, g)
-      local trainer = train_ids and pipeline.finetune(candidate, train_ids, ctx.batch_size or 4, ctx.train_options)
-      local score = ctx.fitness(candidate, batch)
+      local trainer = train_ids and (ctx.finetune or finetune.adamw)(candidate, train_ids, ctx)
+      local score = score_with.score(candidate, batch)
       -- Released at once: a candidate and its trainer hold a model's worth of memory or more.
       if trainer then trainer:close() end
       candidate:close()

@@ -217,6 +217,96 @@ struct PruningScriptTests {
     }
 }
 
+@Suite("replaceable pieces of the search")
+struct SearchPieceTests {
+    /// User modules, in a folder outside stdlib/, for each piece of the search (and broken ones for each contract).
+    static let modules: [String: String] = [
+        // A generator-style operator: a coroutine hands out the kind to move next.
+        "my_mutation.lua": """
+            local genome = require("genome")
+            local kinds = coroutine.wrap(function() while true do coroutine.yield("attention"); coroutine.yield("mlp") end end)
+            return function(parent, ctx)
+              local child, kind = genome.copy(parent), kinds()
+              local n, max = #child[kind], #ctx.db:levels(kind) - 1
+              local up, down = ctx.rng:integer(1, n), ctx.rng:integer(1, n)
+              if up ~= down and child[kind][up] < max and child[kind][down] > 0 then
+                child[kind][up], child[kind][down] = child[kind][up] + 1, child[kind][down] - 1
+              end
+              return child
+            end
+            """,
+        // The stock KL composed with a size penalty, as a plain function.
+        "my_fitness.lua": """
+            local fitness = require("fitness")
+            return function(model, batch) return fitness.kl(model, batch) + 1e-9 * model:parameters() end
+            """,
+        // A selection that returns only the best genome (no stage records): one round of scoring, no training.
+        "my_selection.lua": """
+            return {select = function(candidates, ctx)
+              local batch = ctx.fitness.prepare(ctx, ctx.sample("fitness", 32))
+              local best, best_score
+              for _, g in ipairs(candidates) do
+                local m = ctx.model:clone(); m:apply(ctx.db, g)
+                local s = ctx.fitness.score(m, batch); m:close()
+                if not best_score or s < best_score then best, best_score = g, s end
+              end
+              return best
+            end}
+            """,
+        "my_finetune.lua": """
+            local finetune = require("finetune")
+            calls = 0
+            return function(model, ids, ctx) calls = calls + 1; io.stderr:write("my_finetune ", ids:size(1), "\\n"); return finetune.adamw(model, ids, ctx) end
+            """,
+        "my_schedule.lua": "return {{survivors = 2, tokens = 16, train_tokens = 16}, {survivors = 1, tokens = 32, train_tokens = 0}}",
+        "bad_mutation.lua": "return function(parent, ctx) parent.mlp[1] = 0; return parent end",
+        "bad_fitness.lua": "return {score = function(model, batch) return nil end}",
+        "bad_selection.lua": "return function(candidates, ctx) return 'the best one' end",
+        "bad_schedule.lua": "return {{survivors = 0, tokens = 16}}",
+        "bad_finetune.lua": "return function(model, ids, ctx) return 42 end",
+    ]
+
+    @Test("each piece is replaced from the command line by a user module; broken pieces stop with the contract's message")
+    func userPieces() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pieces-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for (name, text) in Self.modules { try text.write(to: dir.appendingPathComponent(name), atomically: true, encoding: .utf8) }
+        let model = TestSupport.repoRoot.appendingPathComponent("Tests/Fixtures/models/llama3_bias_bf16_sharded").path
+        let data = try PruningScriptTests.tokenFile(dir, count: 3000, vocab: 80)
+        let script = TestSupport.repoRoot.appendingPathComponent("scripts/darwinlm.lua").path
+        func run(_ output: String, _ extra: [String]) throws -> (Int32, String, String) {
+            try TestSupport.runExecutable([script, "--model", model, "--data", data, "--output", dir.appendingPathComponent(output).path,
+                                           "--seqlen", "8", "--calibration-sequences", "4", "--offspring", "3", "--generations", "2",
+                                           "--post-train-tokens", "0", "--eval-sequences", "2", "--levels", "4", "--level", "2"] + extra,
+                                          environment: ["LUA_PATH": dir.path + "/?.lua;;"])
+        }
+        // Files by path and modules by name (on package.path through LUA_PATH), all five pieces at once.
+        let (s1, o1, e1) = try run("all", ["--mutation", dir.path + "/my_mutation.lua", "--fitness", "my_fitness",
+                                           "--finetune", dir.path + "/my_finetune.lua", "--schedule", "my_schedule"])
+        #expect(s1 == 0 && o1.contains("generation   2"), "\(e1)")
+        #expect(e1.components(separatedBy: "my_finetune 2").count - 1 == 2 * 3, "each generation fine-tunes its 3 offspring on 2 rows in stage 1 only: \(e1)")
+        let (s2, o2, e2) = try run("select", ["--selection", dir.path + "/my_selection.lua", "--fitness-tokens", "16,32",
+                                              "--train-tokens", "16,0", "--survivors", "2,1"])
+        #expect(s2 == 0 && o2.contains("generation   2  fitness -"), "\(e2)")
+        #expect(FileManager.default.fileExists(atPath: dir.path + "/all/fitness.csv"))
+        let broken: [(String, String, String)] = [
+            ("--mutation", "bad_mutation.lua", "mutation contract (\(dir.path)/bad_mutation.lua): the operator changed its parent in place"),
+            ("--fitness", "bad_fitness.lua", "fitness contract (\(dir.path)/bad_fitness.lua): score returned nil, expected a finite number"),
+            ("--selection", "bad_selection.lua", "selection contract (\(dir.path)/bad_selection.lua) returned an invalid genome: expected {attention = {...}, mlp = {...}}, got string"),
+            ("--schedule", "bad_schedule.lua", "schedule contract (\(dir.path)/bad_schedule.lua): stage 1: survivors is 0, expected an integer >= 1"),
+            ("--finetune", "bad_finetune.lua", "finetune contract (\(dir.path)/bad_finetune.lua): returned 42, expected nil or a trainer"),
+            ("--mutation", "missing.lua", "--mutation \(dir.path)/missing.lua: cannot load it"),
+        ]
+        for (option, file, message) in broken {
+            let (s, _, e) = try run("bad-" + file, [option, dir.path + "/" + file])
+            #expect(s == 1 && e.contains(message), "\(option) \(file): \(e)")
+        }
+        let (s3, _, e3) = try run("lists", ["--fitness-tokens", "16,32,64", "--train-tokens", "16,0"])
+        #expect(s3 == 1 && e3.contains("train_tokens has 2 values, the other lists 3 stages"), "\(e3)")
+    }
+}
+
 @Suite("quickstart")
 struct QuickstartTests {
     /// The README's demo at its default settings (about 75 s in a debug build): on a trained model, the searched

@@ -66,8 +66,13 @@ local bad = {}
 for k, v in pairs(options) do bad[k] = v end
 bad.generations = 1
 bad.mutate = function(p) local c = genome.copy(p); c.mlp[2] = 99; return c end
-check.raises(function() evolution.run(bad) end, "the mutation operator returned an invalid genome: mlp level of block 2 is 99, expected an integer in 0..3")
+check.raises(function() evolution.run(bad) end, "mutation contract (option mutate) returned an invalid genome: mlp level of block 2 is 99, expected an integer in 0..3")
 bad.mutate, bad.fitness = nil, function() return nil end
-check.raises(function() evolution.run(bad) end, "fitness function returned nil")
+check.raises(function() evolution.run(bad) end, "fitness contract (option fitness): score returned nil, expected a finite number (lower is better)")
+bad.fitness, bad.origins = nil, {select = "my_select.lua"}
+bad.select = function(candidates) return candidates[1], {{scores = {0 / 0}}} end
+check.raises(function() evolution.run(bad) end, "selection contract (my_select.lua): stage 1 score 1 is")
+bad.select, bad.schedule = nil, {{survivors = 1, tokens = 0}}
+check.raises(function() evolution.run(bad) end, "schedule contract (option schedule): stage 1: tokens is 0, expected an integer >= 1")
 os.remove(state)
 os.execute("rm -rf '" .. dbpath .. "'")

@@ -1,0 +1,20 @@
+--- finetune: how a candidate is fine-tuned in a selection stage. A fine-tuning function is
+-- `finetune(model, ids, ctx) -> trainer or nil`: it trains `model` in place on the rows of `ids` ([n, seqlen]);
+-- a returned trainer is closed by the caller once the candidate is scored (it holds optimizer memory).
+local finetune = {}
+
+--- Trains `model` in place on the rows of `ids` in batches of `batch_size` with a trainer made from `options`
+-- (darwin.trainer options, default {lr = 1e-4}); returns the trainer.
+function finetune.rows(model, ids, batch_size, options)
+  local trainer = darwin.trainer(model, options or {lr = 1e-4})
+  local n = ids:size(1)
+  for start = 1, n, batch_size do trainer:step(ids:narrow(1, start, math.min(batch_size, n - start + 1))) end
+  return trainer
+end
+
+--- The stock fine-tuning of the search: AdamW with ctx.train_options, ctx.batch_size rows at a time.
+function finetune.adamw(model, ids, ctx)
+  return finetune.rows(model, ids, ctx.batch_size or 4, ctx.train_options)
+end
+
+return finetune
