@@ -60,9 +60,9 @@ public final class HalfMatrix {
     }
 
     /// Writes rows `range` as float32 into `destination` (row-major, `range.count × columns`), in parallel for large tiles.
-    public func convertRows(_ range: Range<Int>, into destination: UnsafeMutablePointer<Float>) {
+    public func convertRows(_ range: Range<Int>, into destination: UnsafeMutablePointer<Float>, parallel: Bool = true) {
         let n = columns, first = range.lowerBound
-        Parallel.forEachChunk(count: range.count, minimumChunk: max(1, Parallel.grainElements / max(n, 1))) { part in
+        Parallel.forEachChunk(count: range.count, minimumChunk: max(1, Parallel.grainElements / max(n, 1)), enabled: parallel) { part in
             let start = (first + part.lowerBound) * n, length = part.count * n
             let source = UnsafePointer(bits + start), target = destination + part.lowerBound * n
             if format == .bf16 { HalfPrecision.bf16BitsToFloat(source, target, count: length) } else {

@@ -51,6 +51,32 @@ public struct LuaOptions {
         }
     }
 
+    /// A list of integers option (`{2, 7}`), each within `range`.
+    public func integerList(_ key: String, in range: ClosedRange<Int>) throws -> [Int]? {
+        try with(key) { L in
+            guard lua_type(L, -1) == LUA_TTABLE else { throw LuaError("option '\(key)' must be a list of integers") }
+            let n = Int(lua_rawlen(L, -1))
+            return try (1...max(n, 1)).prefix(n).map { i in
+                lua_rawgeti(L, -1, lua_Integer(i))
+                defer { darwin_pop(L, 1) }
+                var ok: Int32 = 0
+                let v = lua_tonumberx(L, -1, &ok)
+                guard ok != 0, let value = v.exactInteger, range.contains(value) else {
+                    throw LuaError("option '\(key)' item \(i) must be an integer in \(range.lowerBound)...\(range.upperBound)")
+                }
+                return value
+            }
+        }
+    }
+
+    /// An object option of class `T` (`{tokenizer = tok}`).
+    public func object<T: AnyObject>(_ key: String, as type: T.Type, named name: String) throws -> T? {
+        try with(key) { _ in
+            guard let object = call.host.object(at: -1, as: type) else { throw LuaError("option '\(key)' must be a \(name)") }
+            return object
+        }
+    }
+
     /// An integer option within `range`.
     public func integer(_ key: String, in range: ClosedRange<Int>) throws -> Int? {
         guard let v = try integer(key) else { return nil }

@@ -83,6 +83,7 @@ enum ModelModule {
             c.push(try model.klDivergence(try c.tokenSequences(2), to: target, batchSize: batch)); return 1
         }),
         ("parameters", { c in c.push(try c.object(1, as: LanguageModel.self).parameterCount); return 1 }),
+        ("generate", GenerationMethods.generate),
         ("dtype", { c in c.push(try c.object(1, as: LanguageModel.self).weightFormatName); return 1 }),
         ("parameter", { c in
             // model:parameter(name): the weight tensor with that Hugging Face name (shared: edits change the model;

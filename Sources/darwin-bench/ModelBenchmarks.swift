@@ -39,6 +39,25 @@ enum ModelBenchmarks {
           + (try training(model, tokens: tokens, batch: batch, seq: seq, repeats: repeats, ceiling: ceiling))
     }
 
+    /// Generation of `count` tokens after a `prompt`-token prompt: with the key/value cache against recomputing the
+    /// whole sequence with a full forward pass for every new token (the baseline), per generated token.
+    static func generation(prompt: Int, count: Int) throws -> [BenchRow] {
+        let (model, name) = try referenceModel()
+        let g = RandomGenerator(seed: 2)
+        let ids = (0..<prompt).map { _ in Int32(g.integer(0, model.config.vocabSize - 1)) }
+        let cached = try seconds { _ = try model.generate(prompt: ids, maxTokens: count) }
+        let full = try seconds {
+            var sequence = ids
+            for _ in 0..<count {
+                let logits = try model.forward(tokens: sequence, batch: 1).logits.toArray()
+                let last = logits[(logits.count - model.config.vocabSize)...]
+                sequence.append(Int32(last.indices.max { last[$0] < last[$1] }! - last.startIndex))
+            }
+        }
+        return [BenchRow(name: "generate \(count) tokens after \(prompt), \(name): cached (base: full forward per token)",
+                         value: Double(count) / cached, unit: "tok/s", baseline: Double(count) / full)]
+    }
+
     /// One layer's causal attention at the model's shape: time of the fused AVX2 kernel as a ratio to the sgemm path.
     static func attention(_ model: LanguageModel, batch: Int, seq: Int) throws -> [BenchRow] {
         let c = model.config

@@ -2,7 +2,7 @@ import DarwinCore
 import Foundation
 
 /// darwin-bench: performance checks printed as ratios against baselines measured in the same run.
-/// Usage: darwin-bench [matmul|elementwise|forward|obs|scale|all|serve] [--shape NAME] [--dir DIR] [--training | --training-frozen-embeddings] [--training-only] [--threads N] [--size N] [--repeats N]
+/// Usage: darwin-bench [matmul|elementwise|forward|generate|obs|scale|all|serve] [--shape NAME] [--dir DIR] [--training | --training-frozen-embeddings] [--training-only] [--threads N] [--size N] [--repeats N]
 func benchMain() throws {
     var args = Array(CommandLine.arguments.dropFirst())
     var suite = "all", size = 1024, repeats = 5
@@ -21,7 +21,7 @@ func benchMain() throws {
     let frozenEmbeddings = args.contains("--training-frozen-embeddings")
     args.removeAll { $0 == "--training" || $0 == "--training-frozen-embeddings" || $0 == "--training-only" }
     if args.contains("-h") || args.contains("--help") {
-        print("usage: darwin-bench [matmul|elementwise|forward|obs|scale|all|serve] [--shape NAME] [--dir DIR] [--training | --training-frozen-embeddings] [--training-only] [--threads N] [--size N] [--repeats N]")
+        print("usage: darwin-bench [matmul|elementwise|forward|generate|obs|scale|all|serve] [--shape NAME] [--dir DIR] [--training | --training-frozen-embeddings] [--training-only] [--threads N] [--size N] [--repeats N]")
         return
     }
     if let s = args.first { suite = s }
@@ -46,8 +46,11 @@ func benchMain() throws {
         rows += try PruningBenchmarks.obs(name: "SmolLM2-360M", hidden: 960, width: 2560, heads: 15, headDim: 64, tokens: 2048)
         rows += try PruningBenchmarks.obs(name: "Llama-3.2-1B", hidden: 2048, width: 8192, heads: 32, headDim: 64, tokens: 2048)
     }
+    if suite == "generate" || suite == "all" {
+        rows += try ModelBenchmarks.generation(prompt: 64, count: 64) + ModelBenchmarks.generation(prompt: 256, count: 64)
+    }
     if suite == "forward" || suite == "all" { rows += try ModelBenchmarks.forward(batch: 8, seq: 512, repeats: max(1, repeats / 2)) }
-    guard !rows.isEmpty else { print("unknown suite '\(suite)'; expected matmul, elementwise, forward, obs, scale or all"); exit(2) }
+    guard !rows.isEmpty else { print("unknown suite '\(suite)'; expected matmul, elementwise, forward, generate, obs, scale or all"); exit(2) }
     for row in rows { print(row.line) }
 }
 

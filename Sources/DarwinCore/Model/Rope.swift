@@ -24,9 +24,9 @@ struct RopeTables {
         sin = s
     }
 
-    /// Rotates, in place, each head of `x` (`[batch*seq, heads*headDim]` rows, position = row % seq),
+    /// Rotates, in place, each head of `x` (`[batch*seq, heads*headDim]` rows, position = firstPosition + row % seq),
     /// with the rotate-half convention of transformers' Llama. `inverse` rotates back (the backward pass).
-    func apply(_ x: Tensor, sequenceLength seq: Int, heads: Int, inverse: Bool = false) {
+    func apply(_ x: Tensor, sequenceLength seq: Int, heads: Int, inverse: Bool = false, firstPosition: Int = 0) {
         let sign: Float = inverse ? -1 : 1
         let p = x.data, width = heads * half * 2
         let rows = x.shape[0]
@@ -35,7 +35,7 @@ struct RopeTables {
                 let cb = cp.baseAddress!, sb = sp.baseAddress!
                 Parallel.forEachChunk(count: rows, minimumChunk: 64) { range in
                     for r in range {
-                        let pos = r % seq
+                        let pos = firstPosition + r % seq
                         let cr = cb + pos * half, sr = sb + pos * half
                         for h in 0..<heads {
                             let base = p + r * width + h * 2 * half

@@ -1,3 +1,4 @@
+import COpenBLAS
 import Glibc
 
 /// Matrix products with a model weight `W [out, in]`, float32 or 16-bit: the forward `A Wᵀ` and the backward
@@ -12,6 +13,10 @@ enum WeightProducts {
     /// dimension `ldc`.
     static func timesTransposed(_ a: UnsafeMutablePointer<Float>, rows m: Int, _ w: Weight, into c: UnsafeMutablePointer<Float>,
                                 ldc: Int, beta: Float, tileRows: Int? = nil) throws {
+        if let half = w.half, m <= fewRows {
+            fewRowsTimesTransposed(a, rows: m, half, into: c, ldc: ldc, beta: beta)
+            return
+        }
         try product(a, rows: m, lda: w.shape[1], w, transposed: true, into: c, ldc: ldc, beta: beta, tileRows: tileRows)
     }
 
@@ -42,6 +47,49 @@ enum WeightProducts {
             return
         }
         try forEachTile(half, tileRows: tileRows, multiply)
+    }
+
+    /// Up to this many rows of `A` (decoding one token at a time) a 16-bit product reads each weight row once,
+    /// converting it into a small buffer next to the dot products, instead of converting whole tiles for sgemm.
+    static let fewRows = 4
+
+    /// `C = A Wᵀ + beta C` for a few rows of `A`: memory-bound, so each 16-bit weight row is read once.
+    private static func fewRowsTimesTransposed(_ a: UnsafeMutablePointer<Float>, rows m: Int, _ w: HalfMatrix,
+                                               into c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float) {
+        let n = w.columns
+        Parallel.forEachChunk(count: w.rows, minimumChunk: max(1, Parallel.grainElements / max(n, 1))) { range in
+            let row = UnsafeMutablePointer<Float>.allocate(capacity: max(n, 1))
+            defer { row.deallocate() }
+            for r in range {
+                if w.format == .bf16 && m == 1 {
+                    let dot = bf16Dot(w.bits + r * n, a, n)
+                    c[r] = beta == 0 ? dot : beta * c[r] + dot
+                    continue
+                }
+                w.convertRows(r..<(r + 1), into: row, parallel: false)
+                for i in 0..<m {
+                    let dot = cblas_sdot(Int32(n), a + i * n, 1, row, 1)
+                    c[i * ldc + r] = beta == 0 ? dot : beta * c[i * ldc + r] + dot
+                }
+            }
+        }
+    }
+
+    /// Σ w[i]·x[i] of a bfloat16 row and a float32 vector, converting in registers (two independent sums).
+    @inline(__always)
+    private static func bf16Dot(_ w: UnsafePointer<UInt16>, _ x: UnsafePointer<Float>, _ n: Int) -> Float {
+        var s0 = SIMD8<Float>(repeating: 0), s1 = SIMD8<Float>(repeating: 0)
+        var i = 0
+        while i + 16 <= n {
+            let w0 = SIMD8<UInt32>(truncatingIfNeeded: UnsafeRawPointer(w + i).loadUnaligned(as: SIMD8<UInt16>.self)) &<< 16
+            let w1 = SIMD8<UInt32>(truncatingIfNeeded: UnsafeRawPointer(w + i + 8).loadUnaligned(as: SIMD8<UInt16>.self)) &<< 16
+            s0 += unsafeBitCast(w0, to: SIMD8<Float>.self) * UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
+            s1 += unsafeBitCast(w1, to: SIMD8<Float>.self) * UnsafeRawPointer(x + i + 8).loadUnaligned(as: SIMD8<Float>.self)
+            i += 16
+        }
+        var total = (s0 + s1).sum()
+        while i < n { total += Float(bitPattern: UInt32(w[i]) << 16) * x[i]; i += 1 }
+        return total
     }
 
     /// Converts `w` to float32 a tile of rows at a time and hands each tile to `body` with its first row and row count.
