@@ -14,7 +14,7 @@ local json = require("json")
 local o = cli.parse({
   name = "scripts/compare.lua",
   about = "Compare uniform, EvoPress, DarwinLM and Adapt-Pruner at one target size and token budget.",
-  options = {
+  options = cli.with({
     {"model", "string", nil, "Hugging Face checkpoint directory", "required"},
     {"data", "string", nil, "calibration / training data", "required"},
     {"eval_data", "string", nil, "held-out evaluation data (default: --data)"},
@@ -41,7 +41,7 @@ local o = cli.parse({
     {"resume", "boolean", false, "continue an interrupted comparison: finished searches and Adapt-Pruner steps are not redone"},
     {"overwrite", "boolean", false, "start the searches and Adapt-Pruner again over states saved in OUTPUT"},
     {"threads", "integer", nil, "threads (default: all cores)"},
-  },
+  }, cli.level_lists),
 }, arg)
 if o.threads then darwin.set_threads(o.threads) end
 -- The output directory is this run's: a second run on it stops here with the holder's pid.
@@ -53,8 +53,10 @@ local function kl(m) return m:kl(eval, eval_targets, {batch_size = o.batch_size}
 local train = {seqlen = o.seqlen, batch_size = o.batch_size, lr = o.lr, seed = o.seed + 1}
 
 local t0 = darwin.clock()
-local level = pipeline.target_level(dense, o.level, o.levels)
-local db = darwin.database.build(dense, inputs.calibration, {path = o.output .. "/database", levels = o.levels})
+local build_levels, lists = pipeline.database_levels(dense, o)
+local level = pipeline.target_level(dense, o.level, o.levels, false, lists)
+build_levels.path = o.output .. "/database"
+local db = darwin.database.build(dense, inputs.calibration, build_levels)
 local db_seconds = darwin.clock() - t0
 local uniform = genome.uniform(db:blocks(), level, level)
 local target_params = dense:clone(); target_params:apply(db, uniform); target_params = target_params:parameters()

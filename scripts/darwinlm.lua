@@ -36,7 +36,7 @@ local spec = {
     {"resume", "boolean", false, "continue an interrupted search from OUTPUT/state.json"},
     {"overwrite", "boolean", false, "start again over a search saved in OUTPUT/state.json"},
     {"threads", "integer", nil, "threads (default: all cores)"},
-  }, cli.search_pieces),
+  }, cli.with(cli.search_pieces, cli.level_lists)),
 }
 local o = cli.parse(spec, arg)
 -- The pieces (user modules where given) are loaded and the schedule checked before any long work.
@@ -50,8 +50,10 @@ local inputs = pipeline.inputs(o)
 local model, tokens, calib, eval = inputs.model, inputs.tokens, inputs.calibration, inputs.eval
 print(string.format("model %s: %d parameters", o.model, model:parameters()))
 
-local level = pipeline.target_level(model, o.level, o.levels)
-local db = darwin.database.build(model, calib, {path = o.output .. "/database", levels = o.levels})
+local build_levels, lists = pipeline.database_levels(model, o)
+local level = pipeline.target_level(model, o.level, o.levels, false, lists)
+build_levels.path = o.output .. "/database"
+local db = darwin.database.build(model, calib, build_levels)
 local uniform = genome.uniform(db:blocks(), level, level)
 
 local schedule = pieces.schedule
@@ -63,7 +65,8 @@ local best, log = evolution.run({
   mutate = pieces.mutate, fitness = pieces.fitness, select = pieces.select, finetune = pieces.finetune, origins = pieces.origins,
   train_options = {lr = o.lr}, state = o.output .. "/state.json", log = o.output .. "/log.jsonl", resume = o.resume,
   overwrite = o.overwrite, settings = {
-    model = o.model, data = o.data, level = o.level, levels = o.levels, seqlen = o.seqlen, offspring = o.offspring, seed = o.seed,
+    model = o.model, data = o.data, level = o.level, levels = o.levels, attention_levels = lists and table.concat(lists.attention_levels, ","),
+    mlp_levels = lists and table.concat(lists.mlp_levels, ","), seqlen = o.seqlen, offspring = o.offspring, seed = o.seed,
     schedule = json.encode(schedule), topk = o.topk, lr = o.lr, batch_size = o.batch_size, mutation = o.mutation,
     fitness = o.fitness, selection = o.selection, finetune = o.finetune,
   },

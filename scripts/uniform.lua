@@ -6,7 +6,7 @@ local genome = require("genome")
 local o = cli.parse({
   name = "scripts/uniform.lua",
   about = "Uniform structured pruning baseline: one level for every attention and MLP unit.",
-  options = {
+  options = cli.with({
     {"model", "string", nil, "Hugging Face checkpoint directory", "required"},
     {"data", "string", nil, "calibration / training text", "required"},
     {"eval_data", "string", nil, "held-out evaluation data (default: --data)"},
@@ -21,13 +21,15 @@ local o = cli.parse({
     {"eval_sequences", "integer", 8, "held-out sequences for perplexity"},
     {"batch_size", "integer", 4, "batch size"},
     {"output", "string", nil, "save the pruned model here"},
-  },
+  }, cli.level_lists),
 }, arg)
 local inputs = pipeline.inputs(o)
 local model, calib, eval = inputs.model, inputs.calibration, inputs.eval
-local level = pipeline.target_level(model, o.level, o.levels)
-local db = darwin.database.build(model, calib, {path = o.database, levels = o.levels})
-local g = genome.uniform(db:blocks(), level, level)
+local build_levels, lists = pipeline.database_levels(model, o)
+local level = pipeline.target_level(model, o.level, o.levels, false, lists)
+build_levels.path = o.database
+local db = darwin.database.build(model, calib, build_levels)
+local g = genome.at_level(db, level)
 local pruned = model:clone()
 pruned:apply(db, g)
 pipeline.post_train(pruned, inputs.tokens, o.post_train_tokens, {seqlen = o.seqlen, batch_size = o.batch_size, lr = o.lr, seed = 1})

@@ -26,7 +26,7 @@ cli.ranges = {
   level = {0}, levels = {1, 1000}, seqlen = {2}, calibration_sequences = {1}, eval_sequences = {1}, batch_size = {1},
   generations = {0}, offspring = {1}, stages = {1, 32}, fitness_tokens = {1}, train_tokens = {0}, search_train_tokens = {0},
   post_train_tokens = {0}, topk = {0}, lr = {0}, threads = {1, 1024}, steps = {0}, post_train_steps = {0},
-  survivors = {1}, gradient_sequences = {1}, gradient_seqlen = {2}, sparsity = {0, 1}, attention_sparsity = {0, 1}, mlp_sparsity = {0, 1},
+  survivors = {1}, attention_levels = {0}, mlp_levels = {0}, gradient_sequences = {1}, gradient_seqlen = {2}, sparsity = {0, 1}, attention_sparsity = {0, 1}, mlp_sparsity = {0, 1},
   fraction = {0, 1}, adapt_fraction = {0, 1}, amplitude = {0, 1}, adapt_amplitude = {0, 1},
 }
 
@@ -52,6 +52,12 @@ cli.search_pieces = {
   {"finetune", "string", nil, "fine-tuning in selection: module or .lua file returning function(model, ids, ctx) -> trainer?"},
   {"schedule", "string", nil, "selection schedule: module or .lua file returning a list of stages or function(options) -> list"},
   {"survivors", "integers", nil, "survivors per selection stage, e.g. 8,4,2,1 (default: halving from --offspring)"},
+}
+
+--- The options that set the database's levels explicitly (structures removed at each level), beside --levels.
+cli.level_lists = {
+  {"attention_levels", "integers", nil, "heads removed at each database level, e.g. 0,1,2,4,5,6,7,8,10,11,12 (default: --levels steps)"},
+  {"mlp_levels", "integers", nil, "MLP neurons removed at each database level (default: --levels steps)"},
 }
 
 --- `spec.options` followed by `extra` (a list of option entries), as a new list.

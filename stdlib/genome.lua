@@ -46,6 +46,16 @@ function genome.to_reference_text(g)
   return table.concat(lines, "\n") .. "\n"
 end
 
+--- The uniform genome with every unit at `level` of `db` (checked against both kinds' levels).
+function genome.at_level(db, level)
+  for _, kind in ipairs({"attention", "mlp"}) do
+    if math.type(level) ~= "integer" or level < 0 or level > db:max_level(kind) then
+      error(string.format("genome.at_level: level %s does not exist for %s (0..%d)", tostring(level), kind, db:max_level(kind)), 2)
+    end
+  end
+  return genome.uniform(db:blocks(), level, level)
+end
+
 --- Checks that `g` is a genome valid for `db`; `who` names the producer (a module) in the error message.
 function genome.validate(g, db, who)
   local function fail(msg) error((who or "genome") .. " returned an invalid genome: " .. msg, 3) end
@@ -54,7 +64,7 @@ function genome.validate(g, db, who)
   end
   local blocks = db:blocks()
   for _, kind in ipairs({"attention", "mlp"}) do
-    local levels, max = g[kind], #db:levels(kind) - 1
+    local levels, max = g[kind], db:max_level(kind)
     if #levels ~= blocks then fail(string.format("%s has %d levels, expected %d (one per block)", kind, #levels, blocks)) end
     for i, l in ipairs(levels) do
       if math.type(l) ~= "integer" or l < 0 or l > max then

@@ -14,7 +14,7 @@ function mutation.level_switch(parent, ctx)
   for _ = 1, flips do
     local n_attention, n_mlp = #child.attention, #child.mlp
     local kind = rng:uniform() * (n_attention + n_mlp) < n_attention and "attention" or "mlp"
-    local levels, max = child[kind], #db:levels(kind) - 1
+    local levels, max = child[kind], db:max_level(kind)
     local ups = {}
     for i, l in ipairs(levels) do if l < max then ups[#ups + 1] = i end end
     if #ups > 0 then

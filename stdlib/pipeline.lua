@@ -34,20 +34,44 @@ end
 --- The uniform target of the scripts' `--level` with `--levels` steps per kind, checked against the model before
 -- any long work: an error when the level does not exist for both kinds; otherwise prints what it means and
 -- returns the level (the database built with {levels = levels} has exactly these level lists).
-function pipeline.target_level(model, level, levels, quiet)
+function pipeline.target_level(model, level, levels, quiet, lists)
   local c = model:config()
-  local heads = darwin.database.levels(c.num_attention_heads, levels)
-  local neurons = darwin.database.levels(c.intermediate_size, levels)
+  local heads = lists and lists.attention_levels or darwin.database.levels(c.num_attention_heads, levels)
+  local neurons = lists and lists.mlp_levels or darwin.database.levels(c.intermediate_size, levels)
   local top = math.min(#heads, #neurons) - 1
   if level > top then
-    error(string.format("--level %d does not exist: with --levels %d this model has attention levels 0..%d (%d heads) and MLP levels 0..%d (%d neurons); choose --level 0..%d",
-      level, levels, #heads - 1, c.num_attention_heads, #neurons - 1, c.intermediate_size, top), 0)
+    local how = lists and "with these level lists" or string.format("with --levels %d", levels)
+    error(string.format("--level %d does not exist: %s this model has attention levels 0..%d (%d heads) and MLP levels 0..%d (%d neurons); choose --level 0..%d",
+      level, how, #heads - 1, c.num_attention_heads, #neurons - 1, c.intermediate_size, top), 0)
   end
   if not quiet then
     print(string.format("target: level %d of every unit, i.e. %d of %d heads and %d of %d MLP neurons removed per block",
       level, heads[level + 1], c.num_attention_heads, neurons[level + 1], c.intermediate_size))
   end
   return level
+end
+
+--- The database's level lists from the scripts' options: `--attention-levels` / `--mlp-levels` (structures removed
+-- at each level, as the reference lists them: 0,1,2,4,...) when given, else `--levels` evenly spaced steps. Checked
+-- against the model before any work (starting at 0, increasing, ending at or below the structure count). Returns the
+-- database.build options ({levels =} or {attention_levels =, mlp_levels =}) and the explicit lists (nil without).
+function pipeline.database_levels(model, o)
+  if not o.attention_levels and not o.mlp_levels then return {levels = o.levels}, nil end
+  local c = model:config()
+  local lists = {
+    attention_levels = o.attention_levels or darwin.database.levels(c.num_attention_heads, o.levels),
+    mlp_levels = o.mlp_levels or darwin.database.levels(c.intermediate_size, o.levels),
+  }
+  for option, total in pairs({attention_levels = c.num_attention_heads, mlp_levels = c.intermediate_size}) do
+    local list = lists[option]
+    for i, v in ipairs(list) do
+      if (i == 1 and v ~= 0) or (i > 1 and v <= list[i - 1]) or v > total then
+        error(string.format("--%s must start at 0 and increase up to at most %d (the model's %s), got %s", option:gsub("_", "-"), total,
+          option == "attention_levels" and "heads" or "MLP neurons", table.concat(list, ",")), 0)
+      end
+    end
+  end
+  return {attention_levels = lists.attention_levels, mlp_levels = lists.mlp_levels}, lists
 end
 
 --- DarwinLM's selection schedule (see schedule.halving; kept here for existing scripts).

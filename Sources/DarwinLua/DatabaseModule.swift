@@ -64,6 +64,8 @@ enum DatabaseModule {
     static let methods: [(String, LuaFunction)] = [
         ("levels", { c in c.push(integers: try c.object(1, as: PruningDatabase.self).levels(try kind(c, 2))); return 1 }),
         ("blocks", { c in c.push(try c.object(1, as: PruningDatabase.self).manifest.blockCount); return 1 }),
+        // db:max_level(kind): the highest level of that kind (the unit fully removed).
+        ("max_level", { c in c.push(try c.object(1, as: PruningDatabase.self).levels(try kind(c, 2)).count - 1); return 1 }),
         ("units", { c in
             let db = try c.object(1, as: PruningDatabase.self)
             let L = c.host.state

@@ -304,6 +304,11 @@ struct SearchPieceTests {
         }
         let (s3, _, e3) = try run("lists", ["--fitness-tokens", "16,32,64", "--train-tokens", "16,0"])
         #expect(s3 == 1 && e3.contains("train_tokens has 2 values, the other lists 3 stages"), "\(e3)")
+        // Database levels as the reference lists them: structures removed at each level.
+        let (s4, o4, e4) = try run("levels", ["--attention-levels", "0,1,3,4", "--mlp-levels", "0,9,36,72", "--generations", "1"])
+        #expect(s4 == 0 && o4.contains("i.e. 3 of 4 heads and 36 of 72 MLP neurons removed per block"), "\(o4) \(e4)")
+        let (s5, _, e5) = try run("bad-levels", ["--attention-levels", "0,2,1"])
+        #expect(s5 == 1 && e5.contains("--attention-levels must start at 0 and increase up to at most 4 (the model's heads), got 0,2,1"), "\(e5)")
     }
 }
 

@@ -74,5 +74,9 @@ bad.select = function(candidates) return candidates[1], {{scores = {0 / 0}}} end
 check.raises(function() evolution.run(bad) end, "selection contract (my_select.lua): stage 1 score 1 is")
 bad.select, bad.schedule = nil, {{survivors = 1, tokens = 0}}
 check.raises(function() evolution.run(bad) end, "schedule contract (option schedule): stage 1: tokens is 0, expected an integer >= 1")
+-- Level helpers: the highest level of a kind, and the uniform genome at a level (checked).
+check.eq(db:max_level("mlp"), #db:levels("mlp") - 1, "max_level is the last level")
+check.eq(genome.key(genome.at_level(db, 1)), genome.key(genome.uniform(db:blocks(), 1, 1)), "at_level is the uniform genome")
+check.raises(function() genome.at_level(db, 99) end, "genome.at_level: level 99 does not exist for attention")
 os.remove(state)
 os.execute("rm -rf '" .. dbpath .. "'")
