@@ -53,4 +53,51 @@ function pretty.format(v)
   return format_value(v, "", {})
 end
 
+--- Right-aligned columns: `rows` is a list of lists of values (the first row is the header).
+function pretty.columns(rows)
+  local widths = {}
+  for _, row in ipairs(rows) do
+    for i, cell in ipairs(row) do widths[i] = math.max(widths[i] or 0, #tostring(cell)) end
+  end
+  local lines = {}
+  for _, row in ipairs(rows) do
+    local cells = {}
+    for i, cell in ipairs(row) do cells[i] = string.rep(" ", widths[i] - #tostring(cell)) .. tostring(cell) end
+    lines[#lines + 1] = table.concat(cells, "  ")
+  end
+  return table.concat(lines, "\n")
+end
+
+--- A database's levels: per level, the heads and MLP neurons removed in each unit and block 1's parameters there.
+function pretty.database(db)
+  local rows = {{"level", "heads removed", "neurons removed", "attention params", "MLP params"}}
+  local heads, neurons = db:levels("attention"), db:levels("mlp")
+  for level = 0, math.max(#heads, #neurons) - 1 do
+    local a, m = heads[level + 1], neurons[level + 1]
+    rows[#rows + 1] = {level, a or "", m or "", a and db:params(1, "attention", level) or "", m and db:params(1, "mlp", level) or ""}
+  end
+  return string.format("%s: %d blocks\n%s", tostring(db), db:blocks(), pretty.columns(rows))
+end
+
+--- A genome against its database: per block the level, and heads and neurons kept, and the parameters in all.
+function pretty.genome(g, db)
+  local heads, neurons = db:levels("attention"), db:levels("mlp")
+  local rows = {{"block", "attention level", "heads kept", "MLP level", "neurons kept"}}
+  for b = 1, #g.attention do
+    rows[#rows + 1] = {b, g.attention[b], heads[#heads] - heads[g.attention[b] + 1], g.mlp[b], neurons[#neurons] - neurons[g.mlp[b] + 1]}
+  end
+  return pretty.columns(rows) .. string.format("\n%d parameters", db:params(g))
+end
+
+--- A search log (evolution.run's records): per generation the winner's fitness, parameters and elapsed time.
+function pretty.log(log)
+  local rows = {{"generation", "fitness", "params", "seconds"}}
+  for _, r in ipairs(log) do
+    local last = r.stages and r.stages[#r.stages]
+    local score = last and last.scores and last.scores[1]
+    rows[#rows + 1] = {r.generation, score and string.format("%.5f", score) or "-", r.params or "", string.format("%.1f", r.elapsed or 0)}
+  end
+  return pretty.columns(rows)
+end
+
 return pretty
