@@ -69,6 +69,52 @@ public final class ReplSession {
         }
     }
 
+    /// Lua that lists the completions of a word: the keys of the table (or, after `:`, the methods of the object)
+    /// the word's path names, that start with its last part. Reads fields raw, `__index` tables and the `__methods` of
+    /// darwinhost's classes only: completing never runs user code.
+    private static let completer = """
+        local word = ...
+        local path, sep, partial = word:match("^(.-)([%.:]?)([%w_]*)$")
+        local value = _G
+        if path ~= "" then
+          if sep == "" then return {} end
+          for name in path:gmatch("[^%.]+") do
+            if type(value) ~= "table" then return {} end
+            value = rawget(value, name)
+          end
+        end
+        local found, seen = {}, {}
+        local function add(t)
+          if type(t) ~= "table" then return end
+          for k in next, t do
+            if type(k) == "string" and k:match("^[%a_][%w_]*$") and k:sub(1, #partial) == partial and not seen[k] then
+              seen[k] = true
+              found[#found + 1] = path .. sep .. k
+            end
+          end
+        end
+        if sep ~= ":" then add(value) end
+        local mt = getmetatable(value)
+        if type(mt) == "table" then add(rawget(mt, "__index")); add(rawget(mt, "__methods")) end
+        table.sort(found)
+        return found
+        """
+
+    /// The completions of `word` (the text before the cursor back to a space or bracket: `darwin.tensor.ze`,
+    /// `model:per`), from the values the session holds now. Never raises: a word that names nothing has none.
+    public func completions(for word: String) -> [String] {
+        let L = host.state, top = lua_gettop(L)
+        defer { lua_settop(L, top) }
+        guard (try? host.load(Self.completer, chunkName: "=(completion)")) != nil else { return [] }
+        host.push(string: word)
+        guard (try? host.call(nargs: 1, nresults: 1)) != nil, lua_type(L, -1) == LUA_TTABLE else { return [] }
+        return (1...max(1, Int(lua_rawlen(L, -1)))).prefix(Int(lua_rawlen(L, -1))).compactMap { i in
+            lua_rawgeti(L, -1, lua_Integer(i))
+            defer { darwin_pop(L, 1) }
+            return host.string(at: -1)
+        }
+    }
+
     /// Renders one value with the stdlib's `pretty.format` when available, else `tostring`.
     private func render(at index: Int32) throws -> String {
         let L = host.state

@@ -68,6 +68,16 @@ struct CommandLineTests {
         #expect(out.contains("after\tnil") && out.components(separatedBy: "^C").count == 3, "\(out)")
     }
 
+    @Test("Tab at the prompt completes module fields and methods", .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/script")))
+    func tabCompletion() throws {
+        let typing = #"""
+            (sleep 2; printf 't = darwin.tensor.zer\ts(3)\n'; sleep 0.7; printf 'print("n =", t:nu\t())\n'; sleep 0.7; printf '\004'; sleep 1) \
+             | script -qfec "$0" /dev/null
+            """#
+        let (_, out, _) = try TestSupport.runShell(typing, arguments: [])
+        #expect(out.contains("n =\t3"), "\(out)")
+    }
+
     @Test("Ctrl-C stops a database build inside Swift promptly; the build resumes from the blocks it finished")
     func interruptLongSwiftWork() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("darwin-interrupt-\(UUID().uuidString)")

@@ -3,6 +3,22 @@ import Testing
 
 @Suite("REPL session")
 struct ReplTests {
+    @Test("Tab completes globals, module fields and the methods of objects; words that name nothing complete to nothing")
+    func completion() throws {
+        let repl = ReplSession(host: try TestSupport.host())
+        #expect(repl.completions(for: "darwin.tens") == ["darwin.tensor"])
+        #expect(repl.completions(for: "tensor.zer") == ["tensor.zero_", "tensor.zeros"])
+        #expect(repl.completions(for: "darw") == ["darwin"])
+        _ = repl.submit("t = tensor.zeros(3); cfg = {alpha = 1, beta = 2, [3] = 'x'}")
+        #expect(repl.completions(for: "t:nu") == ["t:numel"])
+        #expect(repl.completions(for: "cfg.") == ["cfg.alpha", "cfg.beta"])
+        #expect(repl.completions(for: "cfg:") == [])      // a plain table has no methods
+        #expect(repl.completions(for: "nothing.here.at_all") == [] && repl.completions(for: "t.x.y") == [])
+        _ = repl.submit("trap = setmetatable({}, {__index = function() error('must not run') end})")
+        #expect(repl.completions(for: "trap.x") == [])   // completion never runs user code
+        #expect(repl.submit("=t:numel()") == .values(["3"]))
+    }
+
     @Test("incomplete chunks ask for more input, then run as one chunk")
     func multiLine() throws {
         let repl = ReplSession(host: try TestSupport.host())
