@@ -178,7 +178,7 @@ end
 -- continued across phases through `schedule_offset`.
 function adapt.phase_options(base, phase_steps, offset)
   local options = {}
-  for k, v in pairs(base or {lr = 1e-4}) do options[k] = v end
+  for k, v in pairs(base or {lr = darwin.defaults.lr}) do options[k] = v end
   if not options.total_steps then
     local total = 0
     for _, n in ipairs(phase_steps) do total = total + n end
@@ -194,7 +194,7 @@ local function sum(list) local s = 0; for _, v in ipairs(list) do s = s + v end 
 -- and trains on this step's share of the tokens. Options:
 --   model (pruned in place), target = {attention =, mlp =} fractions of structures to remove,
 --   importance_ids ([n, seq] calibration), gradient_ids ([n, seq]), train_ids ([n, seq], split between steps;
---   nil = no training), fraction (0.05), amplitude (0.02), max_sparsity (1), min_keep (1), batch_size (4),
+--   nil = no training), fraction (0.05), amplitude (0.02), max_sparsity (1), min_keep (1), batch_size (darwin.defaults.batch_size),
 --   train_options (darwin.trainer options), score (function(model, grads, block, kind); adapt.taylor_scores),
 --   target_params (optional: the last step sets its MLP neuron count so the model has as close to and at most this
 --   many parameters as that step allows: grouped-query KV heads go only when all their query heads do, so equal
@@ -222,7 +222,7 @@ function adapt.run(o)
   local steps = #schedules.mlp
   local train_rows = o.train_ids and o.train_ids:size(1) or 0
   local score = o.score or adapt.taylor_scores
-  local batch = o.batch_size or 4
+  local batch = o.batch_size or darwin.defaults.batch_size
   -- One learning-rate schedule over all training phases: optimizer steps of each phase, and those before a step.
   local phase_steps = {}
   for k = 1, steps do phase_steps[k] = (k * train_rows // steps - (k - 1) * train_rows // steps + batch - 1) // batch end
@@ -230,7 +230,7 @@ function adapt.run(o)
   local start = darwin.clock() - (log[#log] and log[#log].elapsed or 0)
   for step = first, steps do
     local importance = adapt.importance(model, o.importance_ids)
-    local _, grads = model:gradients(o.gradient_ids, {batch_size = o.batch_size or 4})
+    local _, grads = model:gradients(o.gradient_ids, {batch_size = o.batch_size or darwin.defaults.batch_size})
     local record = {step = step, importance = importance, sparsity = {}}
     for _, kind in ipairs({"attention", "mlp"}) do
       local target = schedules[kind][step]

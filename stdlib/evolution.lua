@@ -41,7 +41,7 @@ end
 --   mutate (mutation.level_switch), fitness (fitness.kl, or a plain score function), select (selection.multistage),
 --   finetune (finetune.adamw), origins (names of the pieces for error messages: {mutate =, fitness =, select =,
 --   finetune =, schedule =}; defaults "option mutate", ...), topk (nil: full KL),
---   batch_size (4), train_options (darwin.trainer options), state (path of the JSON state file),
+--   batch_size (darwin.defaults.batch_size), train_options (darwin.trainer options), state (path of the JSON state file),
 --   log (path of the JSONL log), resume (continue from `state`), overwrite (start again over a saved state),
 --   settings (a table of the values that define the search: saved in the state, and a resume with different
 --   values is refused), evaluate (function(model) -> number, logged every `evaluate_every` generations), quiet.
@@ -57,7 +57,7 @@ function evolution.run(o)
     schedule = contracts.schedule(o.schedule or schedule.default(), origin("schedule", o.schedule)),
     fitness = contracts.fitness(o.fitness or fitness.kl, origin("fitness", o.fitness)),
     finetune = contracts.finetune(o.finetune or finetune.adamw, origin("finetune", o.finetune)),
-    topk = o.topk, batch_size = o.batch_size or 4, train_options = o.train_options, rng = darwin.generator(o.seed or 0),
+    topk = o.topk, batch_size = o.batch_size or darwin.defaults.batch_size, train_options = o.train_options, rng = darwin.generator(o.seed or 0),
   }
   local mutate = contracts.mutation(o.mutate or mutation.level_switch, origin("mutate", o.mutate))
   local select = contracts.selection(o.select or selection.multistage, origin("select", o.select))

@@ -4,9 +4,9 @@
 local finetune = {}
 
 --- Trains `model` in place on the rows of `ids` in batches of `batch_size` with a trainer made from `options`
--- (darwin.trainer options, default {lr = 1e-4}); returns the trainer.
+-- (darwin.trainer options, default: darwin.defaults); returns the trainer.
 function finetune.rows(model, ids, batch_size, options)
-  local trainer = darwin.trainer(model, options or {lr = 1e-4})
+  local trainer = darwin.trainer(model, options or {})
   local n = ids:size(1)
   for start = 1, n, batch_size do trainer:step(ids:narrow(1, start, math.min(batch_size, n - start + 1))) end
   return trainer
@@ -14,7 +14,7 @@ end
 
 --- The stock fine-tuning of the search: AdamW with ctx.train_options, ctx.batch_size rows at a time.
 function finetune.adamw(model, ids, ctx)
-  return finetune.rows(model, ids, ctx.batch_size or 4, ctx.train_options)
+  return finetune.rows(model, ids, ctx.batch_size or darwin.defaults.batch_size, ctx.train_options)
 end
 
 return finetune

@@ -24,6 +24,8 @@ enum ModelModule {
             c.push(object: try ModelLoader.load(directory: try c.string(1), keepHalf: dtype == "checkpoint")); return 1
         }
         host.rawSetField(tableIndex: t, "load")
+        Defaults.push(host)
+        host.rawSetField(tableIndex: t, "defaults")
         host.pushFunction("darwin.random_model") { c in
             // darwin.random_model{vocab=, hidden=, layers=, heads=, kv_heads=, intermediate=, head_dim=, tied=, std=, seed=}
             let o = try LuaOptions(c, 1, allowed: ["vocab", "hidden", "layers", "heads", "kv_heads", "intermediate", "head_dim", "tied", "std", "seed"])
@@ -60,12 +62,12 @@ enum ModelModule {
         }),
         ("perplexity", { c in
             let model = try c.object(1, as: LanguageModel.self)
-            let batch = try LuaOptions(c, 3, allowed: evaluationOptions).integer("batch_size") ?? 8
+            let batch = try LuaOptions(c, 3, allowed: evaluationOptions).integer("batch_size") ?? Defaults.batchSize
             c.push(try model.perplexity(try c.tokenSequences(2), batchSize: batch)); return 1
         }),
         ("nll", { c in
             let model = try c.object(1, as: LanguageModel.self)
-            let batch = try LuaOptions(c, 3, allowed: evaluationOptions).integer("batch_size") ?? 8
+            let batch = try LuaOptions(c, 3, allowed: evaluationOptions).integer("batch_size") ?? Defaults.batchSize
             let (sum, count) = try model.negativeLogLikelihood(try c.tokenSequences(2), batchSize: batch)
             c.push(sum); c.push(count); return 2
         }),
@@ -73,13 +75,13 @@ enum ModelModule {
             let model = try c.object(1, as: LanguageModel.self)
             let options = try LuaOptions(c, 3, allowed: evaluationOptions + ["topk"])
             c.push(object: try model.targets(try c.tokenSequences(2), topK: try options.integer("topk"),
-                                             batchSize: try options.integer("batch_size") ?? 8))
+                                             batchSize: try options.integer("batch_size") ?? Defaults.batchSize))
             return 1
         }),
         ("kl", { c in
             let model = try c.object(1, as: LanguageModel.self)
             let target = try c.object(3, as: TargetDistribution.self)
-            let batch = try LuaOptions(c, 4, allowed: evaluationOptions).integer("batch_size") ?? 8
+            let batch = try LuaOptions(c, 4, allowed: evaluationOptions).integer("batch_size") ?? Defaults.batchSize
             c.push(try model.klDivergence(try c.tokenSequences(2), to: target, batchSize: batch)); return 1
         }),
         ("parameters", { c in c.push(try c.object(1, as: LanguageModel.self).parameterCount); return 1 }),

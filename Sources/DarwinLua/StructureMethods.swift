@@ -8,7 +8,7 @@ enum StructureMethods {
         ("gradients", { c in
             // model:gradients(ids [, {batch_size = 8}]) -> loss, {name = gradient tensor}
             let model = try c.object(1, as: LanguageModel.self)
-            let batch = try LuaOptions(c, 3, allowed: ["batch_size"]).integer("batch_size") ?? 8
+            let batch = try LuaOptions(c, 3, allowed: ["batch_size"]).integer("batch_size") ?? Defaults.batchSize
             let (loss, grads) = try model.lossGradients(try c.tokenSequences(2), batchSize: batch)
             c.push(loss)
             lua_createtable(c.host.state, 0, Int32(grads.count))

@@ -24,6 +24,7 @@ enum TrainingModule {
         let model = try c.object(1, as: LanguageModel.self)
         let o = try LuaOptions(c, 2, allowed: options)
         var s = OptimizerSettings()
+        s.learningRate = Defaults.learningRate
         if let name = try o.string("optimizer") {
             guard let kind = OptimizerSettings.Kind(rawValue: name) else { throw LuaError("option 'optimizer' must be 'adamw' or 'sgd', got '\(name)'") }
             s.kind = kind

@@ -53,6 +53,24 @@ struct PrunedShapeTests {
 
 @Suite("saving checkpoints")
 struct SaveTests {
+    @Test("a save never replaces the current directory, a directory containing it, or one holding subdirectories")
+    func refusesToReplaceMore() throws {
+        let dir = try TestFiles.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let model = try ModelLoader.load(directory: Fixtures.model("llama_gqa_tied"))
+        let here = FileManager.default.currentDirectoryPath
+        for target in [here, URL(fileURLWithPath: here).deletingLastPathComponent().path, "/"] {
+            #expect(throws: FormatError.self) { try ModelSaver.save(model, to: target) }
+        }
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("work/notes"), withIntermediateDirectories: true)
+        let error = #expect(throws: FormatError.self) { try ModelSaver.save(model, to: dir.path + "/work") }
+        #expect("\(error!)".contains("holds the directory 'notes'"))
+        #expect(FileManager.default.fileExists(atPath: dir.path + "/work/notes"))
+        try ModelSaver.save(model, to: dir.path + "/fresh")  // a new directory, and then again over itself
+        try ModelSaver.save(model, to: dir.path + "/fresh")
+        #expect(FileManager.default.fileExists(atPath: dir.path + "/fresh/model.safetensors"))
+    }
+
     @Test("dense and pruned models save and reload with identical logits", arguments: ["llama3_bias_bf16_sharded", "qwen2_tied"])
     func roundTrip(family: String) throws {
         let dir = try TestFiles.tempDir()

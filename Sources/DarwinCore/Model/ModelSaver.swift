@@ -10,7 +10,8 @@ public enum ModelSaver {
     /// no stale file survives; files that are not part of a checkpoint (tokenizer files, notes) are carried over.
     public static func save(_ model: LanguageModel, to directory: String, precision: SafeTensorsWriter.Precision = .f32) throws {
         let fm = FileManager.default
-        let target = URL(fileURLWithPath: directory).standardizedFileURL
+        let target = URL(fileURLWithPath: directory).standardizedFileURL.resolvingSymlinksInPath()
+        try checkReplaceable(target)
         let temp = target.deletingLastPathComponent().appendingPathComponent(".\(target.lastPathComponent).saving-\(getpid())")
         try? fm.removeItem(at: temp)
         try fm.createDirectory(at: temp, withIntermediateDirectories: true)
@@ -20,6 +21,26 @@ public enum ModelSaver {
         } catch {
             try? fm.removeItem(at: temp)
             throw error
+        }
+    }
+
+    /// Refuses targets whose replacement would take more than a checkpoint with it: the directory the process runs in
+    /// or one containing it (`model:save(".")`, `model:save("/tmp")`), and directories holding subdirectories.
+    static func checkReplaceable(_ target: URL) throws {
+        let fm = FileManager.default
+        let here = URL(fileURLWithPath: fm.currentDirectoryPath).standardizedFileURL.resolvingSymlinksInPath().path
+        let path = target.path
+        if here == path || here.hasPrefix(path.hasSuffix("/") ? path : path + "/") {
+            throw FormatError(file: path, "cannot save a checkpoint over the current directory or a directory containing it; choose a directory of its own")
+        }
+        var isDirectory: ObjCBool = false
+        guard fm.fileExists(atPath: path, isDirectory: &isDirectory) else { return }
+        guard isDirectory.boolValue else { throw FormatError(file: path, "exists and is not a directory; choose a directory for the checkpoint") }
+        for name in try fm.contentsOfDirectory(atPath: path) {
+            var sub: ObjCBool = false
+            if fm.fileExists(atPath: path + "/" + name, isDirectory: &sub), sub.boolValue {
+                throw FormatError(file: path, "holds the directory '\(name)', so it is not a checkpoint directory; saving would replace it whole. Choose a directory of its own")
+            }
         }
     }
 
