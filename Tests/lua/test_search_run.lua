@@ -1,0 +1,68 @@
+-- search.run, the whole strategy the scripts share, with every piece replaced by user code: a coroutine-based
+-- mutation, the stock KL composed with a size penalty as a plain function, a selection returning only a genome,
+-- a counting fine-tuning and an explicit schedule. And the contract errors it reports.
+local check = require("check")
+local genome = require("genome")
+local fitness = require("fitness")
+local finetune = require("finetune")
+local schedule = require("schedule")
+local search = require("search")
+local fixtures = (darwin.test_root or ".") .. "/Tests/Fixtures"
+
+local model = darwin.load(fixtures .. "/models/llama3_bias_bf16_sharded")      -- 3 blocks, 4 heads, MLP 72
+local ids = {}
+local g = darwin.generator(3)
+for i = 1, 2000 do ids[i] = g:integer(0, model:config().vocab_size - 1) end
+local tokens = tensor(ids)
+local inputs = {
+  model = model, tokens = tokens,
+  calibration = darwin.data.sequences(tokens, nil, {seqlen = 8, count = 4, seed = 0}),
+  eval = darwin.data.sequences(tokens, nil, {seqlen = 8, count = 2, mode = "sequential"}),
+}
+
+local kinds = coroutine.wrap(function() while true do coroutine.yield("attention"); coroutine.yield("mlp") end end)
+local function generator_mutation(parent, ctx)
+  local child, kind = genome.copy(parent), kinds()
+  local n, max = #child[kind], ctx.db:max_level(kind)
+  local up, down = ctx.rng:integer(1, n), ctx.rng:integer(1, n)
+  if up ~= down and child[kind][up] < max and child[kind][down] > 0 then
+    child[kind][up], child[kind][down] = child[kind][up] + 1, child[kind][down] - 1
+  end
+  return child
+end
+local scored, tuned = 0, 0
+local function sized_kl(m, batch) scored = scored + 1; return fitness.kl(m, batch) + 1e-9 * m:parameters() end
+local function best_only(candidates, ctx)
+  local batch = ctx.fitness.prepare(ctx, ctx.sample("fitness", 16))
+  local best, best_score
+  for _, c in ipairs(candidates) do
+    local m = ctx.model:clone(); m:apply(ctx.db, c)
+    if ctx.finetune(m, ctx.sample("train", 16), ctx) then tuned = tuned + 1 end
+    local s = ctx.fitness.score(m, batch); m:close()
+    if not best_score or s < best_score then best, best_score = c, s end
+  end
+  return best
+end
+
+local out = os.tmpname(); os.remove(out)
+local o = search.defaults()
+o.model, o.data, o.output, o.inputs = "fixture", "in memory", out, inputs
+o.seqlen, o.levels, o.level, o.generations, o.offspring = 8, 4, 2, 2, 3
+o.pieces = {mutate = generator_mutation, fitness = sized_kl, select = best_only, finetune = finetune.adamw,
+            schedule = schedule.explicit({survivors = {1}, tokens = {16}}), origins = {}}
+local result = search.run(o, {quiet = true})
+check.eq(#result.log, 2, "two generations")
+check.eq(result.db:params(result.best) <= result.db:params(result.uniform), true, "the searched genome keeps the budget")
+check.eq(scored, 2 * 3, "the composed fitness scored each offspring")
+check.eq(tuned, 2 * 3, "the selection fine-tuned each offspring through ctx.finetune")
+check.eq(#result.log[1].stages, 0, "a selection without stage records logs none")
+
+-- Broken pieces stop the search with the contract's message, naming the piece.
+o.resume, o.overwrite = false, true
+o.pieces.origins = {select = "my_select"}
+o.pieces.select = function() return {attention = {1, 2}, mlp = {1, 1, 1}} end
+check.raises(function() search.run(o, {quiet = true}) end, "selection contract (my_select) returned an invalid genome: attention has 2 levels, expected 3")
+o.pieces.select, o.pieces.origins = best_only, {finetune = "my_finetune"}
+o.pieces.finetune = function() return "not a trainer" end
+check.raises(function() search.run(o, {quiet = true}) end, "finetune contract (my_finetune): returned not a trainer, expected nil or a trainer")
+os.execute("rm -rf '" .. out .. "'")
