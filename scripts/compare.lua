@@ -21,6 +21,7 @@ local o = cli.parse({
     {"tokenizer", "string", nil, "tokenizer (default: --model)"},
     {"output", "string", "compare-out", "output directory"},
     {"strategies", "string", "uniform,evopress,darwinlm,adapt_pruner", "comma-separated strategies to run"},
+    {"strategy", "string", nil, "a strategy of your own beside them: module or .lua file returning function(ctx) -> pruned model (docs/search.md)"},
     {"level", "integer", 4, "target size: uniform pruning at this database level"},
     {"levels", "integer", 8, "database levels per kind"},
     {"seqlen", "integer", 256, "sequence length"},
@@ -41,8 +42,12 @@ local o = cli.parse({
     {"resume", "boolean", false, "continue an interrupted comparison: finished searches and Adapt-Pruner steps are not redone"},
     {"overwrite", "boolean", false, "start the searches and Adapt-Pruner again over states saved in OUTPUT"},
     {"threads", "integer", nil, "threads (default: all cores)"},
-  }, cli.level_lists),
+  }, cli.with(cli.level_lists, {cli.search_pieces[1], cli.search_pieces[2], cli.search_pieces[3], cli.search_pieces[4]})),
 }, arg)
+-- User pieces (used by both searches) and a user strategy are loaded before any long work.
+local pieces = pipeline.user_pieces(o)
+local contracts = require("contracts")
+local user_strategy = o.strategy and contracts.strategy(contracts.load(o.strategy, "strategy"), o.strategy)
 if o.threads then darwin.set_threads(o.threads) end
 -- The output directory is this run's: a second run on it stops here with the holder's pid.
 local output_lock = darwin.lock(o.output)
@@ -81,6 +86,7 @@ local function run_search(name, train_tokens)
     model = dense, db = db, parent = uniform, fitness_tokens = inputs.tokens, seqlen = o.seqlen, generations = o.generations,
     offspring = o.offspring, schedule = pipeline.selection_schedule(o.stages, o.offspring, o.fitness_tokens, train_tokens),
     seed = o.seed, topk = o.topk > 0 and o.topk or nil, batch_size = o.batch_size, train_options = {lr = o.lr},
+    mutate = pieces.mutate, fitness = pieces.fitness, select = pieces.select, finetune = pieces.finetune, origins = pieces.origins,
     state = string.format("%s/%s-state.json", o.output, name), log = string.format("%s/%s-log.jsonl", o.output, name),
     evaluate = kl, evaluate_every = 1, resume = o.resume, overwrite = o.overwrite,
     settings = {model = o.model, data = o.data, level = o.level, levels = o.levels, seqlen = o.seqlen, offspring = o.offspring,
@@ -128,6 +134,18 @@ local strategies = {
       {genome = "heads " .. table.concat(adapt.counts(pruned, "attention"), " ") .. " | neurons " .. table.concat(adapt.counts(pruned, "mlp"), " ")})
   end,
 }
+
+if user_strategy then
+  -- ctx: what a strategy needs to prune to the same target and be compared fairly.
+  strategies[user_strategy.name] = function()
+    local start = darwin.clock()
+    local ctx = {dense = dense, db = db, inputs = inputs, level = level, uniform = uniform, target_params = target_params,
+                 options = o, evaluate = kl, post_train = function(m) return pipeline.post_train(m, inputs.tokens, o.post_train_tokens, train) end}
+    local m, tokens = user_strategy.run(ctx)
+    record(user_strategy.name, m, darwin.clock() - start, tokens or 0)
+  end
+  o.strategies = o.strategies .. "," .. user_strategy.name
+end
 
 record("dense", dense, 0, 0)
 for name in o.strategies:gmatch("[^,%s]+") do

@@ -120,6 +120,24 @@ function contracts.finetune(piece, origin)
   end
 end
 
+--- A checked whole strategy for compare.lua: a function(ctx) -> pruned model [, tokens trained], or a table
+-- {name =, run = function}. Returns {name, run}, `run` checking that a model comes back.
+function contracts.strategy(piece, origin)
+  local run = function_of(piece, "run", "strategy", origin)
+  local name = type(piece) == "table" and type(piece.name) == "string" and piece.name or origin:match("([^/]+)%.lua$") or origin
+  return {name = name, run = function(ctx)
+    local model, tokens = run(ctx)
+    local mt = getmetatable(model)
+    if type(model) ~= "userdata" or type(mt) ~= "table" or rawget(mt, "__name") ~= "darwin.Model" then
+      error(string.format("strategy contract (%s): returned %s, expected the pruned model (a darwin.Model)", origin, tostring(model)), 0)
+    end
+    if tokens ~= nil and math.type(tokens) ~= "integer" then
+      error(string.format("strategy contract (%s): the second result (tokens trained) must be an integer, got %s", origin, tostring(tokens)), 0)
+    end
+    return model, tokens
+  end}
+end
+
 --- A checked schedule: a list of stages, a table holding one under 'schedule', or a function(options) returning one.
 function contracts.schedule(piece, origin, options)
   if type(piece) == "table" and piece.schedule ~= nil then piece = piece.schedule end

@@ -77,21 +77,28 @@ end
 --- DarwinLM's selection schedule (see schedule.halving; kept here for existing scripts).
 pipeline.selection_schedule = schedule.halving
 
---- The pieces of a search chosen on the command line (cli.search_pieces, plus --stages, --offspring, --fitness-tokens
--- and --train-tokens, the last two single values or per-stage lists): the evolution.run options mutate, fitness,
--- select, finetune, schedule and origins. A single token count doubles from stage to stage (DarwinLM's shorthand);
--- lists give each stage's value, as the paper states its schedule.
-function pipeline.search_pieces(o)
+--- The user modules named by the options --mutation, --fitness, --selection, --finetune and --schedule, loaded (not
+-- yet checked: evolution.run checks them where it calls them): {mutate, fitness, select, finetune, schedule, origins}.
+function pipeline.user_pieces(o)
   local contracts = require("contracts")
-  local pieces, origins = {origins = {}}, {}
+  local pieces = {origins = {}}
   for option, key in pairs({mutation = "mutate", fitness = "fitness", selection = "select", finetune = "finetune", schedule = "schedule"}) do
     if o[option] then
       pieces[key] = contracts.load(o[option], option)
       pieces.origins[key] = o[option]
     end
   end
+  return pieces
+end
+
+--- The pieces of a search chosen on the command line (cli.search_pieces, plus --stages, --offspring, --fitness-tokens
+-- and --train-tokens, the last two single values or per-stage lists): the evolution.run options mutate, fitness,
+-- select, finetune, schedule and origins. A single token count doubles from stage to stage (DarwinLM's shorthand);
+-- lists give each stage's value, as the paper states its schedule.
+function pipeline.search_pieces(o)
+  local pieces = pipeline.user_pieces(o)
   if pieces.schedule then
-    pieces.schedule = contracts.schedule(pieces.schedule, o.schedule, o)
+    pieces.schedule = require("contracts").schedule(pieces.schedule, o.schedule, o)
   else
     local function list(v) return type(v) == "table" and v or {v} end
     local tokens, train = list(o.fitness_tokens), list(o.train_tokens)

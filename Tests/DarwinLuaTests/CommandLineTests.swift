@@ -274,6 +274,27 @@ struct SearchPieceTests {
         "bad_selection.lua": "return function(candidates, ctx) return 'the best one' end",
         "bad_schedule.lua": "return {{survivors = 0, tokens = 16}}",
         "bad_finetune.lua": "return function(model, ids, ctx) return 42 end",
+        // A whole strategy on the public API for compare.lua: random search at the target size, then post-training.
+        "random_search.lua": """
+            local genome, mutation, fitness = require("genome"), require("mutation"), require("fitness")
+            return {name = "random-search", run = function(ctx)
+              local sctx = {db = ctx.db, rng = darwin.generator(1), dense = ctx.dense, batch_size = 4}
+              local batch = fitness.kl.prepare(sctx, ctx.inputs.calibration)
+              local best, best_score = ctx.uniform, math.huge
+              for _ = 1, 4 do
+                local g = ctx.uniform
+                for _ = 1, 3 do g = mutation.level_switch(g, sctx) end
+                if ctx.db:params(g) <= ctx.db:params(ctx.uniform) then
+                  local m = ctx.dense:clone(); m:apply(ctx.db, g)
+                  local s = fitness.kl(m, batch); m:close()
+                  if s < best_score then best, best_score = g, s end
+                end
+              end
+              local m = ctx.dense:clone(); m:apply(ctx.db, best)
+              return m, ctx.post_train(m)
+            end}
+            """,
+        "bad_strategy.lua": "return function(ctx) return ctx.uniform end",
     ]
 
     @Test("each piece is replaced from the command line by a user module; broken pieces stop with the contract's message")
@@ -312,6 +333,17 @@ struct SearchPieceTests {
             let (s, _, e) = try run("bad-" + file, [option, dir.path + "/" + file])
             #expect(s == 1 && e.contains(message), "\(option) \(file): \(e)")
         }
+        // compare.lua with a user strategy beside the built-in ones (and the user mutation in its searches).
+        let compare = TestSupport.repoRoot.appendingPathComponent("scripts/compare.lua").path
+        let compareArgs = [compare, "--model", model, "--data", data, "--seqlen", "8", "--calibration-sequences", "4", "--levels", "4",
+                           "--level", "2", "--generations", "1", "--offspring", "2", "--fitness-tokens", "16", "--post-train-tokens", "32",
+                           "--eval-sequences", "2", "--strategies", "uniform,evopress", "--mutation", dir.path + "/my_mutation.lua"]
+        let (s6, o6, e6) = try TestSupport.runExecutable(compareArgs + ["--output", dir.path + "/cmp", "--strategy", dir.path + "/random_search.lua"])
+        #expect(s6 == 0 && o6.contains("random-search") && o6.contains("EvoPress"), "\(o6) \(e6)")
+        let table = try String(contentsOfFile: dir.path + "/cmp/results.md", encoding: .utf8)
+        #expect(table.contains("random-search"))
+        let (s7, _, e7) = try TestSupport.runExecutable(compareArgs + ["--output", dir.path + "/cmp-bad", "--strategy", dir.path + "/bad_strategy.lua"])
+        #expect(s7 == 1 && e7.contains("strategy contract (\(dir.path)/bad_strategy.lua): returned table"), "\(e7)")
         let (s3, _, e3) = try run("lists", ["--fitness-tokens", "16,32,64", "--train-tokens", "16,0"])
         #expect(s3 == 1 && e3.contains("train_tokens has 2 values, the other lists 3 stages"), "\(e3)")
         // Database levels as the reference lists them: structures removed at each level.
