@@ -22,7 +22,7 @@ local o = cli.parse({
     {"output", "string", "compare-out", "output directory"},
     {"strategies", "string", "uniform,evopress,darwinlm,adapt_pruner", "comma-separated strategies to run"},
     {"strategy", "string", nil, "a strategy of your own beside them: module or .lua file returning function(ctx) -> pruned model (docs/search.md)"},
-    {"level", "integer", 4, "target size: uniform pruning at this database level"},
+    {"level", "number", 4, "target size: uniform pruning at this database level, or a fraction of parameters to remove (e.g. 0.5)"},
     {"levels", "integer", 8, "database levels per kind"},
     {"seqlen", "integer", 256, "sequence length"},
     {"calibration_sequences", "integer", 16, "sequences for the database's Hessians and Adapt-Pruner's importance"},

@@ -12,7 +12,7 @@ local o = cli.parse({
     {"eval_data", "string", nil, "held-out evaluation data (default: --data)"},
     {"tokenizer", "string", nil, "tokenizer (default: --model)"},
     {"database", "string", "uniform-out/database", "compression database directory (built when missing)"},
-    {"level", "integer", 3, "level of every unit"},
+    {"level", "number", 3, "level of every unit, or a fraction of parameters to remove (the nearest level)"},
     {"levels", "integer", 10, "compression steps per kind when building the database"},
     {"seqlen", "integer", 256, "sequence length"},
     {"calibration_sequences", "integer", 16, "sequences for the database's Hessians"},

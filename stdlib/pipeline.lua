@@ -33,20 +33,42 @@ end
 
 --- The uniform target of the scripts' `--level` with `--levels` steps per kind, checked against the model before
 -- any long work: an error when the level does not exist for both kinds; otherwise prints what it means and
--- returns the level (the database built with {levels = levels} has exactly these level lists).
+-- returns the level (the database built with {levels = levels} has exactly these level lists). `level` may instead be
+-- a fraction of the parameters to remove (0 < level < 1): the uniform level nearest to it is chosen.
 function pipeline.target_level(model, level, levels, quiet, lists)
   local c = model:config()
   local heads = lists and lists.attention_levels or darwin.database.levels(c.num_attention_heads, levels)
   local neurons = lists and lists.mlp_levels or darwin.database.levels(c.intermediate_size, levels)
   local top = math.min(#heads, #neurons) - 1
+  local dense = model:parameters()
+  -- Parameters at a uniform level, before the database exists (KV heads: as few as the kept query heads need).
+  local function params_at(l)
+    local hd, h, groups = c.head_dim, c.hidden_size, c.num_attention_heads // c.num_key_value_heads
+    local q = c.num_attention_heads - heads[l + 1]
+    local attention = 2 * q * hd * h + 2 * ((q + groups - 1) // groups) * hd * h
+    local full_attention = 2 * c.num_attention_heads * hd * h + 2 * c.num_key_value_heads * hd * h
+    local mlp = 3 * h * (c.intermediate_size - neurons[l + 1])
+    return dense - c.num_hidden_layers * (full_attention - attention + 3 * h * c.intermediate_size - mlp)
+  end
+  local fraction
+  if math.type(level) ~= "integer" then
+    if not (level > 0 and level < 1) then
+      error(string.format("--level %s: give a level (an integer) or the fraction of parameters to remove (between 0 and 1)", tostring(level)), 0)
+    end
+    fraction, level = level, 0
+    for l = 1, top do
+      if math.abs(1 - params_at(l) / dense - fraction) < math.abs(1 - params_at(level) / dense - fraction) then level = l end
+    end
+  end
   if level > top then
     local how = lists and "with these level lists" or string.format("with --levels %d", levels)
     error(string.format("--level %d does not exist: %s this model has attention levels 0..%d (%d heads) and MLP levels 0..%d (%d neurons); choose --level 0..%d",
       level, how, #heads - 1, c.num_attention_heads, #neurons - 1, c.intermediate_size, top), 0)
   end
   if not quiet then
-    print(string.format("target: level %d of every unit, i.e. %d of %d heads and %d of %d MLP neurons removed per block",
-      level, heads[level + 1], c.num_attention_heads, neurons[level + 1], c.intermediate_size))
+    print(string.format("target: level %d of every unit%s, i.e. %d of %d heads and %d of %d MLP neurons removed per block; about %d of %d parameters kept (%.1f%%)",
+      level, fraction and string.format(" (the nearest to removing %.0f%% of the parameters)", 100 * fraction) or "",
+      heads[level + 1], c.num_attention_heads, neurons[level + 1], c.intermediate_size, params_at(level), dense, 100 * params_at(level) / dense))
   end
   return level
 end

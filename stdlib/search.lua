@@ -15,7 +15,7 @@ search.options = cli.with({
   {"eval_data", "string", nil, "held-out evaluation data (default: --data)"},
   {"tokenizer", "string", nil, "tokenizer.json or its directory (default: --model)"},
   {"output", "string", "darwinlm-out", "output directory (database, state, log, pruned model)"},
-  {"level", "integer", 3, "target level of every unit: the searched model has the size of uniform pruning at this level"},
+  {"level", "number", 3, "target: uniform pruning at this level (the searched model's size), or a fraction of parameters to remove (e.g. 0.5)"},
   {"levels", "integer", 10, "compression steps per kind in the database"},
   {"seqlen", "integer", 256, "sequence length"},
   {"calibration_sequences", "integer", 16, "sequences for the database's Hessians"},

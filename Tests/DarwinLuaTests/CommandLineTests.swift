@@ -349,6 +349,11 @@ struct SearchPieceTests {
         // Database levels as the reference lists them: structures removed at each level.
         let (s4, o4, e4) = try run("levels", ["--attention-levels", "0,1,3,4", "--mlp-levels", "0,9,36,72", "--generations", "1"])
         #expect(s4 == 0 && o4.contains("i.e. 3 of 4 heads and 36 of 72 MLP neurons removed per block"), "\(o4) \(e4)")
+        // A target fraction of parameters picks the nearest uniform level, said before any work.
+        let (s8, o8, e8) = try run("fraction", ["--level", "0.5", "--generations", "1"])
+        #expect(s8 == 0 && o8.contains("(the nearest to removing 50% of the parameters)") && o8.contains("parameters kept"), "\(o8) \(e8)")
+        let (s9, _, e9) = try run("bad-fraction", ["--level", "1.5"])
+        #expect(s9 == 1 && e9.contains("give a level (an integer) or the fraction of parameters to remove"), "\(e9)")
         let (s5, _, e5) = try run("bad-levels", ["--attention-levels", "0,2,1"])
         #expect(s5 == 1 && e5.contains("--attention-levels must start at 0 and increase up to at most 4 (the model's heads), got 0,2,1"), "\(e5)")
     }
