@@ -61,6 +61,25 @@ DARWIN_AVX2 double darwin_exp_shifted_avx2(const float *x, float *out, long n, f
     return total;
 }
 
+DARWIN_AVX2 float darwin_bf16_dot_avx2(const uint16_t *w, const float *x, long n) {
+    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
+    long i = 0;
+    for (; i + 32 <= n; i += 32) {
+#define DARWIN_BF16_LANES(acc, k) acc = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32( \
+        _mm_loadu_si128((const __m128i *)(w + i + k))), 16)), _mm256_loadu_ps(x + i + k), acc)
+        DARWIN_BF16_LANES(s0, 0); DARWIN_BF16_LANES(s1, 8); DARWIN_BF16_LANES(s2, 16); DARWIN_BF16_LANES(s3, 24);
+    }
+    for (; i + 8 <= n; i += 8) DARWIN_BF16_LANES(s0, 0);
+#undef DARWIN_BF16_LANES
+    __m256 s = _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3));
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_add_ss(h, _mm_shuffle_ps(h, h, 1));
+    float total = _mm_cvtss_f32(h);
+    for (; i < n; i++) { union { uint32_t u; float f; } v = {.u = (uint32_t)w[i] << 16}; total += v.f * x[i]; }
+    return total;
+}
+
 DARWIN_AVX2 void darwin_swiglu_avx2(float *gate, const float *up, long n) {
     const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
     long i = 0;
@@ -160,6 +179,7 @@ DARWIN_AVX2 void darwin_causal_attention_head_avx2(const float *q, long ldq, con
 int darwin_has_avx2_fma(void) { return 0; }
 double darwin_exp_shifted_avx2(const float *x, float *out, long n, float shift) { (void)x; (void)out; (void)n; (void)shift; return 0; }
 void darwin_swiglu_avx2(float *gate, const float *up, long n) { (void)gate; (void)up; (void)n; }
+float darwin_bf16_dot_avx2(const uint16_t *w, const float *x, long n) { (void)w; (void)x; (void)n; return 0; }
 void darwin_causal_attention_head_avx2(const float *q, long ldq, const float *kT, long ldk, const float *v, long ldv,
                                        float *out, long ldo, long seq, long hd, float scale, float *scratch) {
     (void)q; (void)ldq; (void)kT; (void)ldk; (void)v; (void)ldv; (void)out; (void)ldo; (void)seq; (void)hd; (void)scale; (void)scratch;

@@ -37,6 +37,22 @@ struct VectorKernelTests {
         }
     }
 
+    @Test("bfloat16 row · float32 vector (decoding against 16-bit weights)", arguments: [3, 16, 40, 385])
+    func bf16Dot(n: Int) {
+        let w = Self.randomValues(n, seed: UInt64(n), range: -2...2).map { HalfPrecision.floatToBF16($0) }
+        let x = Self.randomValues(n, seed: UInt64(n + 1), range: -1...1)
+        let reference = zip(w, x).map { Double(Float(bitPattern: UInt32($0) << 16)) * Double($1) }.reduce(0, +)
+        let scale = zip(w, x).map { Swift.abs(Double(Float(bitPattern: UInt32($0) << 16)) * Double($1)) }.reduce(0, +)
+        w.withUnsafeBufferPointer { wp in
+            x.withUnsafeBufferPointer { xp in
+                #expect(Swift.abs(Double(WeightProducts.bf16Dot(wp.baseAddress!, xp.baseAddress!, n)) - reference) <= 1e-6 * scale)
+                if Self.hasAVX2 {
+                    #expect(Swift.abs(Double(darwin_bf16_dot_avx2(wp.baseAddress!, xp.baseAddress!, n)) - reference) <= 1e-6 * scale)
+                }
+            }
+        }
+    }
+
     @Test("swiglu: silu(gate) * up", arguments: [5, 64, 1001])
     func swiglu(n: Int) {
         let gate = Self.randomValues(n, seed: 7, range: -30...30), up = Self.randomValues(n, seed: 8, range: -2...2)

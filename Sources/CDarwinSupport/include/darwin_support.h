@@ -2,6 +2,8 @@
 #ifndef DARWIN_SUPPORT_H
 #define DARWIN_SUPPORT_H
 
+#include <stdint.h>
+
 /// Keeps freed tensor memory in the process heap instead of returning it to the kernel on every free
 /// (glibc `mallopt`: mmap threshold 32 MiB, trim threshold 512 MiB). Without it each new output tensor
 /// page-faults its memory in again, which made a fresh 16 MB add 7x slower than the add itself.
@@ -29,6 +31,8 @@ int darwin_has_avx2_fma(void);
 double darwin_exp_shifted_avx2(const float *x, float *out, long n, float shift);
 
 /// `gate[i] = silu(gate[i]) * up[i]` for n values. AVX2 + FMA only.
+/// Σ w[i]·x[i] of a bfloat16 row (raw bits) and a float32 vector (decoding one token against 16-bit weights).
+float darwin_bf16_dot_avx2(const uint16_t *w, const float *x, long n);
 void darwin_swiglu_avx2(float *gate, const float *up, long n);
 
 /// Causal attention of one query head over `seq` positions, AVX2 + FMA only; `hd` a multiple of 8.

@@ -8,7 +8,8 @@ public final class KVCache {
     /// Positions cached.
     public private(set) var length = 0
 
-    init(blocks: Int) {
+    /// An empty cache for a model of `blocks` blocks.
+    public init(blocks: Int) {
         keys = Array(repeating: [], count: blocks)
         values = Array(repeating: [], count: blocks)
     }

@@ -1,3 +1,4 @@
+import CDarwinSupport
 import COpenBLAS
 import Glibc
 
@@ -62,7 +63,7 @@ enum WeightProducts {
             defer { row.deallocate() }
             for r in range {
                 if w.format == .bf16 && m == 1 {
-                    let dot = bf16Dot(w.bits + r * n, a, n)
+                    let dot = VectorMath.useAVX2 ? darwin_bf16_dot_avx2(w.bits + r * n, a, n) : bf16Dot(w.bits + r * n, a, n)
                     c[r] = beta == 0 ? dot : beta * c[r] + dot
                     continue
                 }
@@ -77,7 +78,7 @@ enum WeightProducts {
 
     /// Σ w[i]·x[i] of a bfloat16 row and a float32 vector, converting in registers (two independent sums).
     @inline(__always)
-    private static func bf16Dot(_ w: UnsafePointer<UInt16>, _ x: UnsafePointer<Float>, _ n: Int) -> Float {
+    static func bf16Dot(_ w: UnsafePointer<UInt16>, _ x: UnsafePointer<Float>, _ n: Int) -> Float {
         var s0 = SIMD8<Float>(repeating: 0), s1 = SIMD8<Float>(repeating: 0)
         var i = 0
         while i + 16 <= n {
