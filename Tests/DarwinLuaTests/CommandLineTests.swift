@@ -359,6 +359,33 @@ struct SearchPieceTests {
     }
 }
 
+extension SearchPieceTests {
+    @Test("the examples in examples/ run as pieces of a real search and as a strategy of compare.lua")
+    func examples() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("examples-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let model = TestSupport.repoRoot.appendingPathComponent("Tests/Fixtures/models/llama3_bias_bf16_sharded").path
+        let data = try PruningScriptTests.tokenFile(dir, count: 3000, vocab: 80)
+        let examples = TestSupport.repoRoot.appendingPathComponent("examples").path
+        let common = ["--model", model, "--data", data, "--seqlen", "8", "--calibration-sequences", "4", "--offspring", "3",
+                      "--generations", "2", "--fitness-tokens", "16", "--train-tokens", "16", "--stages", "2", "--post-train-tokens", "0",
+                      "--eval-sequences", "2", "--levels", "4", "--level", "2"]
+        let darwinlm = TestSupport.repoRoot.appendingPathComponent("scripts/darwinlm.lua").path
+        for (option, file) in [("--fitness", "latency_fitness.lua"), ("--fitness", "perplexity_fitness.lua"),
+                               ("--selection", "successive_halving.lua"), ("--mutation", "several_steps.lua")] {
+            let (s, o, e) = try TestSupport.runExecutable([darwinlm] + common + ["--output", dir.path + "/" + file, option, examples + "/" + file])
+            #expect(s == 0 && o.contains("generation   2") && o.contains("searched"), "\(file): \(e)")
+        }
+        let compare = TestSupport.repoRoot.appendingPathComponent("scripts/compare.lua").path
+        let (s, o, e) = try TestSupport.runExecutable([compare, "--model", model, "--data", data, "--seqlen", "8", "--calibration-sequences", "4",
+                                                       "--levels", "4", "--level", "2", "--post-train-tokens", "32", "--eval-sequences", "2",
+                                                       "--strategies", "uniform", "--strategy", examples + "/random_search.lua",
+                                                       "--output", dir.path + "/compare"])
+        #expect(s == 0 && o.contains("random-search"), "\(e)")
+    }
+}
+
 @Suite("quickstart")
 struct QuickstartTests {
     /// The README's demo at its default settings (about 75 s in a debug build): on a trained model, the searched

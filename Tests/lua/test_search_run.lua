@@ -44,6 +44,29 @@ local function best_only(candidates, ctx)
   return best
 end
 
+-- The pieces as modules in a folder outside stdlib/, named the way the scripts' options name them.
+local folder = os.tmpname(); os.remove(folder); darwin.mkdir(folder)
+local function module_file(name, text) local f = assert(io.open(folder .. "/" .. name, "w")); f:write(text); f:close(); return folder .. "/" .. name end
+local from_files = {
+  mutation = module_file("gen_mutation.lua", [[
+    local genome = require("genome")
+    local kinds = coroutine.wrap(function() while true do coroutine.yield("attention"); coroutine.yield("mlp") end end)
+    return function(parent, ctx)
+      local child, kind = genome.copy(parent), kinds()
+      local up, down = ctx.rng:integer(1, #child[kind]), ctx.rng:integer(1, #child[kind])
+      if up ~= down and child[kind][up] < ctx.db:max_level(kind) and child[kind][down] > 0 then
+        child[kind][up], child[kind][down] = child[kind][up] + 1, child[kind][down] - 1
+      end
+      return child
+    end]]),
+  fitness = module_file("sized_kl.lua", [[
+    local fitness = require("fitness")
+    return function(m, b) return fitness.kl(m, b) + 1e-9 * m:parameters() end]]),
+  selection = module_file("first_only.lua", "return {select = function(candidates, ctx) return candidates[1] end}"),
+  finetune = module_file("no_training.lua", "return function(model, ids, ctx) return nil end"),
+  schedule = module_file("one_stage.lua", "return {schedule = {{survivors = 1, tokens = 16}}}"),
+}
+
 local out = os.tmpname(); os.remove(out)
 local o = search.defaults()
 o.model, o.data, o.output, o.inputs = "fixture", "in memory", out, inputs
@@ -56,6 +79,16 @@ check.eq(result.db:params(result.best) <= result.db:params(result.uniform), true
 check.eq(scored, 2 * 3, "the composed fitness scored each offspring")
 check.eq(tuned, 2 * 3, "the selection fine-tuned each offspring through ctx.finetune")
 check.eq(#result.log[1].stages, 0, "a selection without stage records logs none")
+
+-- The same through the module options, as the scripts pass them.
+local by_name = search.defaults()
+by_name.model, by_name.data, by_name.output, by_name.inputs = "fixture", "in memory", out .. "-files", inputs
+by_name.seqlen, by_name.levels, by_name.level, by_name.generations, by_name.offspring = 8, 4, 2, 2, 3
+for k, v in pairs(from_files) do by_name[k] = v end
+local from_modules = search.run(by_name, {quiet = true})
+check.eq(#from_modules.log, 2, "a search with every piece from a file")
+check.eq(#from_modules.log[2].stages, 0, "the file's selection returned only a genome")
+os.execute("rm -rf '" .. out .. "-files' '" .. folder .. "'")
 
 -- Broken pieces stop the search with the contract's message, naming the piece.
 o.resume, o.overwrite = false, true
