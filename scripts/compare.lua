@@ -10,43 +10,27 @@ local evolution = require("evolution")
 local adapt = require("adapt_pruner")
 local plot = require("plot")
 local json = require("json")
+local search = require("search")
+local contracts = require("contracts")
 
 local o = cli.parse({
   name = "scripts/compare.lua",
-  about = "Compare uniform, EvoPress, DarwinLM and Adapt-Pruner at one target size and token budget.",
-  options = cli.with({
-    {"model", "string", nil, "Hugging Face checkpoint directory", "required"},
-    {"data", "string", nil, "calibration / training data", "required"},
-    {"eval_data", "string", nil, "held-out evaluation data (default: --data)"},
-    {"tokenizer", "string", nil, "tokenizer (default: --model)"},
-    {"output", "string", "compare-out", "output directory"},
+  about = "Compare uniform, EvoPress, DarwinLM and Adapt-Pruner (and a strategy of your own) at one target size and token budget.",
+  -- The searches' options (search.options) with the comparison's defaults, and the comparison's own.
+  options = cli.with(cli.adjust(search.options, {"train_tokens"}, {
+    output = "compare-out", level = 4, levels = 8, generations = 8, stages = 2,
+  }), {
     {"strategies", "string", "uniform,evopress,darwinlm,adapt_pruner", "comma-separated strategies to run"},
     {"strategy", "string", nil, "a strategy of your own beside them: module or .lua file returning function(ctx) -> pruned model (docs/search.md)"},
-    {"level", "number", 4, "target size: uniform pruning at this database level, or a fraction of parameters to remove (e.g. 0.5)"},
-    {"levels", "integer", 8, "database levels per kind"},
-    {"seqlen", "integer", 256, "sequence length"},
-    {"calibration_sequences", "integer", 16, "sequences for the database's Hessians and Adapt-Pruner's importance"},
-    {"generations", "integer", 8, "search generations (EvoPress, DarwinLM)"},
-    {"offspring", "integer", 8, "offspring per generation"},
-    {"stages", "integer", 2, "selection stages"},
-    {"fitness_tokens", "integer", 1024, "scoring tokens of the first selection stage"},
-    {"search_train_tokens", "integer", 1024, "DarwinLM's fine-tuning tokens in the first selection stage"},
-    {"topk", "integer", 64, "top-k dense targets in the search's KL fitness (0 = full)"},
+    {"search_train_tokens", "integers", {1024}, "DarwinLM's fine-tuning tokens: of the first selection stage (doubling), or one per stage"},
     {"post_train_tokens", "integer", 8192, "the token budget: post-training (uniform, EvoPress, DarwinLM) or interleaved training (Adapt-Pruner)"},
     {"adapt_fraction", "number", 0.05, "Adapt-Pruner: part of the target removed per step"},
     {"adapt_amplitude", "number", 0.02, "Adapt-Pruner: largest per-layer deviation from the step's sparsity"},
-    {"lr", "number", 1e-4, "learning rate of all training"},
-    {"eval_sequences", "integer", 8, "held-out sequences for perplexity and KL"},
-    {"batch_size", "integer", 4, "batch size"},
-    {"seed", "integer", 0, "random seed"},
-    {"resume", "boolean", false, "continue an interrupted comparison: finished searches and Adapt-Pruner steps are not redone"},
-    {"overwrite", "boolean", false, "start the searches and Adapt-Pruner again over states saved in OUTPUT"},
-    {"threads", "integer", nil, "threads (default: all cores)"},
-  }, cli.with(cli.level_lists, {cli.search_pieces[1], cli.search_pieces[2], cli.search_pieces[3], cli.search_pieces[4]})),
+  }),
 }, arg)
 -- User pieces (used by both searches) and a user strategy are loaded before any long work.
 local pieces = pipeline.user_pieces(o)
-local contracts = require("contracts")
+if pieces.schedule then pieces.schedule = contracts.schedule(pieces.schedule, o.schedule, o) end
 local user_strategy = o.strategy and contracts.strategy(contracts.load(o.strategy, "strategy"), o.strategy)
 if o.threads then darwin.set_threads(o.threads) end
 -- The output directory is this run's: a second run on it stops here with the holder's pid.
@@ -84,13 +68,14 @@ local function run_search(name, train_tokens)
   local curve = {{0, kl((function() local m = dense:clone(); m:apply(db, uniform); return m end)())}}
   local best, log = evolution.run({
     model = dense, db = db, parent = uniform, fitness_tokens = inputs.tokens, seqlen = o.seqlen, generations = o.generations,
-    offspring = o.offspring, schedule = pipeline.selection_schedule(o.stages, o.offspring, o.fitness_tokens, train_tokens),
+    offspring = o.offspring, schedule = pieces.schedule or pipeline.schedule_from_options(o, train_tokens),
     seed = o.seed, topk = o.topk > 0 and o.topk or nil, batch_size = o.batch_size, train_options = {lr = o.lr},
     mutate = pieces.mutate, fitness = pieces.fitness, select = pieces.select, finetune = pieces.finetune, origins = pieces.origins,
     state = string.format("%s/%s-state.json", o.output, name), log = string.format("%s/%s-log.jsonl", o.output, name),
     evaluate = kl, evaluate_every = 1, resume = o.resume, overwrite = o.overwrite,
     settings = {model = o.model, data = o.data, level = o.level, levels = o.levels, seqlen = o.seqlen, offspring = o.offspring,
-                seed = o.seed, stages = o.stages, fitness_tokens = o.fitness_tokens, train_tokens = train_tokens, topk = o.topk},
+                seed = o.seed, stages = o.stages, fitness_tokens = table.concat(o.fitness_tokens, ","),
+                train_tokens = table.concat(train_tokens, ","), topk = o.topk},
   })
   local selection = {}
   for _, r in ipairs(log) do
@@ -114,7 +99,7 @@ local strategies = {
     local tokens = pipeline.post_train(m, inputs.tokens, o.post_train_tokens, train)
     record("uniform", m, db_seconds + darwin.clock() - start, tokens, {genome = genome.format(uniform)})
   end,
-  evopress = function() run_search("EvoPress", 0) end,
+  evopress = function() run_search("EvoPress", {0}) end,
   darwinlm = function() run_search("DarwinLM", o.search_train_tokens) end,
   adapt_pruner = function()
     local start = darwin.clock()

@@ -5,8 +5,7 @@
 -- 4. post-trains the searched and the uniformly pruned model alike and compares held-out perplexity.
 local cli = require("cli")
 local genome = require("genome")
-local evolution = require("evolution")
-local pipeline = require("pipeline")
+local search = require("search")
 
 local o = cli.parse({
   name = "scripts/quickstart.lua",
@@ -77,20 +76,17 @@ if o.save then
   print("saved the trained model and its data in " .. o.save)
 end
 
--- 2. The compression database (8 equal steps per kind).
-local dbpath = os.tmpname(); os.remove(dbpath)
-local calib = darwin.data.sequences(train_tokens, nil, {seqlen = seqlen, count = 16, seed = 1})
-local db = darwin.database.build(model, calib, {path = dbpath, levels = 8, quiet = true})
-
--- 3. The search, starting from uniform pruning at the target level (the same size).
-local level = pipeline.target_level(model, o.level, 8, true)
-local uniform = genome.uniform(db:blocks(), level, level)
-local best = evolution.run({
-  model = model, db = db, parent = uniform, fitness_tokens = train_tokens, seqlen = seqlen,
-  generations = o.generations, offspring = o.offspring, seed = o.seed, topk = 32, batch_size = batch,
-  schedule = {{survivors = 2, tokens = 1024, train_tokens = 1024}, {survivors = 1, tokens = 2048, train_tokens = 2048}},
-  train_options = {lr = 1e-3},
-})
+-- 2.-3. The compression database (8 equal steps per kind) and the search from uniform pruning at the target level
+-- (the same size): search.run, the scripts' shared strategy, on the data made above.
+local workdir = os.tmpname(); os.remove(workdir)
+local s = search.defaults()
+s.model, s.data, s.output, s.seed, s.level, s.levels, s.seqlen = "(trained above)", "(generated above)", workdir, o.seed, o.level, 8, seqlen
+s.generations, s.offspring, s.topk, s.batch_size, s.lr = o.generations, o.offspring, 32, batch, 1e-3
+s.inputs = {model = model, tokens = train_tokens, eval = eval,
+            calibration = darwin.data.sequences(train_tokens, nil, {seqlen = seqlen, count = 16, seed = 1})}
+s.pieces = {origins = {}, schedule = {{survivors = 2, tokens = 1024, train_tokens = 1024}, {survivors = 1, tokens = 2048, train_tokens = 2048}}}
+local searched = search.run(s, {evaluate = false, quiet_database = true})
+local db, uniform, best = searched.db, searched.uniform, searched.best
 
 -- 4. Same post-training for both pruned models, then compare.
 local function post_train(g)
@@ -111,4 +107,4 @@ for _, r in ipairs(rows) do
     r[3] and genome.format(r[3]) or ""))
 end
 print(string.format("total %.1f s", darwin.clock() - t0))
-darwin.remove(dbpath)
+darwin.remove(workdir)

@@ -60,6 +60,21 @@ cli.level_lists = {
   {"mlp_levels", "integers", nil, "MLP neurons removed at each database level (default: --levels steps)"},
 }
 
+--- A copy of the option list `options` without the options named in `drop`, with the defaults in `defaults` changed
+-- (a script that shares another's options but not all, or not with the same defaults).
+function cli.adjust(options, drop, defaults)
+  local out, dropped = {}, {}
+  for _, name in ipairs(drop or {}) do dropped[name] = true end
+  for _, o in ipairs(options) do
+    if not dropped[o[1]] then
+      local copy = {table.unpack(o, 1, 6)}
+      if defaults and defaults[o[1]] ~= nil then copy[3] = defaults[o[1]] end
+      out[#out + 1] = copy
+    end
+  end
+  return out
+end
+
 --- `spec.options` followed by `extra` (a list of option entries), as a new list.
 function cli.with(options, extra)
   local out = {}

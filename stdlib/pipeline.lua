@@ -122,18 +122,24 @@ function pipeline.search_pieces(o)
   if pieces.schedule then
     pieces.schedule = require("contracts").schedule(pieces.schedule, o.schedule, o)
   else
-    local function list(v) return type(v) == "table" and v or {v} end
-    local tokens, train = list(o.fitness_tokens), list(o.train_tokens)
-    if #tokens == 1 and #train == 1 and not o.survivors then
-      pieces.schedule = schedule.halving(o.stages, o.offspring, tokens[1], train[1])
-    else
-      local stages = math.max(#tokens, #train, o.survivors and #o.survivors or 1)
-      local survivors = o.survivors or {}
-      if not o.survivors then for s = 1, stages do survivors[s] = s == stages and 1 or math.max(1, o.offspring >> s) end end
-      pieces.schedule = schedule.explicit({survivors = survivors, tokens = tokens, train_tokens = train})
-    end
+    pieces.schedule = pipeline.schedule_from_options(o)
   end
   return pieces
+end
+
+--- The selection schedule of the options --stages, --offspring, --survivors, --fitness-tokens and --train-tokens (or
+-- `train_tokens` given here instead, as compare.lua does per strategy): halving survivors and doubling tokens from
+-- single values, or the per-stage lists.
+function pipeline.schedule_from_options(o, train_tokens)
+  local function list(v) return type(v) == "table" and v or {v} end
+  local tokens, train = list(o.fitness_tokens), list(train_tokens or o.train_tokens)
+  if #tokens == 1 and #train == 1 and not o.survivors then
+    return schedule.halving(o.stages, o.offspring, tokens[1], train[1])
+  end
+  local stages = math.max(#tokens, #train, o.survivors and #o.survivors or 1)
+  local survivors = o.survivors or {}
+  if not o.survivors then for s = 1, stages do survivors[s] = s == stages and 1 or math.max(1, o.offspring >> s) end end
+  return schedule.explicit({survivors = survivors, tokens = tokens, train_tokens = train})
 end
 
 --- Rows of `seqlen` tokens that a request for `tokens` tokens samples (at least one row when tokens > 0).
