@@ -9,11 +9,7 @@ local json = require("json")
 local o = cli.parse({
   name = "scripts/adapt_pruner.lua",
   about = "Adapt-Pruner: adaptive layer-wise structured pruning, interleaved with training (Adapt-Accel).",
-  options = {
-    {"model", "string", nil, "Hugging Face checkpoint directory", "required"},
-    {"data", "string", nil, "calibration / training text (.txt, .jsonl, .npy, .bin, optionally .gz)", "required"},
-    {"eval_data", "string", nil, "held-out evaluation data (default: --data)"},
-    {"tokenizer", "string", nil, "tokenizer.json or its directory (default: --model)"},
+  options = cli.with(cli.input_options, {
     {"output", "string", "adapt-out", "output directory (per-step checkpoint and state, log, pruned model)"},
     {"sparsity", "number", 0.3, "fraction of attention heads and of MLP neurons to remove"},
     {"attention_sparsity", "number", nil, "fraction of attention heads to remove (default: --sparsity)"},
@@ -32,7 +28,7 @@ local o = cli.parse({
     {"resume", "boolean", false, "continue an interrupted run from OUTPUT/state"},
     {"overwrite", "boolean", false, "start again over a run saved in OUTPUT/state"},
     {"threads", "integer", nil, "threads (default: all cores)"},
-  },
+  }),
 }, arg)
 if o.threads then darwin.set_threads(o.threads) end
 -- The output directory is this run's: a second run on it stops here with the holder's pid.

@@ -6,11 +6,7 @@ local genome = require("genome")
 local o = cli.parse({
   name = "scripts/uniform.lua",
   about = "Uniform structured pruning baseline: one level for every attention and MLP unit.",
-  options = cli.with({
-    {"model", "string", nil, "Hugging Face checkpoint directory", "required"},
-    {"data", "string", nil, "calibration / training text", "required"},
-    {"eval_data", "string", nil, "held-out evaluation data (default: --data)"},
-    {"tokenizer", "string", nil, "tokenizer (default: --model)"},
+  options = cli.with(cli.input_options, cli.with({
     {"database", "string", "uniform-out/database", "compression database directory (built when missing)"},
     {"level", "number", 3, "level of every unit, or a fraction of parameters to remove (the nearest level)"},
     {"levels", "integer", 10, "compression steps per kind when building the database"},
@@ -21,7 +17,7 @@ local o = cli.parse({
     {"eval_sequences", "integer", 8, "held-out sequences for perplexity"},
     {"batch_size", "integer", 4, "batch size"},
     {"output", "string", nil, "save the pruned model here"},
-  }, cli.level_lists),
+  }, cli.level_lists)),
 }, arg)
 local inputs = pipeline.inputs(o)
 local model, calib, eval = inputs.model, inputs.calibration, inputs.eval

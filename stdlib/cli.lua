@@ -54,6 +54,14 @@ cli.search_pieces = {
   {"survivors", "integers", nil, "survivors per selection stage, e.g. 8,4,2,1 (default: halving from --offspring)"},
 }
 
+--- The inputs every pruning script reads (pipeline.inputs): model, data, held-out data and tokenizer.
+cli.input_options = {
+  {"model", "string", nil, "Hugging Face checkpoint directory", "required"},
+  {"data", "string", nil, "calibration / training text (.txt, .jsonl, .npy, .bin, optionally .gz)", "required"},
+  {"eval_data", "string", nil, "held-out evaluation data (default: --data)"},
+  {"tokenizer", "string", nil, "tokenizer.json or its directory (default: --model)"},
+}
+
 --- The options that set the database's levels explicitly (structures removed at each level), beside --levels.
 cli.level_lists = {
   {"attention_levels", "integers", nil, "heads removed at each database level, e.g. 0,1,2,4,5,6,7,8,10,11,12 (default: --levels steps)"},

@@ -9,11 +9,7 @@ local json = require("json")
 local search = {}
 
 --- The options of a search (cli spec entries), the replaceable pieces and the database level lists included.
-search.options = cli.with({
-  {"model", "string", nil, "Hugging Face checkpoint directory", "required"},
-  {"data", "string", nil, "calibration / training text (.txt, .jsonl, .npy, .bin, optionally .gz)", "required"},
-  {"eval_data", "string", nil, "held-out evaluation data (default: --data)"},
-  {"tokenizer", "string", nil, "tokenizer.json or its directory (default: --model)"},
+search.options = cli.with(cli.input_options, cli.with({
   {"output", "string", "darwinlm-out", "output directory (database, state, log, pruned model)"},
   {"level", "number", 3, "target: uniform pruning at this level (the searched model's size), or a fraction of parameters to remove (e.g. 0.5)"},
   {"levels", "integer", 10, "compression steps per kind in the database"},
@@ -32,7 +28,7 @@ search.options = cli.with({
   {"resume", "boolean", false, "continue an interrupted search from OUTPUT/state.json"},
   {"overwrite", "boolean", false, "start again over a search saved in OUTPUT/state.json"},
   {"threads", "integer", nil, "threads (default: all cores)"},
-}, cli.with(cli.search_pieces, cli.level_lists))
+}, cli.with(cli.search_pieces, cli.level_lists)))
 
 --- The defaults of search.options as a table (start from it to call search.run from Lua).
 function search.defaults()
