@@ -6,7 +6,6 @@
 local cli = require("cli")
 local pipeline = require("pipeline")
 local genome = require("genome")
-local evolution = require("evolution")
 local adapt = require("adapt_pruner")
 local plot = require("plot")
 local json = require("json")
@@ -66,17 +65,20 @@ local colors = {EvoPress = "#1f77b4", DarwinLM = "#d62728", ["Adapt-Pruner"] = "
 local function run_search(name, train_tokens)
   local start = darwin.clock()
   local curve = {{0, kl((function() local m = dense:clone(); m:apply(db, uniform); return m end)())}}
-  local best, log = evolution.run({
-    model = dense, db = db, parent = uniform, fitness_tokens = inputs.tokens, seqlen = o.seqlen, generations = o.generations,
-    offspring = o.offspring, schedule = pieces.schedule or pipeline.schedule_from_options(o, train_tokens),
-    seed = o.seed, topk = o.topk > 0 and o.topk or nil, batch_size = o.batch_size, train_options = {lr = o.lr},
-    mutate = pieces.mutate, fitness = pieces.fitness, select = pieces.select, finetune = pieces.finetune, origins = pieces.origins,
+  -- The scripts' shared search on this comparison's database and inputs, with its own state and log per strategy.
+  local run = {}
+  for k, v in pairs(o) do run[k] = v end
+  run.inputs, run.db, run.train_tokens = inputs, db, train_tokens
+  run.pieces = {mutate = pieces.mutate, fitness = pieces.fitness, select = pieces.select, finetune = pieces.finetune,
+                origins = pieces.origins, schedule = pieces.schedule or pipeline.schedule_from_options(o, train_tokens)}
+  local result = search.run(run, {
+    quiet_database = true, quiet_target = true, evaluate = kl, evaluate_every = 1,
     state = string.format("%s/%s-state.json", o.output, name), log = string.format("%s/%s-log.jsonl", o.output, name),
-    evaluate = kl, evaluate_every = 1, resume = o.resume, overwrite = o.overwrite,
     settings = {model = o.model, data = o.data, level = o.level, levels = o.levels, seqlen = o.seqlen, offspring = o.offspring,
                 seed = o.seed, stages = o.stages, fitness_tokens = table.concat(o.fitness_tokens, ","),
                 train_tokens = table.concat(train_tokens, ","), topk = o.topk},
   })
+  local best, log = result.best, result.log
   local selection = {}
   for _, r in ipairs(log) do
     curve[#curve + 1] = {r.generation, r.evaluation}

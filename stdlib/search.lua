@@ -42,17 +42,19 @@ end
 --- Runs a search with options `o` (search.options' names; see search.defaults; `o.pieces` may hold what
 -- pipeline.search_pieces(o) returned, `o.inputs` what pipeline.inputs(o) returned). The pieces are loaded and checked
 -- before any long work; the database goes to OUTPUT/database, the state and log to OUTPUT/state.json and log.jsonl.
--- `extra` adds evolution.run options (evaluate, quiet, ...; quiet_database silences only the database build). Returns {model, db, inputs, level, uniform, best, log,
+-- `o.db` may be a database already built for these levels (compare.lua shares one between strategies).
+-- `extra` adds evolution.run options (evaluate, quiet, ...; quiet_database and quiet_target silence only the
+-- database build and the target line). Returns {model, db, inputs, level, uniform, best, log,
 -- schedule, evaluate}.
 function search.run(o, extra)
   local pieces = o.pieces or pipeline.search_pieces(o)
   local inputs = o.inputs or pipeline.inputs(o)
   local model = inputs.model
-  if not (extra and extra.quiet) then print(string.format("model %s: %d parameters", o.model, model:parameters())) end
+  if not (extra and (extra.quiet or extra.quiet_target)) then print(string.format("model %s: %d parameters", o.model, model:parameters())) end
   local build_levels, lists = pipeline.database_levels(model, o)
-  local level = pipeline.target_level(model, o.level, o.levels, extra and extra.quiet, lists)
+  local level = pipeline.target_level(model, o.level, o.levels, extra and (extra.quiet or extra.quiet_target), lists)
   build_levels.path, build_levels.quiet = o.output .. "/database", extra and (extra.quiet or extra.quiet_database)
-  local db = darwin.database.build(model, inputs.calibration, build_levels)
+  local db = o.db or darwin.database.build(model, inputs.calibration, build_levels)
   local uniform = genome.at_level(db, level)
   local function evaluate(m) return m:perplexity(inputs.eval, {batch_size = o.batch_size}) end
   local run = {
