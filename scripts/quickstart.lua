@@ -10,7 +10,7 @@ local search = require("search")
 local o = cli.parse({
   name = "scripts/quickstart.lua",
   about = "Train a small model on generated text, then prune it with DarwinLM's search and compare with uniform pruning.",
-  options = {
+  options = cli.with({
     {"steps", "integer", 300, "training steps of the small model"},
     {"level", "integer", 4, "target level (of 8 per kind): the size of uniform pruning at this level"},
     {"generations", "integer", 8, "search generations"},
@@ -18,8 +18,10 @@ local o = cli.parse({
     {"post_train_steps", "integer", 40, "post-training steps for the uniform and the searched model"},
     {"seed", "integer", 0, "random seed"},
     {"save", "string", nil, "also write the trained model and its data here (model/, train.bin, eval.bin) for other scripts"},
-  },
+  }, {cli.search_pieces[1], cli.search_pieces[2], cli.search_pieces[3], cli.search_pieces[4], cli.search_pieces[5]}),
 }, arg)
+-- Pieces of your own (--mutation, --fitness, --selection, --finetune, --schedule) are loaded before the training.
+local pieces = require("pipeline").user_pieces(o)
 local t0 = darwin.clock()
 local seqlen, batch = 64, 8
 
@@ -84,7 +86,8 @@ s.model, s.data, s.output, s.seed, s.level, s.levels, s.seqlen = "(trained above
 s.generations, s.offspring, s.topk, s.batch_size, s.lr = o.generations, o.offspring, 32, batch, 1e-3
 s.inputs = {model = model, tokens = train_tokens, eval = eval,
             calibration = darwin.data.sequences(train_tokens, nil, {seqlen = seqlen, count = 16, seed = 1})}
-s.pieces = {origins = {}, schedule = {{survivors = 2, tokens = 1024, train_tokens = 1024}, {survivors = 1, tokens = 2048, train_tokens = 2048}}}
+s.pieces = pieces
+pieces.schedule = pieces.schedule or {{survivors = 2, tokens = 1024, train_tokens = 1024}, {survivors = 1, tokens = 2048, train_tokens = 2048}}
 local searched = search.run(s, {evaluate = false, quiet_database = true})
 local db, uniform, best = searched.db, searched.uniform, searched.best
 
