@@ -37,6 +37,15 @@ public final class Trainer {
         self.ignoreIndex = ignoreIndex
     }
 
+    /// Whether this step recomputes activations: as set, or by default when keeping them for all blocks would take
+    /// more than the trainer's own memory (its float32 masters and optimizer state) or than 1 GiB, whichever is less,
+    /// so that a step never needs much more than the trainer itself (a search fine-tunes many candidates in turn).
+    func recomputing(tokens: Int) -> Bool {
+        if let recompute { return recompute }
+        let own = Double(trainable.reduce(0) { $0 + $1.count * 4 } + optimizer.stateBytes)
+        return Double(model.activationBytes(tokens: tokens)) > min(Double(1 << 30), own)
+    }
+
     /// Bytes this trainer holds beyond its model: the optimizer state (once allocated) and, with gradient
     /// accumulation, a set of gradients.
     public var stateBytes: Int { optimizer.stateBytes + (accumulation > 1 ? model.parameterBytes : 0) }
@@ -51,14 +60,14 @@ public final class Trainer {
             // are then freed: only one block's gradients exist at a time (same result as one update at the end).
             let lr = optimizer.beginStep()
             let (loss, _) = try model.lossAndGradients(tokens: tokens, batch: batch, ignoreIndex: ignoreIndex, distillation: distillation,
-                                                       recompute: recompute, trainable: trainable) { block, grads in
+                                                       recompute: recomputing(tokens: tokens.count), trainable: trainable) { block, grads in
                 for p in block.map(\.floatParameters) ?? self.trainable { if let g = grads.take(p) { self.optimizer.update(p, g, lr: lr) } }
             }
             tokensSeen += tokens.count
             return loss
         }
         let (loss, grads) = try model.lossAndGradients(tokens: tokens, batch: batch, ignoreIndex: ignoreIndex, distillation: distillation,
-                                                       recompute: recompute, trainable: trainable)
+                                                       recompute: recomputing(tokens: tokens.count), trainable: trainable)
         tokensSeen += tokens.count
         if let pending {
             for p in trainable { if let g = grads[p] { try pending.accumulate(p, g) } }
