@@ -54,6 +54,31 @@ struct FormatTests {
         #expect(throws: TensorError.self) { try RealShapes.writeCheckpoint("gpt-5", to: NSTemporaryDirectory() + "none") }
     }
 
+    @Test("fields that change the math are implemented or refused: hidden_act, Qwen2's and Mistral's sliding windows")
+    func computeChangingFields() throws {
+        func config(_ family: String, _ changes: [String: Any]) throws -> ModelConfig {
+            var raw = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: Fixtures.model(family) + "/config.json"))) as! [String: Any]
+            for (k, v) in changes { raw[k] = v }
+            return try ModelConfig(JSONFields(file: "config.json", object: raw))
+        }
+        #expect(throws: FormatError.self) { try config("llama_gqa_tied", ["hidden_act": "gelu"]) }
+        #expect(try config("llama_gqa_tied", ["hidden_act": "swish"]).slidingWindow == nil)
+        #expect(throws: FormatError.self) { try config("qwen2_tied", ["use_sliding_window": true, "sliding_window": 4]) }
+        #expect(try config("mistral_f16", ["sliding_window": NSNull()]).slidingWindow == nil)
+        #expect(throws: FormatError.self) { try config("mistral_f16", ["sliding_window": 0]) }
+        // A Mistral window shorter than the sequence is refused where the sequence is known; within it all is as before.
+        let model = try ModelLoader.load(directory: Fixtures.model("mistral_f16"))
+        let windowed = LanguageModel(config: try config("mistral_f16", ["sliding_window": 4]), embedding: model.embedding, blocks: model.blocks,
+                                     finalNorm: model.finalNorm, lmHead: model.lmHead)
+        let ids: [Int32] = [1, 2, 3, 4, 5, 6]
+        do { _ = try windowed.forward(tokens: ids, batch: 1); Issue.record("expected an error") } catch let e as TensorError {
+            #expect(e.description.contains("a sequence of 6 tokens is longer than this model's sliding_window of 4"))
+        }
+        #expect(throws: TensorError.self) { try windowed.lossAndGradients(tokens: ids, batch: 1) }
+        #expect(throws: TensorError.self) { try windowed.generate(prompt: [1, 2, 3], maxTokens: 3) }
+        #expect(try windowed.forward(tokens: Array(ids.prefix(4)), batch: 1).logits.toArray() == model.forward(tokens: Array(ids.prefix(4)), batch: 1).logits.toArray())
+    }
+
     @Test("corrupt, truncated and mismatched files give errors naming file and tensor")
     func corruptFiles() throws {
         let dir = try TestFiles.tempDir()

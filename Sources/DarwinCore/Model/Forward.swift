@@ -24,6 +24,7 @@ extension LanguageModel {
             throw TensorError("forward: \(tokens.count) tokens do not split into \(batch) equal sequences")
         }
         let seq = tokens.count / batch
+        try checkWindow(seq)
         var x = try embed(tokens)
         var states: [Tensor] = keepHiddenStates ? [x.clone()] : []
         let rope = ropeTables(length: seq)
@@ -32,6 +33,13 @@ extension LanguageModel {
             if keepHiddenStates { states.append(x.clone()) }
         }
         return (x, states)
+    }
+
+    /// Refuses sequences longer than a Mistral config's sliding window (windowed attention is not implemented).
+    func checkWindow(_ length: Int) throws {
+        if let window = config.slidingWindow, length > window {
+            throw TensorError("forward: a sequence of \(length) tokens is longer than this model's sliding_window of \(window); windowed attention is not implemented, so use sequences of at most \(window) tokens")
+        }
     }
 
     /// Gathers embedding rows: `[tokens, hidden]`.

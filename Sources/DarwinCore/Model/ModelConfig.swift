@@ -60,6 +60,9 @@ public struct ModelConfig {
     /// Bias on gate, up, down projections.
     public var mlpBias: Bool
     public var maxPositions: Int
+    /// Mistral's attention window (`sliding_window`): sequences longer than it are refused, since windowed attention
+    /// is not implemented (within it, windowed and full attention are the same).
+    public var slidingWindow: Int?
     /// Beginning- and end-of-sequence token ids when the config names them.
     public var bosTokenId: Int?, eosTokenId: Int?
     /// The parsed JSON, kept so that saving preserves fields darwinhost does not interpret.
@@ -104,6 +107,19 @@ public struct ModelConfig {
         let eos = (json.object["eos_token_id"] as? NSNumber) ?? (json.object["eos_token_id"] as? [NSNumber])?.first
         eosTokenId = eos.flatMap { Swift.abs($0.doubleValue) < 2e9 ? $0.intValue : nil }
         rope = try ModelConfig.parseRope(json)
+        // Fields that change the computation: implemented, or refused here, never ignored.
+        let activation = try json.string("hidden_act", "silu")
+        guard activation == "silu" || activation == "swish" else {
+            throw FormatError(file: json.file, "field 'hidden_act' is '\(activation)'; darwinhost implements the SwiGLU MLP with silu only")
+        }
+        if architecture == .qwen2, try json.bool("use_sliding_window", false) {
+            throw FormatError(file: json.file, "field 'use_sliding_window' is true: Qwen2's per-layer sliding-window attention (max_window_layers) is not implemented")
+        }
+        slidingWindow = architecture == .mistral && json.has("sliding_window")
+            ? try json.int("sliding_window") : nil
+        if let window = slidingWindow, window <= 0 {
+            throw FormatError(file: json.file, "field 'sliding_window' must be a positive integer or null, found \(window)")
+        }
         // Sizes far beyond any real model would overflow the arithmetic of shapes: bound them.
         for (field, value, limit) in [("vocab_size", vocabSize, 1 << 24), ("hidden_size", hiddenSize, 1 << 17),
                                       ("intermediate_size", intermediateSize, 1 << 20), ("num_hidden_layers", layerCount, 1 << 12),

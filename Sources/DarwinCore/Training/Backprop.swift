@@ -28,6 +28,7 @@ extension LanguageModel {
         guard batch > 0, tokens.count % batch == 0 else { throw TensorError("train: \(tokens.count) tokens do not split into \(batch) equal sequences") }
         let seq = tokens.count / batch
         guard seq >= 2 else { throw TensorError("train: sequences need at least 2 tokens, got \(seq)") }
+        try checkWindow(seq)
         var x = try embed(tokens)
         let rope = ropeTables(length: seq)
         let activations = Double(activationBytes(tokens: tokens.count))
