@@ -16,7 +16,7 @@ local o = cli.parse({
     {"lr", "number", 1e-4, "post-training learning rate"},
     {"eval_sequences", "integer", 8, "held-out sequences for perplexity"},
     {"batch_size", "integer", 4, "batch size"},
-    {"output", "string", nil, "save the pruned model here"},
+    {"output", "string", nil, "save the pruned model here: OUTPUT/model and, for transformers, OUTPUT/model-padded"},
   }, cli.level_lists)),
 }, arg)
 local inputs = pipeline.inputs(o)
@@ -31,4 +31,7 @@ pruned:apply(db, g)
 pipeline.post_train(pruned, inputs.tokens, o.post_train_tokens, {seqlen = o.seqlen, batch_size = o.batch_size, lr = o.lr, seed = 1})
 print(string.format("dense   %10d parameters  perplexity %.4f", model:parameters(), model:perplexity(eval)))
 print(string.format("uniform %10d parameters  perplexity %.4f  (%s)", pruned:parameters(), pruned:perplexity(eval), genome.format(g)))
-if o.output then pruned:save(o.output) end
+if o.output then
+  pruned:save(o.output .. "/model")                          -- per-block shapes, reloadable by darwinhost
+  pruned:save(o.output .. "/model-padded", {padded = true})  -- dense shapes with zeros, loadable by transformers
+end

@@ -53,6 +53,28 @@ struct PrunedShapeTests {
 
 @Suite("saving checkpoints")
 struct SaveTests {
+    @Test("a saved model carries the tokenizer and generation files of the checkpoint it was loaded from")
+    func companionFiles() throws {
+        let dir = try TestFiles.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let source = dir.appendingPathComponent("source"), fm = FileManager.default
+        try fm.copyItem(atPath: Fixtures.model("llama_gqa_tied"), toPath: source.path)
+        try fm.copyItem(atPath: TokenizerFixtures.dir("bytelevel_gpt2") + "/tokenizer.json", toPath: source.path + "/tokenizer.json")
+        try #"{"eos_token_id": 2}"#.write(toFile: source.path + "/generation_config.json", atomically: true, encoding: .utf8)
+        let model = try ModelLoader.load(directory: source.path)
+        model.blocks[0].mlp = try model.blocks[0].mlp!.keeping(neurons: Array(0..<40))
+        try ModelSaver.save(model, to: dir.path + "/out")
+        try ModelSaver.save(try model.zeroPadded(), to: dir.path + "/out-padded")
+        for out in ["out", "out-padded"] {
+            for name in ["tokenizer.json", "generation_config.json"] {
+                #expect(fm.contentsEqual(atPath: source.path + "/" + name, andPath: dir.path + "/\(out)/" + name), "\(out)/\(name)")
+            }
+            _ = try Tokenizer(path: dir.path + "/" + out)
+        }
+        try ModelSaver.save(model, to: dir.path + "/out")  // again over itself: the files are kept, not copied twice
+        #expect(fm.fileExists(atPath: dir.path + "/out/tokenizer.json"))
+    }
+
     @Test("a save never replaces the current directory, a directory containing it, or one holding subdirectories")
     func refusesToReplaceMore() throws {
         let dir = try TestFiles.tempDir()

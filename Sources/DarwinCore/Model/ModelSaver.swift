@@ -17,6 +17,7 @@ public enum ModelSaver {
         try fm.createDirectory(at: temp, withIntermediateDirectories: true)
         do {
             try write(model, to: temp.path, precision: precision)
+            try copyTokenizerFiles(from: model.source, to: temp)
             try replaceDirectory(target, with: temp)
         } catch {
             try? fm.removeItem(at: temp)
@@ -44,6 +45,19 @@ public enum ModelSaver {
         }
     }
 
+    /// The files beside a checkpoint that make it usable on its own (`AutoTokenizer.from_pretrained`, generation).
+    static let companionFiles = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json",
+                                 "tokenizer.model", "vocab.json", "merges.txt", "added_tokens.json"]
+
+    /// Copies the companion files of the checkpoint directory `source` (the one the model was loaded from) into `directory`.
+    static func copyTokenizerFiles(from source: String?, to directory: URL) throws {
+        guard let source else { return }
+        let fm = FileManager.default
+        for name in companionFiles where fm.fileExists(atPath: source + "/" + name) {
+            try fm.copyItem(atPath: source + "/" + name, toPath: directory.appendingPathComponent(name).path)
+        }
+    }
+
     /// True for the files a checkpoint consists of (replaced by a save, never carried over).
     static func isCheckpointFile(_ name: String) -> Bool {
         name == "config.json" || name == "model.safetensors.index.json" || (name.hasPrefix("model") && name.hasSuffix(".safetensors"))
@@ -56,7 +70,8 @@ public enum ModelSaver {
             guard rename(temp.path, target.path) == 0 else { throw FormatError(file: target.path, "cannot move the saved checkpoint into place (errno \(errno))") }
             return
         }
-        for name in try fm.contentsOfDirectory(atPath: target.path) where !isCheckpointFile(name) {
+        let fresh = Set(try fm.contentsOfDirectory(atPath: temp.path))
+        for name in try fm.contentsOfDirectory(atPath: target.path) where !isCheckpointFile(name) && !fresh.contains(name) {
             try fm.copyItem(at: target.appendingPathComponent(name), to: temp.appendingPathComponent(name))
         }
         if darwin_exchange_paths(temp.path, target.path) != 0 {
