@@ -53,6 +53,23 @@ struct PrunedShapeTests {
 
 @Suite("saving checkpoints")
 struct SaveTests {
+    @Test("a pruned model saved compact and loaded again exports the same padded model (which dense heads and neurons it kept is saved)")
+    func compactThenPadded() throws {
+        let dir = try TestFiles.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let model = try ModelLoader.load(directory: Fixtures.model("llama3_bias_bf16_sharded"))
+        let (ids, batch) = try Fixtures.inputIds(try Fixtures.reference("llama3_bias_bf16_sharded"))
+        model.blocks[0].attention = try model.blocks[0].attention!.keeping(queryHeads: [1, 3])
+        model.blocks[1].mlp = try model.blocks[1].mlp!.keeping(neurons: Array(stride(from: 5, to: 72, by: 3)))
+        let expected = try model.forward(tokens: ids, batch: batch).logits
+        try ModelSaver.save(model, to: dir.path + "/compact")
+        let reloaded = try ModelLoader.load(directory: dir.path + "/compact")
+        #expect(reloaded.blocks[0].attention!.denseHeads == [1, 3] && reloaded.blocks[1].mlp!.denseNeurons == Array(stride(from: 5, to: 72, by: 3)))
+        try ModelSaver.save(try reloaded.zeroPadded(), to: dir.path + "/padded")
+        let padded = try ModelLoader.load(directory: dir.path + "/padded")
+        #expect(relativeError(try padded.forward(tokens: ids, batch: batch).logits, expected) < 1e-5)
+    }
+
     @Test("a saved model carries the tokenizer and generation files of the checkpoint it was loaded from")
     func companionFiles() throws {
         let dir = try TestFiles.tempDir()

@@ -49,6 +49,8 @@ public enum ModelLoader {
                     upBias: try bias("mlp.up_proj.bias", width, config.mlpBias),
                     downBias: try bias("mlp.down_proj.bias", h, config.mlpBias))
             }
+            attention?.denseHeads = layout.layers[i].denseHeads
+            mlp?.denseNeurons = layout.layers[i].denseNeurons
             blocks.append(TransformerBlock(
                 inputNorm: try weights.tensor(p + "input_layernorm.weight", shape: [h]),
                 postAttentionNorm: try weights.tensor(p + "post_attention_layernorm.weight", shape: [h]),
@@ -73,11 +75,12 @@ public enum ModelLoader {
 /// Per-layer shapes: uniform from the config, or pruned ones from the `darwin_layers` config field that
 /// darwinhost writes for non-uniform models (`[{"kv_of_query": [...], "mlp_width": n}, ...]`).
 struct PrunedLayout {
-    let layers: [(kvOfQuery: [Int], mlpWidth: Int)]
+    let layers: [(kvOfQuery: [Int], mlpWidth: Int, denseHeads: [Int]?, denseNeurons: [Int]?)]
 
     init(config: ModelConfig, file: String) throws {
         let groups = config.headCount / config.kvHeadCount
-        let uniform = (kvOfQuery: (0..<config.headCount).map { $0 / groups }, mlpWidth: config.intermediateSize)
+        let uniform = (kvOfQuery: (0..<config.headCount).map { $0 / groups }, mlpWidth: config.intermediateSize,
+                       denseHeads: [Int]?.none, denseNeurons: [Int]?.none)
         guard let list = config.raw["darwin_layers"] as? [[String: Any]] else {
             layers = Array(repeating: uniform, count: config.layerCount)
             return
@@ -90,7 +93,18 @@ struct PrunedLayout {
             guard let kv = (try fields.array("kv_of_query") ?? []) as? [Int], kv.allSatisfy({ $0 >= 0 && $0 < config.kvHeadCount }) else {
                 throw FormatError(file: file, "field 'darwin_layers[\(i + 1)].kv_of_query' must list KV head indices in 0..<\(config.kvHeadCount)")
             }
-            return (kv, try fields.int("mlp_width"))
+            let width = try fields.int("mlp_width")
+            // Optional (older saves lack them): the dense indices of the kept heads and neurons, checked.
+            func indices(_ key: String, count: Int, below limit: Int) throws -> [Int]? {
+                guard fields.has(key) else { return nil }
+                guard let list = (try fields.array(key)) as? [Int], list.count == count, list.allSatisfy({ $0 >= 0 && $0 < limit }),
+                      zip(list, list.dropFirst()).allSatisfy({ $0 < $1 }) else {
+                    throw FormatError(file: file, "field 'darwin_layers[\(i + 1)].\(key)' must list \(count) increasing indices in 0..<\(limit)")
+                }
+                return list
+            }
+            return (kv, width, try indices("dense_heads", count: kv.count, below: config.headCount),
+                    try indices("dense_neurons", count: width, below: config.intermediateSize))
         }
     }
 

@@ -94,8 +94,13 @@ public enum ModelSaver {
             $0.attention?.kvOfQuery == (0..<c.headCount).map { $0 / (c.headCount / c.kvHeadCount) } && $0.mlp?.width == c.intermediateSize
         }
         if uniform { config.removeValue(forKey: "darwin_layers") } else {
+            // Which dense heads and neurons each block kept, too: a reloaded model can still be expanded to the dense
+            // shapes (zeroPadded) with every structure in its place.
             config["darwin_layers"] = model.blocks.map { b -> [String: Any] in
-                ["kv_of_query": b.attention?.kvOfQuery ?? [], "mlp_width": b.mlp?.width ?? 0]
+                var layer: [String: Any] = ["kv_of_query": b.attention?.kvOfQuery ?? [], "mlp_width": b.mlp?.width ?? 0]
+                if let a = b.attention { layer["dense_heads"] = a.denseHeads ?? Array(0..<a.queryHeads) }
+                if let m = b.mlp { layer["dense_neurons"] = m.denseNeurons ?? Array(0..<m.width) }
+                return layer
             }
         }
         config["torch_dtype"] = precision.torchName
