@@ -130,6 +130,28 @@ struct DataTests {
         #expect(TokenSource.tokenizeInParallel(text, Self.tokenizer) == Self.tokenizer.encode(text, addSpecialTokens: false))
     }
 
+    @Test("chunk boundaries never change the ids: whitespace runs ending in a newline, prefix spaces, every tokenizer",
+          arguments: ["bytelevel_gpt2", "bytelevel_llama3", "metaspace_bpe", "sentencepiece_bpe"])
+    func chunkBoundaries(name: String) throws {
+        let tokenizer = try Tokenizer(path: TokenizerFixtures.dir(name))
+        let g = RandomGenerator(seed: 4)
+        let pieces = ["x", "def", "  ", "\t", "\n", "\n\n", " \n", "  \n", "\t\n", "\r\n", "é", "1234", "(", "'s", " y"]
+        let text = (0..<4000).map { _ in pieces[g.integer(0, pieces.count - 1)] }.joined()
+        Parallel.threads = 2
+        let whole = tokenizer.encode(text, addSpecialTokens: false)
+        for chunkBytes in [7, 64, 1000] {
+            #expect(TokenSource.tokenizeInParallel(text, tokenizer, chunkBytes: chunkBytes) == whole, "\(name), chunks of \(chunkBytes) bytes")
+        }
+        // A prefix space would be added at every chunk: such a tokenizer is never cut.
+        var prefixed = try String(contentsOfFile: TokenizerFixtures.dir("bytelevel_gpt2") + "/tokenizer.json", encoding: .utf8)
+        prefixed = prefixed.replacingOccurrences(of: "\"add_prefix_space\": false", with: "\"add_prefix_space\": true")
+        let dir = try TestFiles.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try prefixed.write(toFile: dir.path + "/tokenizer.json", atomically: true, encoding: .utf8)
+        let withPrefix = try Tokenizer(path: dir.path)
+        #expect(TokenSource.tokenizeInParallel(text, withPrefix, chunkBytes: 7) == withPrefix.encode(text, addSpecialTokens: false))
+    }
+
     @Test("sequences: sequential windows, seeded random windows, clear errors")
     func sequences() throws {
         let tokens = (0..<100).map(Int32.init)
@@ -154,6 +176,8 @@ struct SharedModelTests {
         #expect(model.parameterCount == 15_735_168)
         let tokenizer = try Tokenizer(path: dir)
         let tokens = try TokenSource.tokens(path: dir + "/data/eval.txt.gz", tokenizer: tokenizer)
+        // transformers' tokenizer gives 1,129,648 ids for the whole eval file (measured independently, issue 13).
+        #expect(tokens.count == 1_129_648)
         let seqs = try SequenceSampler.sequences(tokens, length: 512, count: 4, mode: .sequential, seed: 0)
         let ppl = try model.perplexity(seqs, batchSize: 2)
         print("darwin-pycode-16m: perplexity \(ppl) on 4x512 held-out tokens (\(tokens.count) tokens in eval data)")

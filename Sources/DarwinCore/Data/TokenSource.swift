@@ -36,17 +36,19 @@ public enum TokenSource {
         return tokenizeInParallel(text, tokenizer)
     }
 
-    /// Tokenizes long text in line-aligned chunks on all threads. Chunks end after a newline, where the
-    /// pre-tokenizers of supported tokenizers always split, so the ids equal those of one whole-text call.
-    static func tokenizeInParallel(_ text: String, _ tokenizer: Tokenizer) -> [Int32] {
+    /// Tokenizes long text in line-aligned chunks on all threads. A chunk ends only after a newline that is preceded
+    /// and followed by characters other than whitespace ("x\ny"): there the supported pre-tokenizers always split the
+    /// same way whether or not the text goes on (at "  \n" + end of text, `\s+(?!\S)` would take the spaces and the
+    /// newline together), so the ids equal those of one whole-text call. `chunkBytes` is the target chunk size.
+    static func tokenizeInParallel(_ text: String, _ tokenizer: Tokenizer, chunkBytes: Int = 1 << 18) -> [Int32] {
         guard tokenizer.splitsAfterNewlines else { return tokenizer.encode(text, addSpecialTokens: false) }
         let utf8 = Array(text.utf8)
         guard !utf8.isEmpty else { return [] }
-        let target = 1 << 18
+        func isSpace(_ b: UInt8) -> Bool { b == 0x0A || b == 0x0D || b == 0x20 || b == 0x09 || b == 0x0B || b == 0x0C }
         var bounds: [Int] = [0]
         while bounds.last! < utf8.count {
-            var cut = min(utf8.count, bounds.last! + target)
-            while cut < utf8.count && !(utf8[cut - 1] == 0x0A && utf8[cut] != 0x0A && utf8[cut] != 0x0D && utf8[cut] != 0x20 && utf8[cut] != 0x09) { cut += 1 }
+            var cut = min(utf8.count, bounds.last! + max(chunkBytes, 2))
+            while cut < utf8.count && !(utf8[cut - 1] == 0x0A && cut - 2 >= bounds.last! && !isSpace(utf8[cut - 2]) && !isSpace(utf8[cut])) { cut += 1 }
             bounds.append(cut)
         }
         let chunks = bounds.count - 1

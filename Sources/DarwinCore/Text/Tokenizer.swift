@@ -81,7 +81,16 @@ public final class Tokenizer {
             default: return false
             }
         }
-        return normalizer == nil && check(preTokenizer)
+        // A prefix space (ByteLevel's add_prefix_space, Metaspace's prepend) would be added at every chunk's start.
+        func addsPrefix(_ p: PreTokenizer?) -> Bool {
+            switch p {
+            case .byteLevel(let prefix, _)?: return prefix
+            case .metaspace?: return true
+            case .sequence(let list)?: return list.contains { addsPrefix($0) }
+            default: return false
+            }
+        }
+        return normalizer == nil && check(preTokenizer) && !addsPrefix(preTokenizer)
     }
 
     /// A tokenizer sharing this one's tables but with its own word cache, for use on another thread.
