@@ -40,6 +40,15 @@ public enum MemoryLimit {
         return max(0, available)
     }
 
+    /// Throws a clear error when work that needs about `bytes` more memory cannot get it (what `what` describes),
+    /// instead of the process dying in an allocation deep inside it.
+    public static func require(_ bytes: Double, for what: String) throws {
+        let available = availableBytes(for: bytes)
+        if bytes > available {
+            throw TensorError("not enough memory for \(what): about \(gib(bytes)) GiB needed, \(gib(available)) GiB available")
+        }
+    }
+
     /// `bytes` in GiB with one decimal.
     static func gib(_ bytes: Double) -> String { String(Double(Int(bytes / Double(1 << 30) * 10)) / 10) }
 }

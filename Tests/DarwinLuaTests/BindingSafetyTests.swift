@@ -205,4 +205,26 @@ struct OutOfMemoryTests {
         #expect(lines.count == 3 && lines[1].hasPrefix("false\ttensor.zeros: not enough memory"), "\(text)")
         #expect(lines.last == "alive\t3.0")
     }
+
+    @Test("forward passes, training steps and targets too large for memory are Lua errors before any work")
+    func largeWork() throws {
+        let model = TestSupport.repoRoot.appendingPathComponent("Tests/Fixtures/models/llama_gqa_tied").path
+        let script = """
+            local m = darwin.load("\(model)")
+            local ids = tensor.zeros(10000, 2000)
+            print(pcall(m.targets, m, ids))
+            print(pcall(m.forward, m, ids))
+            local t = darwin.trainer(m:clone())
+            print(pcall(t.step, t, tensor.zeros(2000, 4000)))
+            print("alive", m:perplexity(tensor{{1, 2, 3, 4}}) > 1)
+            """
+        let (ok, text, errors) = try TestSupport.runShell("ulimit -v 3000000 && exec \"$0\" -e \"$1\"", arguments: [script])
+        #expect(ok, "\(text) \(errors)")
+        let lines = text.split(separator: "\n").map(String.init)
+        #expect(lines.count == 4, "\(text) \(errors)")
+        #expect(lines.first?.contains("model.targets: not enough memory for the targets of 10000x2000 positions") == true, "\(text)")
+        #expect(lines.dropFirst().first?.contains("model.forward: not enough memory for a forward pass of 20000000 tokens") == true, "\(text)")
+        #expect(lines.dropFirst(2).first?.contains("trainer.step: not enough memory for a training step of 8000000 tokens") == true, "\(text)")
+        #expect(lines.last == "alive\ttrue")
+    }
 }

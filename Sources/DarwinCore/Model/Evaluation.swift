@@ -55,6 +55,7 @@ extension LanguageModel {
         if let k = topK, k < 1 || k > v { throw TensorError("targets: topk must be in 1...\(v), got \(k)") }
         let seq = sequences.first?.count ?? 0
         let width = topK ?? v
+        try MemoryLimit.require(Double(sequences.count * seq * width) * (topK == nil ? 4 : 8), for: "the targets of \(sequences.count)x\(seq) positions")
         var logProbs = [Float](repeating: 0, count: sequences.count * seq * width)
         var indices = [Int32](repeating: 0, count: topK == nil ? 0 : sequences.count * seq * width)
         try forEachLogitRows(sequences, batchSize: batchSize) { logits, firstRow, rows, _ in

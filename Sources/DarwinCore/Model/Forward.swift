@@ -11,6 +11,10 @@ extension LanguageModel {
 
     /// Runs the model on `tokens` (`batch` rows of `seq` ids). Ids must be in `0..<vocab`.
     public func forward(tokens: [Int32], batch: Int, keepHiddenStates: Bool = false) throws -> ForwardResult {
+        // The full logits and one block's activations (and every block's output when kept), checked up front.
+        let n = Double(tokens.count), h = Double(config.hiddenSize)
+        try MemoryLimit.require(4 * n * (Double(config.vocabSize) + blockWorkingFloats() + (keepHiddenStates ? h * Double(blocks.count + 1) : 0)),
+                                for: "a forward pass of \(tokens.count) tokens")
         let hidden = try self.hidden(tokens: tokens, batch: batch, keepHiddenStates: keepHiddenStates)
         let seq = tokens.count / batch
         let normed = LayerKernels.rmsNorm(hidden.last, finalNorm, eps: config.rmsNormEps)
@@ -33,6 +37,15 @@ extension LanguageModel {
             if keepHiddenStates { states.append(x.clone()) }
         }
         return (x, states)
+    }
+
+    /// Floats per token that one block's forward pass holds at once (residual, normed input, q/k/v, context, MLP).
+    func blockWorkingFloats() -> Double {
+        let widest = blocks.map { b -> Int in
+            let attention = b.attention.map { 2 * $0.q.shape[0] + 2 * $0.k.shape[0] } ?? 0
+            return attention + 2 * (b.mlp?.width ?? 0)
+        }.max() ?? 0
+        return Double(3 * config.hiddenSize + widest)
     }
 
     /// Refuses sequences longer than a Mistral config's sliding window (windowed attention is not implemented).

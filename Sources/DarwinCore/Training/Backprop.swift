@@ -33,6 +33,9 @@ extension LanguageModel {
         let rope = ropeTables(length: seq)
         let activations = Double(activationBytes(tokens: tokens.count))
         let recomputing = recompute ?? (activations > min(Double(1 << 30), MemoryLimit.availableBytes(for: activations) / 8))
+        let kept = recomputing ? Double(tokens.count * config.hiddenSize * 4 * blocks.count) : activations
+        let head = 8 * Double(min(tokens.count, chunkRows ?? headChunkRows) * config.vocabSize)
+        try MemoryLimit.require(kept + head + 8 * Double(tokens.count) * blockWorkingFloats(), for: "a training step of \(tokens.count) tokens")
         var saved: [BlockActivations] = []
         for block in blocks {
             let acts = try trainingForward(block, &x, batch: batch, seq: seq, rope: rope)
