@@ -10,8 +10,8 @@ public final class Tokenizer {
     let normalizer: Normalizer?
     let preTokenizer: PreTokenizer?
     let decoder: TokenDecoder?
-    /// Added tokens (content, id, special), longest first for matching.
-    let addedTokens: [(content: String, id: Int32, special: Bool)]
+    /// Added tokens and how text is split around them.
+    let addedTokens: AddedTokens
     /// Ids placed before / after a single sequence by the post-processor when special tokens are added.
     let prefixIds: [Int32], suffixIds: [Int32]
     private let tokenOfId: [Int32: String]
@@ -48,20 +48,22 @@ public final class Tokenizer {
         normalizer = try Normalizer.parse(json.object["normalizer"], file: path)
         preTokenizer = try PreTokenizer.parse(json.object["pre_tokenizer"], file: path)
         decoder = try TokenDecoder.parse(json.object["decoder"], file: path)
-        var added: [(String, Int32, Bool)] = []
+        var added: [AddedTokens.Token] = []
         for entry in (try json.array("added_tokens") ?? []) {
             guard let o = entry as? [String: Any], let content = o["content"] as? String, let id = (o["id"] as? NSNumber).flatMap(Tokenizer.tokenId) else {
                 throw FormatError(file: path, "field 'added_tokens' entries need 'content' and an integer 'id' in 0...\(Int32.max)")
             }
-            added.append((content, id, o["special"] as? Bool ?? false))
+            added.append(AddedTokens.Token(content: content, id: id, special: o["special"] as? Bool ?? false,
+                                           singleWord: o["single_word"] as? Bool ?? false, lstrip: o["lstrip"] as? Bool ?? false,
+                                           rstrip: o["rstrip"] as? Bool ?? false, scalars: Array(content.unicodeScalars)))
         }
-        addedTokens = added.sorted { $0.0.count > $1.0.count }
+        addedTokens = AddedTokens(added)
         (prefixIds, suffixIds) = try Tokenizer.template(json.object["post_processor"], file: path)
         var reverse: [Int32: String] = [:]
         for (t, id) in vocab { reverse[id] = t }
-        for (t, id, _) in added { reverse[id] = t }
+        for t in added { reverse[t.id] = t.content }
         tokenOfId = reverse
-        specialIds = Set(added.filter { $0.2 }.map { $0.1 })
+        specialIds = Set(added.filter(\.special).map(\.id))
     }
 
     /// A JSON number as a token id, if it is an integer in `0...Int32.max`.
@@ -106,7 +108,7 @@ public final class Tokenizer {
     public var vocabularySize: Int { (tokenOfId.keys.max().map { Int($0) + 1 }) ?? 0 }
 
     /// The id of a token string, if any.
-    public func id(of token: String) -> Int32? { model.vocab[token] ?? addedTokens.first { $0.content == token }?.id }
+    public func id(of token: String) -> Int32? { model.vocab[token] ?? addedTokens.tokens.first { $0.content == token }?.id }
 
     /// The token string of an id, if any.
     public func token(of id: Int32) -> String? { tokenOfId[id] }
@@ -138,25 +140,8 @@ public final class Tokenizer {
         return decoder.apply(tokens).joined()
     }
 
-    enum Segment { case text(String), added(Int32) }
-
-    /// Splits raw text around added tokens (longest match first, leftmost).
-    func splitOnAddedTokens(_ text: String) -> [Segment] {
-        guard !addedTokens.isEmpty else { return [.text(text)] }
-        var out: [Segment] = []
-        var rest = Substring(text)
-        while !rest.isEmpty {
-            var best: (range: Range<Substring.Index>, id: Int32)? = nil
-            for t in addedTokens where !t.content.isEmpty {
-                if let r = rest.range(of: t.content), best == nil || r.lowerBound < best!.range.lowerBound { best = (r, t.id) }
-            }
-            guard let b = best else { out.append(.text(String(rest))); break }
-            if b.range.lowerBound > rest.startIndex { out.append(.text(String(rest[..<b.range.lowerBound]))) }
-            out.append(.added(b.id))
-            rest = rest[b.range.upperBound...]
-        }
-        return out
-    }
+    /// Splits raw text around added tokens.
+    func splitOnAddedTokens(_ text: String) -> [AddedTokens.Segment] { addedTokens.split(text) }
 
     /// The ids a `TemplateProcessing` post-processor puts around a single sequence (none for others).
     static func template(_ json: Any?, file: String) throws -> ([Int32], [Int32]) {

@@ -1,0 +1,37 @@
+#!/usr/bin/env python3
+"""Reference ids for added tokens with flags (lstrip, rstrip, single_word) and special tokens next to combining
+marks, from Hugging Face `tokenizers` (run by hand; needs only `pip install tokenizers`):
+
+    python3 Tests/Fixtures/generate_added_tokens.py
+
+Writes tokenizers/added_flags/tokenizer.json (the GPT-2-style fixture plus flagged added tokens) and cases.json.
+"""
+import json, os
+from tokenizers import Tokenizer, AddedToken
+
+ROOT = os.path.dirname(os.path.abspath(__file__))
+tok = Tokenizer.from_file(os.path.join(ROOT, "tokenizers", "bytelevel_gpt2", "tokenizer.json"))
+tok.add_tokens([AddedToken("<tool>", lstrip=True, normalized=False),
+                AddedToken("[END]", rstrip=True, normalized=False),
+                AddedToken("xyz", single_word=True, normalized=False)])
+tok.add_special_tokens([AddedToken("<s>", special=True, normalized=False)])
+TEXTS = [
+    "call   <tool>  now",
+    "a<tool>b",
+    "done [END]   next",
+    "[END]\n\nrest",
+    "xyz and xyzabc and abcxyz and (xyz) and _xyz",
+    "xyz",
+    "<s>\u0301 after a special token comes a combining mark",
+    "e\u0301<s>e\u0301",
+    "<s><s> <tool>[END]xyz",
+    "  \t<tool>\t [END] \n",
+]
+out = os.path.join(ROOT, "tokenizers", "added_flags")
+os.makedirs(out, exist_ok=True)
+tok.save(os.path.join(out, "tokenizer.json"))
+cases = [{"text": t, "ids": tok.encode(t, add_special_tokens=False).ids,
+          "ids_with_special": tok.encode(t, add_special_tokens=True).ids,
+          "decoded": tok.decode(tok.encode(t, add_special_tokens=False).ids, skip_special_tokens=False)} for t in TEXTS]
+json.dump(cases, open(os.path.join(out, "cases.json"), "w"), ensure_ascii=False, indent=1)
+for c in cases: print(repr(c["text"]), c["ids"])
