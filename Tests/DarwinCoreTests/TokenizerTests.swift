@@ -30,6 +30,13 @@ struct TokenizerTests {
         }
     }
 
+    @Test("canonically equivalent spellings stay different text, as in tokenizers (é / e + U+0301, Hangul, Ω / U+2126)",
+          arguments: ["sentencepiece_bpe", "metaspace_bpe", "bytelevel_gpt2"])
+    func unicodeExact(kind: String) throws {
+        let tok = try Tokenizer(path: TokenizerFixtures.dir(kind))
+        Self.check(tok, try TokenizerFixtures.cases(TokenizerFixtures.dir(kind) + "/unicode_cases.json"), label: kind + " unicode")
+    }
+
     @Test("fixture tokenizers: ids, special tokens and decoding", arguments: TokenizerFixtures.kinds)
     func fixtures(kind: String) throws {
         let tok = try Tokenizer(path: TokenizerFixtures.dir(kind))

@@ -35,3 +35,14 @@ cases = [{"text": t, "ids": tok.encode(t, add_special_tokens=False).ids,
           "decoded": tok.decode(tok.encode(t, add_special_tokens=False).ids, skip_special_tokens=False)} for t in TEXTS]
 json.dump(cases, open(os.path.join(out, "cases.json"), "w"), ensure_ascii=False, indent=1)
 for c in cases: print(repr(c["text"]), c["ids"])
+
+# Canonically equivalent spellings are different text to `tokenizers` (no normalizer here): precomposed and
+# combining forms, Hangul syllables and jamo, OHM SIGN and OMEGA, a space before a combining mark.
+UNICODE = ["caf\u00e9 cafe\u0301", "\ud55c\uae00 \u1112\u1161\u11ab\u1100\u1173\u11af", "\u2126 \u03a9", "a \u0301b", "e\u0301\u0301 \u00e9\u0301"]
+for name in ["sentencepiece_bpe", "metaspace_bpe", "bytelevel_gpt2"]:
+    t = Tokenizer.from_file(os.path.join(ROOT, "tokenizers", name, "tokenizer.json"))
+    vocab = t.get_vocab()
+    cases = [{"text": u, "ids": t.encode(u, add_special_tokens=False).ids, "ids_with_special": t.encode(u, add_special_tokens=True).ids,
+              "decoded": t.decode(t.encode(u, add_special_tokens=False).ids, skip_special_tokens=False)} for u in UNICODE]
+    json.dump(cases, open(os.path.join(ROOT, "tokenizers", name, "unicode_cases.json"), "w"), ensure_ascii=False, indent=1)
+    print(name, [c["ids"] for c in cases])

@@ -1,7 +1,8 @@
 /// A byte-pair-encoding model as in Hugging Face `tokenizers`: vocabulary, ranked merges, optional
 /// byte fallback (`<0xXX>` tokens for characters outside the vocabulary) and unknown-token handling.
 final class BPEModel {
-    let vocab: [String: Int32]
+    /// Token to id, keys compared scalar by scalar.
+    let vocab: [Literal: Int32]
     /// Rank and result id of each mergeable pair of ids.
     private let merges: [PairKey: (rank: Int32, id: Int32)]
     let unknownId: Int32?
@@ -10,29 +11,29 @@ final class BPEModel {
     /// Whole words found in the vocabulary skip merging (`ignore_merges`, used by Llama 3).
     let ignoreMerges: Bool
     private var byteTokenIds: [Int32?] = []
-    private var cache: [String: [Int32]] = [:]
+    private var cache: [Literal: [Int32]] = [:]
 
     struct PairKey: Hashable { let a: Int32, b: Int32 }
 
-    init(vocab: [String: Int32], merges: [(String, String)], unknown: String?, byteFallback: Bool, fuseUnknown: Bool,
+    init(vocab: [Literal: Int32], merges: [(String, String)], unknown: String?, byteFallback: Bool, fuseUnknown: Bool,
          ignoreMerges: Bool, file: String) throws {
         self.vocab = vocab
         var table: [PairKey: (Int32, Int32)] = [:]
         for (rank, (a, b)) in merges.enumerated() {
-            guard let ia = vocab[a], let ib = vocab[b], let merged = vocab[a + b] else {
+            guard let ia = vocab[Literal(a)], let ib = vocab[Literal(b)], let merged = vocab[Literal(a + b)] else {
                 throw FormatError(file: file, "merge \(rank + 1) ('\(a)' '\(b)') uses tokens missing from the vocabulary")
             }
             if table[PairKey(a: ia, b: ib)] == nil { table[PairKey(a: ia, b: ib)] = (Int32(rank), merged) }
         }
         self.merges = table
         if let unknown {
-            guard let id = vocab[unknown] else { throw FormatError(file: file, "unk_token '\(unknown)' is not in the vocabulary") }
+            guard let id = vocab[Literal(unknown)] else { throw FormatError(file: file, "unk_token '\(unknown)' is not in the vocabulary") }
             unknownId = id
         } else { unknownId = nil }
         self.byteFallback = byteFallback
         self.fuseUnknown = fuseUnknown
         self.ignoreMerges = ignoreMerges
-        byteTokenIds = (0..<256).map { vocab["<0x" + hex2($0) + ">"] }
+        byteTokenIds = (0..<256).map { vocab[Literal("<0x" + hex2($0) + ">")] }
     }
 
     private init(copying m: BPEModel) {
@@ -45,19 +46,20 @@ final class BPEModel {
 
     /// Token ids of one pre-tokenized word.
     func encode(_ word: String) -> [Int32] {
-        if let hit = cache[word] { return hit }
+        let key = Literal(word)
+        if let hit = cache[key] { return hit }
         let ids = encodeUncached(word)
-        if cache.count < 100_000 { cache[word] = ids }
+        if cache.count < 100_000 { cache[key] = ids }
         return ids
     }
 
     private func encodeUncached(_ word: String) -> [Int32] {
-        if ignoreMerges, let id = vocab[word] { return [id] }
+        if ignoreMerges, let id = vocab[Literal(word)] { return [id] }
         // Initial symbols: one per character, or byte tokens / unknown for characters outside the vocabulary.
         var symbols: [Int32] = []
         var lastWasUnknown = false
         for scalar in word.unicodeScalars {
-            if let id = vocab[String(scalar)] { symbols.append(id); lastWasUnknown = false; continue }
+            if let id = vocab[Literal(String(scalar))] { symbols.append(id); lastWasUnknown = false; continue }
             if byteFallback, String(scalar).utf8.allSatisfy({ byteTokenIds[Int($0)] != nil }) {
                 symbols.append(contentsOf: String(scalar).utf8.map { byteTokenIds[Int($0)]! })
                 lastWasUnknown = false

@@ -29,13 +29,17 @@ public final class Tokenizer {
         for unsupported in ["continuing_subword_prefix", "end_of_word_suffix"] where m.has(unsupported) && !((m.object[unsupported] as? String) ?? "").isEmpty {
             throw FormatError(file: path, "field 'model.\(unsupported)' is not supported")
         }
-        guard let vocabObject = m.object["vocab"] as? [String: Any] else { throw FormatError(file: path, "field 'model.vocab' must be an object of token to id") }
-        var vocab: [String: Int32] = [:]
-        for (token, id) in vocabObject {
-            guard let n = id as? NSNumber, let value = Tokenizer.tokenId(n) else {
+        guard m.object["vocab"] is [String: Any], let data = FileManager.default.contents(atPath: path),
+              let pairs = try LiteralJSON.numberPairs(in: data, path: ["model", "vocab"], file: path) else {
+            throw FormatError(file: path, "field 'model.vocab' must be an object of token to id")
+        }
+        // Keys exactly as written (é and e + U+0301 are two tokens), read past the dictionary that merges them.
+        var vocab: [Literal: Int32] = [:]
+        for (token, id) in pairs {
+            guard let value = Tokenizer.tokenId(NSNumber(value: id)) else {
                 throw FormatError(file: path, "field 'model.vocab' maps '\(token)' to \(id), expected an integer id in 0...\(Int32.max)")
             }
-            vocab[token] = value
+            vocab[Literal(token)] = value
         }
         let merges: [(String, String)] = try (m.array("merges") ?? []).enumerated().map { i, entry in
             if let pair = entry as? [String], pair.count == 2 { return (pair[0], pair[1]) }
@@ -60,7 +64,7 @@ public final class Tokenizer {
         addedTokens = AddedTokens(added)
         (prefixIds, suffixIds) = try Tokenizer.template(json.object["post_processor"], file: path)
         var reverse: [Int32: String] = [:]
-        for (t, id) in vocab { reverse[id] = t }
+        for (t, id) in vocab { reverse[id] = t.text }
         for t in added { reverse[t.id] = t.content }
         tokenOfId = reverse
         specialIds = Set(added.filter(\.special).map(\.id))
@@ -108,7 +112,7 @@ public final class Tokenizer {
     public var vocabularySize: Int { (tokenOfId.keys.max().map { Int($0) + 1 }) ?? 0 }
 
     /// The id of a token string, if any.
-    public func id(of token: String) -> Int32? { model.vocab[token] ?? addedTokens.tokens.first { $0.content == token }?.id }
+    public func id(of token: String) -> Int32? { model.vocab[Literal(token)] ?? addedTokens.tokens.first { Literal($0.content) == Literal(token) }?.id }
 
     /// The token string of an id, if any.
     public func token(of id: Int32) -> String? { tokenOfId[id] }

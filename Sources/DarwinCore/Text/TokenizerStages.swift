@@ -24,7 +24,7 @@ indirect enum Normalizer {
         switch self {
         case .sequence(let list): return list.reduce(s) { $1.apply($0) }
         case .prepend(let p): return s.isEmpty ? s : p + s
-        case .replace(let a, let b): return s.replacingOccurrences(of: a, with: b)
+        case .replace(let a, let b): return ScalarText.replacing(s, a, with: b)
         case .nfc: return s.precomposedStringWithCanonicalMapping
         case .nfkc: return s.precomposedStringWithCompatibilityMapping
         case .lowercase: return s.lowercased()
@@ -92,16 +92,19 @@ indirect enum PreTokenizer {
         case .split(let splitter, let behavior, _):
             return PreTokenizer.splitPieces(piece, splitter, behavior: behavior)
         case .metaspace(let replacement, let scheme, let split):
-            var text = piece.replacingOccurrences(of: " ", with: replacement)
-            if (scheme == "always" || (scheme == "first" && isFirst)) && !text.hasPrefix(replacement) { text = replacement + text }
-            guard split else { return [text] }
-            // Split before every replacement character (MergedWithNext): "▁a▁b" -> ["▁a", "▁b"].
-            var out: [String] = [], current = ""
-            for ch in text {
-                if String(ch) == replacement && !current.isEmpty { out.append(current); current = "" }
-                current.append(ch)
+            // On scalars: a space before a combining mark is one Character to Swift but still a space here.
+            var text = ScalarText.replacing(piece, " ", with: replacement)
+            if (scheme == "always" || (scheme == "first" && isFirst)) && !text.unicodeScalars.starts(with: replacement.unicodeScalars) {
+                text = replacement + text
             }
-            if !current.isEmpty { out.append(current) }
+            guard split, let mark = replacement.unicodeScalars.first, replacement.unicodeScalars.count == 1 else { return [text] }
+            // Split before every replacement character (MergedWithNext): "▁a▁b" -> ["▁a", "▁b"].
+            var out: [String] = [], current = String.UnicodeScalarView()
+            for scalar in text.unicodeScalars {
+                if scalar == mark && !current.isEmpty { out.append(String(current)); current = String.UnicodeScalarView() }
+                current.append(scalar)
+            }
+            if !current.isEmpty { out.append(String(current)) }
             return out
         }
     }
@@ -172,7 +175,7 @@ indirect enum TokenDecoder {
             var bytes: [UInt8] = []
             for t in tokens { for s in t.unicodeScalars { if let b = ByteLevelAlphabet.byteOfCharacter[s] { bytes.append(b) } else { bytes.append(contentsOf: Array(String(s).utf8)) } } }
             return [String(decoding: bytes, as: UTF8.self)]
-        case .replace(let a, let b): return tokens.map { $0.replacingOccurrences(of: a, with: b) }
+        case .replace(let a, let b): return tokens.map { ScalarText.replacing($0, a, with: b) }
         case .byteFallback: return TokenDecoder.byteFallback(tokens)
         case .fuse: return [tokens.joined()]
         case .strip(let c, let start, let stop):
@@ -211,5 +214,28 @@ indirect enum TokenDecoder {
         }
         flush()
         return out
+    }
+}
+
+/// Text operations on Unicode scalars, as `tokenizers` performs them: Swift's `String` works on grapheme clusters
+/// (a space followed by a combining mark is one Character) and compares by canonical equivalence.
+enum ScalarText {
+    /// `text` with every occurrence of `target` replaced by `replacement`, scalar by scalar, left to right.
+    static func replacing(_ text: String, _ target: String, with replacement: String) -> String {
+        let t = Array(target.unicodeScalars)
+        guard !t.isEmpty else { return text }
+        let s = Array(text.unicodeScalars)
+        var out = String.UnicodeScalarView()
+        var i = 0
+        while i < s.count {
+            if s[i] == t[0], i + t.count <= s.count, s[i..<(i + t.count)].elementsEqual(t) {
+                out.append(contentsOf: replacement.unicodeScalars)
+                i += t.count
+            } else {
+                out.append(s[i])
+                i += 1
+            }
+        }
+        return String(out)
     }
 }
