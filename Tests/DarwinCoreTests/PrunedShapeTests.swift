@@ -53,6 +53,16 @@ struct PrunedShapeTests {
 
 @Suite("saving checkpoints")
 struct SaveTests {
+    @Test("a model made in memory saves a config transformers accepts (model_type and architectures)")
+    func randomModelConfig() throws {
+        let dir = try TestFiles.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try ModelSaver.save(try LanguageModel.random(vocab: 64, hidden: 32, layers: 1, heads: 4, kvHeads: 2, intermediate: 48), to: dir.path + "/r")
+        let config = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("r/config.json"))) as! [String: Any]
+        #expect(config["model_type"] as? String == "llama" && config["architectures"] as? [String] == ["LlamaForCausalLM"])
+        #expect(try ModelLoader.load(directory: dir.path + "/r").parameterCount > 0)
+    }
+
     @Test("a pruned model saved compact and loaded again exports the same padded model (which dense heads and neurons it kept is saved)")
     func compactThenPadded() throws {
         let dir = try TestFiles.tempDir()

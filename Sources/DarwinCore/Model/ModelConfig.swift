@@ -40,6 +40,8 @@ public struct ModelConfig {
     /// Architectures darwinhost loads.
     public enum Architecture: String, CaseIterable {
         case llama = "LlamaForCausalLM", mistral = "MistralForCausalLM", qwen2 = "Qwen2ForCausalLM"
+        /// The config's `model_type` for this architecture.
+        public var modelType: String { self == .llama ? "llama" : self == .mistral ? "mistral" : "qwen2" }
     }
 
     public var architecture: Architecture

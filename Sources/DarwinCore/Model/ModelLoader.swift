@@ -61,6 +61,10 @@ public enum ModelLoader {
         if weights.contains("lm_head.weight") && !config.tieWordEmbeddings {
             lmHead = try weights.weight("lm_head.weight", shape: [config.vocabSize, h], keepHalf: keepHalf)
         } else if config.tieWordEmbeddings {
+            if weights.contains("lm_head.weight") {
+                // transformers ties the head to the embeddings and ignores the stored matrix; so does darwinhost, and says so.
+                FileHandle.standardError.write(Data("darwinhost: \(directory): tie_word_embeddings is true, so the stored lm_head.weight is ignored (the head is the embedding matrix, as in transformers)\n".utf8))
+            }
             lmHead = embedding
         } else {
             throw FormatError(file: directory, "checkpoint has no tensor 'lm_head.weight' and tie_word_embeddings is false")

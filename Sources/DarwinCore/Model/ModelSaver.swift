@@ -104,6 +104,9 @@ public enum ModelSaver {
             }
         }
         config["torch_dtype"] = precision.torchName
+        // transformers needs both to load the config (a model made in memory may lack them).
+        if config["model_type"] == nil { config["model_type"] = c.architecture.modelType }
+        if config["architectures"] == nil { config["architectures"] = [c.architecture.rawValue] }
         config.removeValue(forKey: "dtype")
         config["tie_word_embeddings"] = model.tiedEmbeddings
         // Streamed tensor by tensor: a 16-bit model is never held in float32 whole, nor the file in memory.

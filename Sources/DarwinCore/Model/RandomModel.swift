@@ -5,7 +5,7 @@ extension LanguageModel {
                               headDim: Int? = nil, tied: Bool = true, std: Float = 0.02, seed: UInt64 = 0) throws -> LanguageModel {
         let hd = headDim ?? hidden / heads
         let raw: [String: Any] = [
-            "architectures": ["LlamaForCausalLM"], "vocab_size": vocab, "hidden_size": hidden, "intermediate_size": intermediate,
+            "architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_act": "silu", "vocab_size": vocab, "hidden_size": hidden, "intermediate_size": intermediate,
             "num_hidden_layers": layers, "num_attention_heads": heads, "num_key_value_heads": kvHeads, "head_dim": hd,
             "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "tie_word_embeddings": tied, "max_position_embeddings": 4096,
         ]
