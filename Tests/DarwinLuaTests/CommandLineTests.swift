@@ -231,20 +231,6 @@ struct PruningScriptTests {
 struct SearchPieceTests {
     /// User modules, in a folder outside stdlib/, for each piece of the search (and broken ones for each contract).
     static let modules: [String: String] = [
-        // A generator-style operator: a coroutine hands out the kind to move next.
-        "my_mutation.lua": """
-            local genome = require("genome")
-            local kinds = coroutine.wrap(function() while true do coroutine.yield("attention"); coroutine.yield("mlp") end end)
-            return function(parent, ctx)
-              local child, kind = genome.copy(parent), kinds()
-              local n, max = #child[kind], #ctx.db:levels(kind) - 1
-              local up, down = ctx.rng:integer(1, n), ctx.rng:integer(1, n)
-              if up ~= down and child[kind][up] < max and child[kind][down] > 0 then
-                child[kind][up], child[kind][down] = child[kind][up] + 1, child[kind][down] - 1
-              end
-              return child
-            end
-            """,
         // The stock KL composed with a size penalty, as a plain function.
         "my_fitness.lua": """
             local fitness = require("fitness")
@@ -303,6 +289,9 @@ struct SearchPieceTests {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         for (name, text) in Self.modules { try text.write(to: dir.appendingPathComponent(name), atomically: true, encoding: .utf8) }
+        // The generator-style (coroutine) mutation of examples/, copied into the folder like a user's own file.
+        try FileManager.default.copyItem(atPath: TestSupport.repoRoot.appendingPathComponent("examples/generator_mutation.lua").path,
+                                         toPath: dir.appendingPathComponent("my_mutation.lua").path)
         let model = TestSupport.repoRoot.appendingPathComponent("Tests/Fixtures/models/llama3_bias_bf16_sharded").path
         let data = try PruningScriptTests.tokenFile(dir, count: 3000, vocab: 80)
         let script = TestSupport.repoRoot.appendingPathComponent("scripts/darwinlm.lua").path

@@ -20,16 +20,7 @@ local inputs = {
   eval = darwin.data.sequences(tokens, nil, {seqlen = 8, count = 2, mode = "sequential"}),
 }
 
-local kinds = coroutine.wrap(function() while true do coroutine.yield("attention"); coroutine.yield("mlp") end end)
-local function generator_mutation(parent, ctx)
-  local child, kind = genome.copy(parent), kinds()
-  local n, max = #child[kind], ctx.db:max_level(kind)
-  local up, down = ctx.rng:integer(1, n), ctx.rng:integer(1, n)
-  if up ~= down and child[kind][up] < max and child[kind][down] > 0 then
-    child[kind][up], child[kind][down] = child[kind][up] + 1, child[kind][down] - 1
-  end
-  return child
-end
+local generator_mutation = dofile((darwin.test_root or ".") .. "/examples/generator_mutation.lua")  -- a coroutine inside
 local scored, tuned = 0, 0
 local function sized_kl(m, batch) scored = scored + 1; return fitness.kl(m, batch) + 1e-9 * m:parameters() end
 local function best_only(candidates, ctx)
@@ -48,17 +39,7 @@ end
 local folder = os.tmpname(); os.remove(folder); darwin.mkdir(folder)
 local function module_file(name, text) local f = assert(io.open(folder .. "/" .. name, "w")); f:write(text); f:close(); return folder .. "/" .. name end
 local from_files = {
-  mutation = module_file("gen_mutation.lua", [[
-    local genome = require("genome")
-    local kinds = coroutine.wrap(function() while true do coroutine.yield("attention"); coroutine.yield("mlp") end end)
-    return function(parent, ctx)
-      local child, kind = genome.copy(parent), kinds()
-      local up, down = ctx.rng:integer(1, #child[kind]), ctx.rng:integer(1, #child[kind])
-      if up ~= down and child[kind][up] < ctx.db:max_level(kind) and child[kind][down] > 0 then
-        child[kind][up], child[kind][down] = child[kind][up] + 1, child[kind][down] - 1
-      end
-      return child
-    end]]),
+  mutation = (darwin.test_root or ".") .. "/examples/generator_mutation.lua",
   fitness = module_file("sized_kl.lua", [[
     local fitness = require("fitness")
     return function(m, b) return fitness.kl(m, b) + 1e-9 * m:parameters() end]]),
