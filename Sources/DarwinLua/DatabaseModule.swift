@@ -24,8 +24,8 @@ enum DatabaseModule {
             let options = try LuaOptions(c, 3, allowed: ["path", "levels", "attention_levels", "mlp_levels", "rel_damp", "max_blocks", "quiet"])
             guard let path = try options.string("path") else { throw LuaError("option 'path' (the database directory) is required") }
             var builder = DatabaseBuilder(model: model, steps: try options.integer("levels", in: 1...1000) ?? 10)
-            if let a = try levelList(c, 3, "attention_levels") { builder.attentionLevels = a }
-            if let m = try levelList(c, 3, "mlp_levels") { builder.mlpLevels = m }
+            if let a = try options.integerList("attention_levels", in: Int.min...Int.max) { builder.attentionLevels = a }
+            if let m = try options.integerList("mlp_levels", in: Int.min...Int.max) { builder.mlpLevels = m }
             builder.relDamp = try options.number("rel_damp") ?? 0.01
             guard builder.relDamp >= 0 else { throw LuaError("option 'rel_damp' must be ≥ 0, got \(builder.relDamp)") }
             builder.maxNewBlocks = try options.integer("max_blocks", in: 0...Int(Int32.max))
@@ -42,18 +42,6 @@ enum DatabaseModule {
             return 1
         }),
     ]
-
-    /// An explicit level list option (structures removed per level) from the options table at `i`.
-    static func levelList(_ c: LuaCall, _ i: Int32, _ key: String) throws -> [Int]? {
-        guard c.isTable(i) else { return nil }
-        let L = c.host.state
-        lua_pushstring(L, key)
-        lua_rawget(L, i)
-        defer { darwin_pop(L, 1) }
-        if lua_type(L, -1) == LUA_TNIL { return nil }
-        let call = LuaCall(host: c.host, name: c.name)
-        return try call.integerList(from: lua_gettop(L))
-    }
 
     static func kind(_ c: LuaCall, _ i: Int32) throws -> UnitKind {
         let name = try c.string(i)

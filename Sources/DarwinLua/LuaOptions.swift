@@ -55,14 +55,10 @@ public struct LuaOptions {
     public func integerList(_ key: String, in range: ClosedRange<Int>) throws -> [Int]? {
         try with(key) { L in
             guard lua_type(L, -1) == LUA_TTABLE else { throw LuaError("option '\(key)' must be a list of integers") }
-            let n = Int(lua_rawlen(L, -1))
-            return try (1...max(n, 1)).prefix(n).map { i in
-                lua_rawgeti(L, -1, lua_Integer(i))
-                defer { darwin_pop(L, 1) }
-                var ok: Int32 = 0
-                let v = lua_tonumberx(L, -1, &ok)
-                guard ok != 0, let value = v.exactInteger, range.contains(value) else {
-                    throw LuaError("option '\(key)' item \(i) must be an integer in \(range.lowerBound)...\(range.upperBound)")
+            // A call view that counts the pushed value among its slots (the original call's count ends at its arguments).
+            return try LuaCall(host: call.host, name: call.name).numberArray(lua_gettop(L)).enumerated().map { k, v in
+                guard let value = v.exactInteger, range.contains(value) else {
+                    throw LuaError("option '\(key)' item \(k + 1) must be an integer in \(range.lowerBound)...\(range.upperBound)")
                 }
                 return value
             }
