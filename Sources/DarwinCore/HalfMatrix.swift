@@ -63,11 +63,16 @@ public final class HalfMatrix {
     public func convertRows(_ range: Range<Int>, into destination: UnsafeMutablePointer<Float>, parallel: Bool = true) {
         let n = columns, first = range.lowerBound
         Parallel.forEachChunk(count: range.count, minimumChunk: max(1, Parallel.grainElements / max(n, 1)), enabled: parallel) { part in
-            let start = (first + part.lowerBound) * n, length = part.count * n
-            let source = UnsafePointer(bits + start), target = destination + part.lowerBound * n
-            if format == .bf16 { HalfPrecision.bf16BitsToFloat(source, target, count: length) } else {
-                HalfPrecision.f16ToFloat(UnsafeRawPointer(source), target, count: length)
-            }
+            let start = (first + part.lowerBound) * n
+            convertElements(start..<(start + part.count * n), into: destination + part.lowerBound * n)
+        }
+    }
+
+    /// Writes elements `range` (row-major order) as float32 into `destination`.
+    public func convertElements(_ range: Range<Int>, into destination: UnsafeMutablePointer<Float>) {
+        let source = UnsafePointer(bits + range.lowerBound)
+        if format == .bf16 { HalfPrecision.bf16BitsToFloat(source, destination, count: range.count) } else {
+            HalfPrecision.f16ToFloat(UnsafeRawPointer(source), destination, count: range.count)
         }
     }
 

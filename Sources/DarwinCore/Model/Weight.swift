@@ -110,19 +110,14 @@ public final class Weight {
         switch storage {
         case .float(let t):
             destination.update(from: (t.isContiguous ? t : t.contiguous()).data + range.lowerBound, count: range.count)
-        case .half(let h) where h.format == .bf16:
-            HalfPrecision.bf16BitsToFloat(h.bits + range.lowerBound, destination, count: range.count)
-        case .half(let h):
-            HalfPrecision.f16ToFloat(UnsafeRawPointer(h.bits + range.lowerBound), destination, count: range.count)
+        case .half(let h): h.convertElements(range, into: destination)
         }
     }
 
     /// Rows `range` as float32 into `destination` (`range.count × columns`, row-major).
     public func convertRows(_ range: Range<Int>, into destination: UnsafeMutablePointer<Float>) {
         switch storage {
-        case .float(let t):
-            let c = t.isContiguous ? t : t.contiguous(), n = t.shape[1]
-            destination.update(from: c.data + range.lowerBound * n, count: range.count * n)
+        case .float(let t): convertElements((range.lowerBound * t.shape[1])..<(range.upperBound * t.shape[1]), into: destination)
         case .half(let h): h.convertRows(range, into: destination)
         }
     }
