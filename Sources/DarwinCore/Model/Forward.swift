@@ -79,22 +79,31 @@ extension LanguageModel {
                   observe: ((ProjectionInput) throws -> Void)? = nil) throws {
         try Interrupt.check()
         if let a = block.attention {
-            let h = LayerKernels.rmsNorm(x, block.inputNorm, eps: config.rmsNormEps)
-            let q = try LayerKernels.linear(h, a.q, a.qBias)
-            let k = try LayerKernels.linear(h, a.k, a.kBias)
-            let v = try LayerKernels.linear(h, a.v, a.vBias)
-            rope.apply(q, sequenceLength: seq, heads: a.queryHeads)
-            rope.apply(k, sequenceLength: seq, heads: a.kvHeads)
+            let (q, k, v) = try queryKeyValue(a, LayerKernels.rmsNorm(x, block.inputNorm, eps: config.rmsNormEps), seq: seq, rope: rope)
             let context = LayerKernels.causalAttention(q: q, k: k, v: v, kvOfQuery: a.kvOfQuery, batch: batch, seq: seq, headDim: a.headDim)
             try observe?(.attentionOutput(context))
             try LayerKernels.linear(context, a.o, a.oBias, addingInto: x)
         }
-        if let m = block.mlp {
-            let h = LayerKernels.rmsNorm(x, block.postAttentionNorm, eps: config.rmsNormEps)
-            let gate = try LayerKernels.linear(h, m.gate, m.gateBias)
-            LayerKernels.swiglu(gate: gate, up: try LayerKernels.linear(h, m.up, m.upBias))
-            try observe?(.mlpDown(gate))
-            try LayerKernels.linear(gate, m.down, m.downBias, addingInto: x)
-        }
+        if let m = block.mlp { try mlpForward(m, normedBy: block.postAttentionNorm, into: x, observe: observe) }
+    }
+
+    /// The queries and keys (rotated for positions `firstPosition + row % seq`) and the values of a block's normed
+    /// input `h`.
+    func queryKeyValue(_ a: AttentionWeights, _ h: Tensor, seq: Int, rope: RopeTables, firstPosition: Int = 0) throws -> (Tensor, Tensor, Tensor) {
+        let q = try LayerKernels.linear(h, a.q, a.qBias), k = try LayerKernels.linear(h, a.k, a.kBias)
+        let v = try LayerKernels.linear(h, a.v, a.vBias)
+        rope.apply(q, sequenceLength: seq, heads: a.queryHeads, firstPosition: firstPosition)
+        rope.apply(k, sequenceLength: seq, heads: a.kvHeads, firstPosition: firstPosition)
+        return (q, k, v)
+    }
+
+    /// The MLP of a block added into the residual stream `x` (normalised with `norm` first); `observe` sees the input
+    /// of `down_proj`.
+    func mlpForward(_ m: MLPWeights, normedBy norm: Tensor, into x: Tensor, observe: ((ProjectionInput) throws -> Void)? = nil) throws {
+        let h = LayerKernels.rmsNorm(x, norm, eps: config.rmsNormEps)
+        let gate = try LayerKernels.linear(h, m.gate, m.gateBias)
+        LayerKernels.swiglu(gate: gate, up: try LayerKernels.linear(h, m.up, m.upBias))
+        try observe?(.mlpDown(gate))
+        try LayerKernels.linear(gate, m.down, m.downBias, addingInto: x)
     }
 }

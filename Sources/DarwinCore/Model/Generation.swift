@@ -59,23 +59,15 @@ extension LanguageModel {
         for (i, block) in blocks.enumerated() {
             try Interrupt.check()
             if let a = block.attention {
-                let h = LayerKernels.rmsNorm(x, block.inputNorm, eps: config.rmsNormEps)
-                let q = try LayerKernels.linear(h, a.q, a.qBias)
-                let k = try LayerKernels.linear(h, a.k, a.kBias), v = try LayerKernels.linear(h, a.v, a.vBias)
-                rope.apply(q, sequenceLength: n, heads: a.queryHeads, firstPosition: start)
-                rope.apply(k, sequenceLength: n, heads: a.kvHeads, firstPosition: start)
+                let (q, k, v) = try queryKeyValue(a, LayerKernels.rmsNorm(x, block.inputNorm, eps: config.rmsNormEps), seq: n,
+                                                  rope: rope, firstPosition: start)
                 cache.keys[i].append(contentsOf: UnsafeBufferPointer(start: k.data, count: k.count))
                 cache.values[i].append(contentsOf: UnsafeBufferPointer(start: v.data, count: v.count))
                 let context = Self.cachedAttention(q: q, keys: cache.keys[i], values: cache.values[i], kvOfQuery: a.kvOfQuery,
                                                    kvWidth: k.shape[1], headDim: a.headDim, firstPosition: start)
                 try LayerKernels.linear(context, a.o, a.oBias, addingInto: x)
             }
-            if let m = block.mlp {
-                let h = LayerKernels.rmsNorm(x, block.postAttentionNorm, eps: config.rmsNormEps)
-                let gate = try LayerKernels.linear(h, m.gate, m.gateBias)
-                LayerKernels.swiglu(gate: gate, up: try LayerKernels.linear(h, m.up, m.upBias))
-                try LayerKernels.linear(gate, m.down, m.downBias, addingInto: x)
-            }
+            if let m = block.mlp { try mlpForward(m, normedBy: block.postAttentionNorm, into: x) }
         }
         cache.advance(by: n)
         let last = LayerKernels.rmsNorm(try x.narrow(0, n - 1, 1).contiguous(), finalNorm, eps: config.rmsNormEps)

@@ -116,10 +116,7 @@ extension LanguageModel {
         var acts = BlockActivations(input: x, afterAttention: x)
         if let a = block.attention {
             let h = LayerKernels.rmsNorm(x, block.inputNorm, eps: config.rmsNormEps)
-            let q = try LayerKernels.linear(h, a.q, a.qBias), k = try LayerKernels.linear(h, a.k, a.kBias)
-            let v = try LayerKernels.linear(h, a.v, a.vBias)
-            rope.apply(q, sequenceLength: seq, heads: a.queryHeads)
-            rope.apply(k, sequenceLength: seq, heads: a.kvHeads)
+            let (q, k, v) = try queryKeyValue(a, h, seq: seq, rope: rope)
             let context = LayerKernels.causalAttention(q: q, k: k, v: v, kvOfQuery: a.kvOfQuery, batch: batch, seq: seq, headDim: a.headDim)
             x = try x.binary(.add, try LayerKernels.linear(context, a.o, a.oBias))
             acts.attentionNormed = h; acts.q = q; acts.k = k; acts.v = v; acts.context = context
