@@ -55,13 +55,16 @@ enum LargeBlockCache {
     /// (size, address) of each kept block, most recent last.
     private static let blocks = Mutex<[(Int, Int)]>([])
 
-    /// A kept block of exactly `bytes`, if there is one.
+    /// A kept block of exactly `bytes`, if there is one. On a miss every kept block is freed first, so that kept
+    /// blocks never add to the memory a new allocation needs (the peak stays what the live tensors need).
     static func take(bytes: Int) -> UnsafeMutableRawPointer? {
         guard bytes >= minimumBytes else { return nil }
-        let address = blocks.withLock { list -> Int? in
-            guard let i = list.lastIndex(where: { $0.0 == bytes }) else { return nil }
-            return list.remove(at: i).1
+        let (address, evicted) = blocks.withLock { list -> (Int?, [(Int, Int)]) in
+            if let i = list.lastIndex(where: { $0.0 == bytes }) { return (list.remove(at: i).1, []) }
+            defer { list.removeAll() }
+            return (nil, list)
         }
+        for (_, block) in evicted { free(UnsafeMutableRawPointer(bitPattern: block)) }
         return address.flatMap { UnsafeMutableRawPointer(bitPattern: $0) }
     }
 

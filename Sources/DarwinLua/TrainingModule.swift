@@ -15,11 +15,11 @@ enum TrainingModule {
     }
 
     static let options = ["lr", "optimizer", "beta1", "beta2", "eps", "weight_decay", "momentum", "warmup", "total_steps",
-                          "min_lr_ratio", "schedule_offset", "clip", "accumulate", "params", "ignore_index", "recompute"]
+                          "min_lr_ratio", "schedule_offset", "clip", "accumulate", "params", "ignore_index", "recompute", "state_dtype"]
 
     /// `darwin.trainer(model, {lr=, optimizer="adamw"|"sgd", beta1=, beta2=, eps=, weight_decay=, momentum=,
     /// warmup=, total_steps=, min_lr_ratio=, schedule_offset=, clip=, accumulate=, params={patterns}, ignore_index=,
-    /// recompute=})`. Every number is checked against its range before anything is built.
+    /// recompute=, state_dtype="float32"|"bf16"})`. Every number is checked against its range before anything is built.
     static func makeTrainer(_ c: LuaCall) throws -> Trainer {
         let model = try c.object(1, as: LanguageModel.self)
         let o = try LuaOptions(c, 2, allowed: options)
@@ -28,6 +28,12 @@ enum TrainingModule {
         if let name = try o.string("optimizer") {
             guard let kind = OptimizerSettings.Kind(rawValue: name) else { throw LuaError("option 'optimizer' must be 'adamw' or 'sgd', got '\(name)'") }
             s.kind = kind
+        }
+        if let name = try o.string("state_dtype") {
+            guard let format = OptimizerSettings.StateFormat(rawValue: name) else {
+                throw LuaError("option 'state_dtype' must be 'float32' or 'bf16' (the optimizer moments' storage), got '\(name)'")
+            }
+            s.stateFormat = format
         }
         func number(_ key: String, _ fallback: Double?, _ valid: (Double) -> Bool, _ range: String) throws -> Double? {
             guard let v = try o.number(key) else { return fallback }

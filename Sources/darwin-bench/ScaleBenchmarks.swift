@@ -16,9 +16,9 @@ enum ScaleBenchmarks {
 
     /// Measures one shape; its checkpoint is written to `directory/name` unless already there. With `training`, two
     /// training steps (forward, backward, AdamW on every parameter, or on all but the embeddings and LM head) of the
-    /// calibration batch run first, and their time and the process's peak memory above the loaded model are reported.
+    /// calibration batch run first (moments stored as `optimizer` says), and their time and the process's peak memory above the loaded model are reported.
     static func run(shape name: String, directory: String, calibration: (batch: Int, seq: Int), training: TrainedParameters?,
-                    trainingOnly: Bool = false) throws -> [BenchRow] {
+                    optimizer: OptimizerSettings = OptimizerSettings(), trainingOnly: Bool = false) throws -> [BenchRow] {
         let path = directory + "/" + name
         if !FileManager.default.fileExists(atPath: path + "/model.safetensors") {
             print("writing a random \(name) checkpoint to \(path) ...")
@@ -41,8 +41,8 @@ enum ScaleBenchmarks {
         if let training {
             let frozen = training == .frozenEmbeddings
             let include: ((String) -> Bool)? = frozen ? { !$0.contains("embed_tokens") && !$0.contains("lm_head") } : nil
-            let trainer = Trainer(model: model.clone(), settings: OptimizerSettings(), include: include)
-            let label = frozen ? "training (embeddings frozen)" : "training (all parameters)"
+            let trainer = Trainer(model: model.clone(), settings: optimizer, include: include)
+            let label = (frozen ? "training (embeddings frozen" : "training (all parameters") + ", \(optimizer.stateFormat.rawValue) moments)"
             let tokens = Array(sequences.joined())
             try trainer.step(tokens: tokens, batch: sequences.count)
             let step = try seconds { try trainer.step(tokens: tokens, batch: sequences.count) }

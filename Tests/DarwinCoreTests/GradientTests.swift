@@ -25,14 +25,18 @@ struct GradientTests {
 
 @Suite("training: recomputed activations")
 struct RecomputeTests {
-    @Test("recomputing each block's activations before its backward pass gives the same loss and gradients", arguments: Fixtures.families)
-    func recompute(family: String) throws {
+    /// In one chunk the recomputed MLP is the same arithmetic; in chunks of 5 rows its weight gradients are summed
+    /// chunk by chunk (another order of additions; k_proj.bias, whose exact gradient is zero, is off by 3e-6 relative).
+    @Test("recomputing each block's activations before its backward pass gives the same loss and gradients (MLP in one chunk and in chunks of 5 rows)",
+          arguments: Fixtures.families, [nil, 5])
+    func recompute(family: String, mlpChunkRows: Int?) throws {
         let (model, _, ids, batch) = try Fixtures.load(family)
         let (kept, keptGrads) = try model.lossAndGradients(tokens: ids, batch: batch, recompute: false)
-        let (again, againGrads) = try model.lossAndGradients(tokens: ids, batch: batch, recompute: true)
+        let (again, againGrads) = try model.lossAndGradients(tokens: ids, batch: batch, recompute: true, mlpChunkRows: mlpChunkRows)
         #expect(kept == again)
         for (name, p) in model.namedParameters {
-            #expect(relativeError(againGrads[p]!, keptGrads[p]!) == 0, "\(family) \(name)")
+            let err = relativeError(againGrads[p]!, keptGrads[p]!)
+            #expect(mlpChunkRows == nil ? err == 0 : err < 1e-5, "\(family) \(name): \(err)")
         }
         #expect(model.activationBytes(tokens: 1 << 20) > model.activationBytes(tokens: 1 << 10) * 1000)
     }

@@ -24,7 +24,7 @@ public final class TargetDistribution {
 }
 
 /// Perplexity, target distributions and KL divergence, computed batch by batch and, within a batch, on chunks of
-/// positions: only `headChunkRows` rows of logits (128 MiB) are alive at a time, whatever the vocabulary.
+/// positions: only `headChunkRows` rows of logits (64 MiB) are alive at a time, whatever the vocabulary.
 extension LanguageModel {
     /// Sum of next-token negative log-likelihoods (nats) and the number of predicted tokens.
     public func negativeLogLikelihood(_ sequences: [[Int32]], batchSize: Int = 8) throws -> (sum: Double, count: Int) {

@@ -18,11 +18,11 @@ extension LanguageModel {
     /// each block's input is kept during the forward pass and the block's activations are recomputed just before its
     /// backward pass: one more forward pass of compute (a step about 35% slower) for the activation memory of one
     /// block instead of all. With `trainable`, only those tensors' gradients are computed and kept (16-bit weights
-    /// are never trained). `blockDone` is called after each block's backward pass with the block, whose gradients are
+    /// are never trained). `mlpChunkRows` overrides the rows per chunk of the recomputed MLP (tests). `blockDone` is called after each block's backward pass with the block, whose gradients are
     /// then complete, and at the end with nil (an optimizer can apply and free each block's gradients right away).
     public func lossAndGradients(tokens: [Int32], batch: Int, ignoreIndex: Int32? = nil,
                                  distillation: (target: TargetDistribution, firstSequence: Int)? = nil,
-                                 headChunkRows chunkRows: Int? = nil, recompute: Bool? = nil, trainable: [Tensor]? = nil,
+                                 headChunkRows chunkRows: Int? = nil, recompute: Bool? = nil, mlpChunkRows: Int? = nil, trainable: [Tensor]? = nil,
                                  blockDone: ((TransformerBlock?, Gradients) throws -> Void)? = nil) throws -> (loss: Double, gradients: Gradients) {
         let grads = Gradients(trainable: trainable)
         guard batch > 0, tokens.count % batch == 0 else { throw TensorError("train: \(tokens.count) tokens do not split into \(batch) equal sequences") }
@@ -48,8 +48,10 @@ extension LanguageModel {
         var dx = try BackwardKernels.rmsNorm(finalInput, finalNorm, eps: config.rmsNormEps, dy: dNormed, grads: grads)
         for (block, acts) in zip(blocks, saved).reversed() {
             var input = acts.input
-            let full = recomputing ? try trainingForward(block, &input, batch: batch, seq: seq, rope: rope) : acts
-            dx = try trainingBackward(block, full, dx, batch: batch, seq: seq, rope: rope, grads: grads)
+            // Recomputing: the attention half again, while the MLP is recomputed a chunk of rows at a time inside
+            // its backward pass (its activations are the largest of a block).
+            let full = recomputing ? try trainingForward(block, &input, batch: batch, seq: seq, rope: rope, keepMLP: false) : acts
+            dx = try trainingBackward(block, full, dx, batch: batch, seq: seq, rope: rope, grads: grads, mlpChunkRows: mlpChunkRows)
             try blockDone?(block, grads)
         }
         // Embedding rows receive the input gradient (and, when tied, the LM head gradient already added).
@@ -68,23 +70,25 @@ extension LanguageModel {
     }
 
     /// The summed KL(target ‖ model) terms of the batch positions `rows` (whose logits are the rows of `logits`),
-    /// divided by `positions`; writes the gradient with respect to those logits into `dlogits` (zeroed by the
-    /// caller), `(q - p) / positions` on the target's support (q renormalised there for top-k targets).
+    /// divided by `positions`; writes the gradient with respect to those logits into `dlogits` (which may be `logits`
+    /// itself), `(q - p) / positions` on the target's support and zero elsewhere (q renormalised there for top-k targets).
     func distillationLoss(_ logits: Tensor, _ dlogits: Tensor, target: TargetDistribution, firstSequence: Int, seq: Int,
                           rows: Range<Int>, positions: Double) -> Double {
         let v = config.vocabSize
         var loss = 0.0
+        var gathered = [Float](repeating: 0, count: target.topK ?? 0)
         for r in rows {
             let row = logits.data + (r - rows.lowerBound) * v, drow = dlogits.data + (r - rows.lowerBound) * v
             if let k = target.topK {
                 let base = (firstSequence * seq + r) * k
-                var m = -Float.infinity
-                for j in 0..<k { m = max(m, row[Int(target.indices[base + j])]) }
+                for j in 0..<k { gathered[j] = row[Int(target.indices[base + j])] }  // read before the row is overwritten
+                let m = gathered.max() ?? 0
                 var z = 0.0
-                for j in 0..<k { z += Double(Foundation.exp(row[Int(target.indices[base + j])] - m)) }
+                for j in 0..<k { z += Double(Foundation.exp(gathered[j] - m)) }
                 let lse = Double(m) + Foundation.log(z)
+                drow.update(repeating: 0, count: v)
                 for j in 0..<k {
-                    let id = Int(target.indices[base + j]), lp = Double(target.logProbs[base + j]), lq = Double(row[id]) - lse
+                    let id = Int(target.indices[base + j]), lp = Double(target.logProbs[base + j]), lq = Double(gathered[j]) - lse
                     loss += Foundation.exp(lp) * (lp - lq)
                     drow[id] = Float((Foundation.exp(lq) - Foundation.exp(lp)) / positions)
                 }
@@ -110,8 +114,10 @@ extension LanguageModel {
         return perToken * tokens * MemoryLayout<Float>.stride
     }
 
-    /// One block forward, keeping the activations its backward pass uses.
-    func trainingForward(_ block: TransformerBlock, _ x: inout Tensor, batch: Int, seq: Int, rope: RopeTables) throws -> BlockActivations {
+    /// One block forward, keeping the activations its backward pass uses. Without `keepMLP` the forward stops after
+    /// attention (`x` is then the block's attention output): the MLP backward recomputes its part by chunks.
+    func trainingForward(_ block: TransformerBlock, _ x: inout Tensor, batch: Int, seq: Int, rope: RopeTables,
+                         keepMLP: Bool = true) throws -> BlockActivations {
         try Interrupt.check()
         var acts = BlockActivations(input: x, afterAttention: x)
         if let a = block.attention {
@@ -122,7 +128,7 @@ extension LanguageModel {
             acts.attentionNormed = h; acts.q = q; acts.k = k; acts.v = v; acts.context = context
         }
         acts.afterAttention = x
-        if let m = block.mlp {
+        if let m = block.mlp, keepMLP {
             let h = LayerKernels.rmsNorm(x, block.postAttentionNorm, eps: config.rmsNormEps)
             let gate = try LayerKernels.linear(h, m.gate, m.gateBias), up = try LayerKernels.linear(h, m.up, m.upBias)
             let act = gate.clone()
@@ -135,15 +141,26 @@ extension LanguageModel {
 
     /// One block backward: gradient of the block input from the gradient of its output.
     func trainingBackward(_ block: TransformerBlock, _ acts: BlockActivations, _ dOut: Tensor, batch: Int, seq: Int,
-                          rope: RopeTables, grads: Gradients) throws -> Tensor {
+                          rope: RopeTables, grads: Gradients, mlpChunkRows: Int? = nil) throws -> Tensor {
         try Interrupt.check()
         var dx = dOut
-        if let m = block.mlp, let h = acts.mlpNormed, let gate = acts.gate, let up = acts.up, let act = acts.activation {
-            let da = try BackwardKernels.linear(act, m.down, m.downBias, dy: dx, grads: grads)
-            let (dg, du) = BackwardKernels.swiglu(gate: gate, up: up, da: da)
-            let dh = try BackwardKernels.linear(h, m.gate, m.gateBias, dy: dg, grads: grads)
-            _ = try BackwardKernels.linear(h, m.up, m.upBias, dy: du, grads: grads, addingInto: dh)
-            dx = try dx.binary(.add, try BackwardKernels.rmsNorm(acts.afterAttention, block.postAttentionNorm, eps: config.rmsNormEps, dy: dh, grads: grads))
+        if let m = block.mlp {
+            if let h = acts.mlpNormed, let gate = acts.gate, let up = acts.up, let act = acts.activation {
+                dx = try dx.binary(.add, try mlpBackward(block, m, acts.afterAttention, h, gate, up, act, dy: dx, grads: grads))
+            } else {
+                // Chunks of rows: forward and backward of the MLP, its weight gradients accumulating chunk by chunk.
+                let rows = dx.shape[0], chunk = max(1, mlpChunkRows ?? max(64, (1 << 21) / max(m.width, 1)))
+                dx = dx.contiguous()
+                for first in stride(from: 0, to: rows, by: chunk) {
+                    let n = min(chunk, rows - first)
+                    let x = try acts.afterAttention.narrow(0, first, n), dy = try dx.narrow(0, first, n)
+                    let h = LayerKernels.rmsNorm(x, block.postAttentionNorm, eps: config.rmsNormEps)
+                    let gate = try LayerKernels.linear(h, m.gate, m.gateBias), up = try LayerKernels.linear(h, m.up, m.upBias)
+                    let act = gate.clone()
+                    LayerKernels.swiglu(gate: act, up: up)
+                    try dy.binaryInPlace(.add, try mlpBackward(block, m, x, h, gate, up, act, dy: dy, grads: grads))
+                }
+            }
         }
         if let a = block.attention, let h = acts.attentionNormed, let q = acts.q, let k = acts.k, let v = acts.v, let context = acts.context {
             let dContext = try BackwardKernels.linear(context, a.o, a.oBias, dy: dx, grads: grads)
@@ -157,5 +174,16 @@ extension LanguageModel {
             dx = try dx.binary(.add, try BackwardKernels.rmsNorm(acts.input, block.inputNorm, eps: config.rmsNormEps, dy: dh, grads: grads))
         }
         return dx
+    }
+
+    /// The MLP's backward pass for its input rows `x` (before the norm; `h` after it) and the recorded gate, up and
+    /// activation: accumulates the weight gradients, returns the gradient of `x`.
+    private func mlpBackward(_ block: TransformerBlock, _ m: MLPWeights, _ x: Tensor, _ h: Tensor, _ gate: Tensor, _ up: Tensor,
+                             _ act: Tensor, dy: Tensor, grads: Gradients) throws -> Tensor {
+        let da = try BackwardKernels.linear(act, m.down, m.downBias, dy: dy, grads: grads)
+        let (dg, du) = BackwardKernels.swiglu(gate: gate, up: up, da: da)
+        let dh = try BackwardKernels.linear(h, m.gate, m.gateBias, dy: dg, grads: grads)
+        _ = try BackwardKernels.linear(h, m.up, m.upBias, dy: du, grads: grads, addingInto: dh)
+        return try BackwardKernels.rmsNorm(x, block.postAttentionNorm, eps: config.rmsNormEps, dy: dh, grads: grads)
     }
 }

@@ -2,8 +2,8 @@
 /// 128k–152k a `[tokens, vocab]` logits matrix and its gradient would be gigabytes per batch, so only
 /// `headChunkRows` rows of each exist at once, and the head's weight gradient accumulates inside sgemm (beta 1).
 extension LanguageModel {
-    /// Rows per chunk for this vocabulary: 128 MiB of logits (and as many of their gradient), at least 64 rows.
-    var headChunkRows: Int { max(64, (1 << 27) / (4 * max(config.vocabSize, 1))) }
+    /// Rows per chunk for this vocabulary: 64 MiB of logits, overwritten by their gradient, at least 64 rows.
+    var headChunkRows: Int { max(64, (1 << 26) / (4 * max(config.vocabSize, 1))) }
 
     /// Mean next-token cross-entropy (targets equal to `ignoreIndex` left out), or with `distillation` the mean KL
     /// from those targets, of the final normalised hidden states `normed` (`[batch*seq, hidden]`); accumulates the
@@ -26,14 +26,14 @@ extension LanguageModel {
         let dNormed = Tensor(uninitializedShape: [rows, h])
         let dW = grads.wants(lmHead) ? Tensor(shape: lmHead.shape, repeating: 0) : nil
         let chunkRows = max(1, min(rows, chunkRows ?? headChunkRows))
-        let logits = Tensor(uninitializedShape: [chunkRows, v]), dlogits = Tensor(uninitializedShape: [chunkRows, v])
+        // The loss overwrites each chunk's logits with their gradient (one vocabulary-wide buffer, not two).
+        let logits = Tensor(uninitializedShape: [chunkRows, v]), dlogits = logits
         var loss = 0.0
         for start in stride(from: 0, to: rows, by: chunkRows) {
             let range = start..<min(rows, start + chunkRows), c = range.count
             let xChunk = GemmOperand(pointer: x.data + start * h, transposed: false, leadingDimension: h)
             try WeightProducts.timesTransposed(x.data + start * h, rows: c, lmHead, into: logits.data, ldc: v, beta: 0)
             if let (target, first) = distillation {
-                dlogits.data.update(repeating: 0, count: c * v)
                 loss += distillationLoss(logits, dlogits, target: target, firstSequence: first, seq: seq, rows: range, positions: Double(rows))
             } else {
                 loss += crossEntropy(logits, dlogits, tokens: tokens, seq: seq, rows: range, ignoreIndex: ignoreIndex, count: count)

@@ -61,7 +61,7 @@ public final class Trainer {
             let lr = optimizer.beginStep()
             let (loss, _) = try model.lossAndGradients(tokens: tokens, batch: batch, ignoreIndex: ignoreIndex, distillation: distillation,
                                                        recompute: recomputing(tokens: tokens.count), trainable: trainable) { block, grads in
-                for p in block.map(\.floatParameters) ?? self.trainable { if let g = grads.take(p) { self.optimizer.update(p, g, lr: lr) } }
+                for p in block.map(\.floatParameters) ?? self.trainable { if let g = grads.take(p) { try self.optimizer.update(p, g, lr: lr) } }
             }
             tokensSeen += tokens.count
             return loss
