@@ -42,10 +42,13 @@ def main():
     ap.add_argument("--seq", type=int, default=512)
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--serve", action="store_true", help="answer forward/kl/train lines on stdin with seconds (side_by_side.py --interleave)")
+    ap.add_argument("--model", help="a checkpoint directory (a real shape written by darwin-bench scale), loaded in float32")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     shared = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "models", "darwin-pycode-16m")
-    if os.path.exists(os.path.join(shared, "config.json")):
+    if a.model:
+        model, name = AutoModelForCausalLM.from_pretrained(a.model, dtype=torch.float32), os.path.basename(a.model.rstrip("/"))
+    elif os.path.exists(os.path.join(shared, "config.json")):
         model, name = AutoModelForCausalLM.from_pretrained(shared, dtype=torch.float32), "darwin-pycode-16m"
     else:
         cfg = LlamaConfig(vocab_size=8192, hidden_size=384, intermediate_size=1024, num_hidden_layers=8,

@@ -13,8 +13,13 @@ ratios: on a shared machine whose speed drifts, a ratio of two runs taken back t
 instead keeps both programs running (`darwin-bench serve`, `pytorch_bench.py --serve`) and alternates single
 calls: per operation (forward, KL, training step) `--interleave` pairs, each pair one call of each side back to
 back (which side goes first alternates), and reports the median and quartiles of the per-pair ratios.
+
+    python3 bench/side_by_side.py --threads 2 --shape smollm2-360m --interleave 3
+
+does the same on a random checkpoint of a real shape (4 x 512 tokens; darwinhost with its bf16 weights as loaded,
+PyTorch in float32), written by `darwin-bench scale --shape NAME` first when it is not in --dir.
 """
-import argparse, os, re, statistics, subprocess, sys, time
+import argparse, os, re, statistics, subprocess, sys, tempfile, time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -77,9 +82,9 @@ class Server:
         self.proc.wait()
 
 
-def interleaved(bench, threads, pairs, gap):
-    darwin = Server([bench, "serve", "--threads", str(threads)])
-    torch = Server([sys.executable, os.path.join(HERE, "pytorch_bench.py"), "--threads", str(threads), "--serve"])
+def interleaved(bench, threads, pairs, gap, model_args=()):
+    darwin = Server([bench, "serve", "--threads", str(threads), *model_args])
+    torch = Server([sys.executable, os.path.join(HERE, "pytorch_bench.py"), "--threads", str(threads), "--serve", *model_args])
     print(f"darwinhost: {darwin.banner}\nPyTorch:    {torch.banner}")
     print(f"{'operation':12}{'darwinhost s':>14}{'PyTorch s':>12}{'speed ratio: median':>22}{'quartiles':>14}")
     for operation in ["forward", "kl", "train"]:
@@ -108,10 +113,19 @@ def main():
     ap.add_argument("--interleave", type=int, default=0, metavar="PAIRS",
                     help="alternate single calls of both programs kept running, PAIRS pairs per operation")
     ap.add_argument("--gap", type=float, default=0.5, help="seconds of rest before each interleaved call")
+    ap.add_argument("--shape", help="a real shape (smollm2-360m, qwen2.5-0.5b, llama-3.2-1b) at 4 x 512 tokens, interleaved; "
+                                    "its checkpoint comes from `darwin-bench scale --shape NAME` in --dir")
+    ap.add_argument("--dir", default=os.path.join(tempfile.gettempdir(), "darwin-real-shapes"))
     a = ap.parse_args()
     bench = os.path.join(ROOT, ".build", "release", "darwin-bench")
     if not os.path.exists(bench):
         raise SystemExit("side_by_side: build first: swift build -c release")
+    if a.shape:
+        model = os.path.join(a.dir, a.shape)
+        if not os.path.exists(os.path.join(model, "config.json")):
+            run([bench, "scale", "--shape", a.shape, "--dir", a.dir])  # writes the random checkpoint (and measures it)
+        interleaved(bench, a.threads, max(a.interleave, 3), a.gap, ["--model", model, "--batch", "4", "--seq", "512"])
+        return
     if a.interleave > 0:
         interleaved(bench, a.threads, a.interleave, a.gap)
         return

@@ -150,7 +150,7 @@ DARWIN_AVX2 static inline void context_2rows(const float *p0, const float *p1, c
 
 DARWIN_AVX2 void darwin_causal_attention_head_avx2(const float *q, long ldq, const float *kT, long ldk, const float *v,
                                                    long ldv, float *out, long ldo, long seq, long hd, float scale,
-                                                   float *scratch) {
+                                                   float *scratch, long window) {
     for (long i0 = 0; i0 < seq; i0 += 4) {
         const long rows = seq - i0 < 4 ? seq - i0 : 4, keys = i0 + rows;
         const float *qr[4];
@@ -159,8 +159,9 @@ DARWIN_AVX2 void darwin_causal_attention_head_avx2(const float *q, long ldq, con
         float inverse[4] = {0, 0, 0, 0};
         for (long r = 0; r < rows; r++) {
             float *row = scratch + r * ldk;
-            const long n = i0 + r + 1;
-            inverse[r] = (float)(1.0 / darwin_exp_shifted_avx2(row, row, n, max_avx2(row, n)));
+            const long n = i0 + r + 1, first = window > 0 && n > window ? n - window : 0;
+            inverse[r] = (float)(1.0 / darwin_exp_shifted_avx2(row + first, row + first, n - first, max_avx2(row + first, n - first)));
+            for (long j = 0; j < first; j++) row[j] = 0;  // keys before a sliding window
             for (long j = n; j < keys; j++) row[j] = 0;  // the causal mask within the block
         }
         for (long r = 0; r < rows; r += 2) {
@@ -181,7 +182,8 @@ double darwin_exp_shifted_avx2(const float *x, float *out, long n, float shift) 
 void darwin_swiglu_avx2(float *gate, const float *up, long n) { (void)gate; (void)up; (void)n; }
 float darwin_bf16_dot_avx2(const uint16_t *w, const float *x, long n) { (void)w; (void)x; (void)n; return 0; }
 void darwin_causal_attention_head_avx2(const float *q, long ldq, const float *kT, long ldk, const float *v, long ldv,
-                                       float *out, long ldo, long seq, long hd, float scale, float *scratch) {
+                                       float *out, long ldo, long seq, long hd, float scale, float *scratch, long window) {
     (void)q; (void)ldq; (void)kT; (void)ldk; (void)v; (void)ldv; (void)out; (void)ldo; (void)seq; (void)hd; (void)scale; (void)scratch;
+    (void)window;
 }
 #endif

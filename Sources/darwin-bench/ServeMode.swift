@@ -6,9 +6,12 @@ import Foundation
 /// stdin (`forward`, `kl`, `train`; `quit` ends), each answered with its seconds on stdout. `bench/side_by_side.py
 /// --interleave` drives it and the PyTorch companion's `--serve` call by call, so both sides see the same machine
 /// speed to within a second.
+/// With `model`, a checkpoint directory (a real shape from `darwin-bench scale`) is served instead, with its 16-bit
+/// weights as loaded.
 enum ServeMode {
-    static func run(batch: Int = 8, seq: Int = 512) throws {
-        let (model, name) = try ModelBenchmarks.referenceModel()
+    static func run(batch: Int = 8, seq: Int = 512, model directory: String? = nil) throws {
+        let (model, name) = try directory.map { (try ModelLoader.load(directory: $0), URL(fileURLWithPath: $0).lastPathComponent) }
+            ?? ModelBenchmarks.referenceModel()
         let g = RandomGenerator(seed: 1)
         let tokens = (0..<(batch * seq)).map { _ in Int32(g.integer(0, model.config.vocabSize - 1)) }
         let sequences = (0..<batch).map { Array(tokens[($0 * seq)..<(($0 + 1) * seq)]) }

@@ -30,7 +30,10 @@ func benchMain() throws {
         return
     }
     if let s = args.first { suite = s }
-    if suite == "serve" { try ServeMode.run(); return }
+    if suite == "serve" {
+        try ServeMode.run(batch: take("--batch").flatMap(Int.init) ?? 8, seq: take("--seq").flatMap(Int.init) ?? 512, model: take("--model"))
+        return
+    }
     print("darwin-bench: threads=\(Parallel.threads) (build with -c release for meaningful numbers)")
     var rows: [BenchRow] = []
     if suite == "matmul" || suite == "all" { rows += try TensorBenchmarks.matmul(size: size, repeats: repeats) }

@@ -167,7 +167,8 @@ struct ExportTests {
         #expect(relativeError(try reloaded.forward(tokens: ids, batch: 1).logits, try model.forward(tokens: ids, batch: 1).logits) < 1e-6)
     }
 
-    @Test("a zero-padded pruned model (dense shapes) computes the pruned model's logits", arguments: ["llama3_bias_bf16_sharded", "llama_gqa_tied"])
+    @Test("a zero-padded pruned model (dense shapes) computes the pruned model's logits",
+          arguments: ["llama3_bias_bf16_sharded", "llama_gqa_tied", "qwen3_bias_bf16_sharded"])
     func zeroPadded(family: String) throws {
         let dir = try TestFiles.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }

@@ -54,7 +54,7 @@ struct FormatTests {
         #expect(throws: TensorError.self) { try RealShapes.writeCheckpoint("gpt-5", to: NSTemporaryDirectory() + "none") }
     }
 
-    @Test("fields that change the math are implemented or refused: hidden_act, Qwen2's and Mistral's sliding windows")
+    @Test("fields that change the math are implemented or refused: hidden_act; each family's sliding windows, per layer")
     func computeChangingFields() throws {
         func config(_ family: String, _ changes: [String: Any]) throws -> ModelConfig {
             var raw = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: Fixtures.model(family) + "/config.json"))) as! [String: Any]
@@ -62,21 +62,37 @@ struct FormatTests {
             return try ModelConfig(JSONFields(file: "config.json", object: raw))
         }
         #expect(throws: FormatError.self) { try config("llama_gqa_tied", ["hidden_act": "gelu"]) }
-        #expect(try config("llama_gqa_tied", ["hidden_act": "swish"]).slidingWindow == nil)
-        #expect(throws: FormatError.self) { try config("qwen2_tied", ["use_sliding_window": true, "sliding_window": 4]) }
-        #expect(try config("mistral_f16", ["sliding_window": NSNull()]).slidingWindow == nil)
-        #expect(throws: FormatError.self) { try config("mistral_f16", ["sliding_window": 0]) }
-        // A Mistral window shorter than the sequence is refused where the sequence is known; within it all is as before.
-        let model = try ModelLoader.load(directory: Fixtures.model("mistral_f16"))
-        let windowed = LanguageModel(config: try config("mistral_f16", ["sliding_window": 4]), embedding: model.embedding, blocks: model.blocks,
-                                     finalNorm: model.finalNorm, lmHead: model.lmHead)
-        let ids: [Int32] = [1, 2, 3, 4, 5, 6]
-        do { _ = try windowed.forward(tokens: ids, batch: 1); Issue.record("expected an error") } catch let e as TensorError {
-            #expect(e.description.contains("a sequence of 6 tokens is longer than this model's sliding_window of 4"))
+        #expect(try config("llama_gqa_tied", ["hidden_act": "swish", "sliding_window": 4]).layerWindows == [nil, nil])
+        // Qwen2/Qwen3 apply sliding_window only with use_sliding_window (as transformers), from max_window_layers on
+        // or where layer_types says so.
+        #expect(try config("qwen2_tied", ["use_sliding_window": false, "sliding_window": 4]).layerWindows == [nil, nil])
+        #expect(try config("qwen2_window", [:]).layerWindows == [nil, 5, 5])  // no layer_types: from max_window_layers = 1 on
+        #expect(try config("qwen2_window", ["max_window_layers": 2]).layerWindows == [nil, nil, 5])
+        #expect(try config("qwen2_tied", ["use_sliding_window": true, "sliding_window": 4]).layerWindows == [nil, nil])  // layer_types: all full
+        #expect(try config("qwen3_tied", ["use_sliding_window": true, "sliding_window": 4,
+                                          "layer_types": ["sliding_attention", "full_attention"]]).layerWindows == [4, nil])
+        #expect(throws: FormatError.self) {
+            try config("qwen3_tied", ["use_sliding_window": true, "sliding_window": 4, "layer_types": ["full_attention", "chunked_attention"]])
         }
-        #expect(throws: TensorError.self) { try windowed.lossAndGradients(tokens: ids, batch: 1) }
-        #expect(throws: TensorError.self) { try windowed.generate(prompt: [1, 2, 3], maxTokens: 3) }
-        #expect(try windowed.forward(tokens: Array(ids.prefix(4)), batch: 1).logits.toArray() == model.forward(tokens: Array(ids.prefix(4)), batch: 1).logits.toArray())
+        #expect(throws: FormatError.self) { try config("qwen3_tied", ["use_sliding_window": true, "sliding_window": 4, "layer_types": ["full_attention"]]) }
+        #expect(try config("mistral_f16", ["sliding_window": NSNull()]).layerWindows == [nil, nil])
+        #expect(try config("mistral_f16", ["sliding_window": 4]).layerWindows == [4, 4])
+        #expect(throws: FormatError.self) { try config("mistral_f16", ["sliding_window": 0]) }
+    }
+
+    /// transformers ties the head to the embeddings when the config says so, whatever the file stores.
+    @Test("tie_word_embeddings with a stored lm_head.weight: the head is the embedding matrix, as in transformers")
+    func tiedWithStoredHead() throws {
+        let dir = try TestFiles.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let source = Fixtures.model("mistral_f16")
+        try FileManager.default.copyItem(atPath: source + "/model.safetensors", toPath: dir.path + "/model.safetensors")
+        var raw = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: source + "/config.json"))) as! [String: Any]
+        raw["tie_word_embeddings"] = true
+        try JSONSerialization.data(withJSONObject: raw).write(to: dir.appendingPathComponent("config.json"))
+        let untied = try ModelLoader.load(directory: source), tied = try ModelLoader.load(directory: dir.path)
+        #expect(tied.lmHead === tied.embedding && untied.lmHead !== untied.embedding)
+        #expect(tied.lmHead.floatValues().toArray() == untied.embedding.floatValues().toArray())
     }
 
     @Test("corrupt, truncated and mismatched files give errors naming file and tensor")
@@ -120,7 +136,7 @@ struct FormatTests {
         config["architectures"] = ["GPT2LMHeadModel"]
         try JSONSerialization.data(withJSONObject: config).write(to: dir.appendingPathComponent("config.json"))
         do { _ = try ModelLoader.load(directory: dir.path); Issue.record("expected an error") } catch let e as FormatError {
-            #expect(e.message.contains("GPT2LMHeadModel is not supported (supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM)"))
+            #expect(e.message.contains("GPT2LMHeadModel is not supported (supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, Phi3ForCausalLM)"))
         }
         config["architectures"] = ["LlamaForCausalLM"]
         config["num_attention_heads"] = "four"

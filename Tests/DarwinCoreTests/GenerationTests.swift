@@ -16,7 +16,7 @@ struct GenerationTests {
         return Array(ids[prompt.count...])
     }
 
-    @Test("greedy generation equals argmax over full forward passes (dense, pruned, 16-bit)", arguments: ["llama_gqa_tied", "qwen2_tied", "llama3_bias_bf16_sharded"])
+    @Test("greedy generation equals argmax over full forward passes (dense, pruned, 16-bit, sliding windows shorter than the text)", arguments: ["llama_gqa_tied", "qwen2_tied", "llama3_bias_bf16_sharded", "qwen3_bias_bf16_sharded", "mistral_window", "qwen2_window", "qwen3_window", "phi3_window_bf16_sharded"])
     func greedyMatchesFullForward(family: String) throws {
         let model = try ModelLoader.load(directory: Fixtures.model(family))
         let prompt: [Int32] = [3, 17, 5, 42, 8]

@@ -6,7 +6,8 @@ import Testing
 enum Fixtures {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Fixtures")
-    static let families = ["llama_gqa_tied", "llama3_bias_bf16_sharded", "mistral_f16", "qwen2_tied"]
+    static let families = ["llama_gqa_tied", "llama3_bias_bf16_sharded", "mistral_f16", "qwen2_tied", "qwen3_tied", "qwen3_bias_bf16_sharded",
+                           "mistral_window", "qwen2_window", "qwen3_window", "phi3_gqa", "phi3_window_bf16_sharded"]
     static func model(_ name: String) -> String { root.appendingPathComponent("models/\(name)").path }
     static func reference(_ name: String) throws -> SafeTensorsFile { try SafeTensorsFile(path: model(name) + "/reference.safetensors") }
     /// A fixture family's model, reference file and input ids (with batch size).
@@ -77,5 +78,24 @@ struct ModelReferenceTests {
         #expect(qwen.config.rope.theta == 1_000_000 && qwen.lmHead === qwen.embedding)
         #expect(qwen.blocks[0].attention?.qBias != nil && qwen.blocks[0].attention?.oBias == nil)
         #expect(qwen.parameterCount == 44560)
+    }
+}
+
+@Suite("docs/supported.md")
+struct SupportedListTests {
+    /// The list users read is the list the loader accepts: every architecture (with its model_type) and every fixture
+    /// family appears, and each family's fixture really is of an architecture listed there.
+    @Test("lists every architecture the loader accepts and every fixture family")
+    func listed() throws {
+        let text = try String(contentsOf: Fixtures.root.deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("docs/supported.md"), encoding: .utf8)
+        for a in ModelConfig.Architecture.allCases {
+            #expect(text.contains("`\(a.rawValue)` (`\(a.modelType)`)"), "\(a.rawValue) missing")
+        }
+        for family in Fixtures.families {
+            #expect(text.contains("`\(family)`"), "fixture \(family) missing")
+            #expect(ModelConfig.Architecture.allCases.contains(try ModelConfig(contentsOf: Fixtures.model(family) + "/config.json").architecture))
+        }
+        for rope in ["`default`", "`linear`", "`llama3`"] { #expect(text.contains(rope)) }
     }
 }

@@ -71,8 +71,8 @@ struct VectorKernelTests {
         }
     }
 
-    /// Causal grouped-query attention in float64, straight from the definition.
-    static func referenceAttention(q: Tensor, k: Tensor, v: Tensor, kvOfQuery: [Int], batch: Int, seq: Int, hd: Int) -> [Double] {
+    /// Causal grouped-query attention in float64, straight from the definition (query i sees keys i-window+1...i).
+    static func referenceAttention(q: Tensor, k: Tensor, v: Tensor, kvOfQuery: [Int], batch: Int, seq: Int, hd: Int, window: Int? = nil) -> [Double] {
         let nq = kvOfQuery.count, nkv = k.shape[1] / hd
         var out = [Double](repeating: 0, count: batch * seq * nq * hd)
         for b in 0..<batch {
@@ -80,16 +80,17 @@ struct VectorKernelTests {
                 let g = kvOfQuery[h]
                 for i in 0..<seq {
                     let qi = q.data + (b * seq + i) * nq * hd + h * hd
-                    var scores = (0...i).map { j -> Double in
+                    let first = window.map { Swift.max(0, i - $0 + 1) } ?? 0
+                    var scores = (first...i).map { j -> Double in
                         let kj = k.data + (b * seq + j) * nkv * hd + g * hd
                         return (0..<hd).reduce(0.0) { $0 + Double(qi[$1]) * Double(kj[$1]) } / Double(hd).squareRoot()
                     }
                     let m = scores.max()!
                     scores = scores.map { Foundation.exp($0 - m) }
                     let total = scores.reduce(0, +)
-                    for j in 0...i {
+                    for j in first...i {
                         let vj = v.data + (b * seq + j) * nkv * hd + g * hd
-                        for d in 0..<hd { out[(b * seq + i) * nq * hd + h * hd + d] += scores[j] / total * Double(vj[d]) }
+                        for d in 0..<hd { out[(b * seq + i) * nq * hd + h * hd + d] += scores[j - first] / total * Double(vj[d]) }
                     }
                 }
             }
@@ -97,17 +98,21 @@ struct VectorKernelTests {
         return out
     }
 
-    @Test("causal attention: fused AVX2 kernel and sgemm path match float64, uneven head groups and odd lengths",
-          arguments: [(2, 1, 8, [0]), (1, 5, 32, [0, 0, 0, 1, 1, 1]), (2, 37, 16, [0, 0, 2, 2, 2]), (1, 130, 24, [1, 0, 1]), (1, 70, 64, [0, 1])])
-    func attention(batch: Int, seq: Int, hd: Int, kvOfQuery: [Int]) throws {
+    @Test("causal attention: fused AVX2 kernel and sgemm path match float64, uneven head groups and odd lengths, with and without sliding windows",
+          arguments: [(2, 1, 8, [0]), (1, 5, 32, [0, 0, 0, 1, 1, 1]), (2, 37, 16, [0, 0, 2, 2, 2]), (1, 130, 24, [1, 0, 1]), (1, 70, 64, [0, 1])],
+          [nil, 1, 3, 64] as [Int?])
+    func attention(shape: (batch: Int, seq: Int, hd: Int, kvOfQuery: [Int]), window: Int?) throws {
+        let (batch, seq, hd, kvOfQuery) = shape
         let nq = kvOfQuery.count, nkv = (kvOfQuery.max() ?? 0) + 1
         let q = try Tensor.randn([batch * seq, nq * hd]), k = try Tensor.randn([batch * seq, nkv * hd])
         let v = try Tensor.randn([batch * seq, nkv * hd])
         try q.binaryInPlace(.mul, scalar: 2)  // sharper softmax rows
-        let reference = Self.referenceAttention(q: q, k: k, v: v, kvOfQuery: kvOfQuery, batch: batch, seq: seq, hd: hd)
-        var results = [("sgemm", LayerKernels.causalAttentionBLAS(q: q, k: k, v: v, kvOfQuery: kvOfQuery, batch: batch, seq: seq, headDim: hd))]
+        let reference = Self.referenceAttention(q: q, k: k, v: v, kvOfQuery: kvOfQuery, batch: batch, seq: seq, hd: hd, window: window)
+        var results = [("sgemm", LayerKernels.causalAttentionBLAS(q: q, k: k, v: v, kvOfQuery: kvOfQuery, batch: batch, seq: seq, headDim: hd,
+                                                                  window: window))]
         if Self.hasAVX2 {
-            results.append(("avx2", LayerKernels.causalAttentionAVX2(q: q, k: k, v: v, kvOfQuery: kvOfQuery, batch: batch, seq: seq, headDim: hd)))
+            results.append(("avx2", LayerKernels.causalAttentionAVX2(q: q, k: k, v: v, kvOfQuery: kvOfQuery, batch: batch, seq: seq, headDim: hd,
+                                                                    window: window)))
         }
         for (name, out) in results {
             var worst = 0.0

@@ -2,7 +2,8 @@
 """Generates darwinhost's reference fixtures with Hugging Face transformers/tokenizers (run by hand, not by CI).
 
     python3 -m venv /tmp/fixenv && /tmp/fixenv/bin/pip install torch transformers tokenizers safetensors numpy
-    /tmp/fixenv/bin/python Tests/Fixtures/generate.py
+    /tmp/fixenv/bin/python Tests/Fixtures/generate.py                 # everything
+    /tmp/fixenv/bin/python Tests/Fixtures/generate.py qwen3_tied ...  # only these model families
 
 Writes, under Tests/Fixtures/:
   models/<family>/            a small random checkpoint (config.json + safetensors, some bf16/f16/sharded)
@@ -17,7 +18,7 @@ import json, os, shutil, sys, zlib
 import torch
 from safetensors.torch import save_file
 import transformers
-from transformers import AutoModelForCausalLM, LlamaConfig, MistralConfig, Qwen2Config
+from transformers import AutoModelForCausalLM, LlamaConfig, MistralConfig, Phi3Config, Qwen2Config, Qwen3Config
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 B, T = 2, 11
@@ -44,6 +45,38 @@ FAMILIES = {
     "qwen2_tied": (Qwen2Config, dict(vocab_size=88, hidden_size=48, intermediate_size=96, num_hidden_layers=2,
                         num_attention_heads=6, num_key_value_heads=2, tie_word_embeddings=True, rms_norm_eps=1e-6,
                         rope_theta=1000000.0, use_sliding_window=False), dict(dtype=torch.float32)),
+    # Qwen3: per-head RMSNorm of queries and keys, explicit head_dim != hidden/heads, no biases, tied, float32.
+    "qwen3_tied": (Qwen3Config, dict(vocab_size=90, hidden_size=48, intermediate_size=80, num_hidden_layers=2,
+                        num_attention_heads=4, num_key_value_heads=2, head_dim=16, tie_word_embeddings=True,
+                        rms_norm_eps=1e-6, rope_theta=1000000.0, use_sliding_window=False), dict(dtype=torch.float32)),
+    # Qwen3 with attention_bias, untied, bfloat16 weights in shards.
+    "qwen3_bias_bf16_sharded": (Qwen3Config, dict(vocab_size=76, hidden_size=40, intermediate_size=56, num_hidden_layers=3,
+                        num_attention_heads=6, num_key_value_heads=3, head_dim=8, attention_bias=True,
+                        tie_word_embeddings=False, rms_norm_eps=1e-6, rope_theta=10000.0, use_sliding_window=False),
+                        dict(dtype=torch.bfloat16, shard="20KB")),
+    # Sliding windows shorter than the fixtures' 11 tokens: Mistral's on every layer, Qwen2's from max_window_layers
+    # on (written without layer_types, as older configs are), Qwen3's per layer_types.
+    "mistral_window": (MistralConfig, dict(vocab_size=64, hidden_size=32, intermediate_size=48, num_hidden_layers=2,
+                        num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=False, sliding_window=4,
+                        rope_theta=10000.0), dict(dtype=torch.float32)),
+    "qwen2_window": (Qwen2Config, dict(vocab_size=70, hidden_size=32, intermediate_size=40, num_hidden_layers=3,
+                        num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=True, rms_norm_eps=1e-6,
+                        rope_theta=10000.0, use_sliding_window=True, sliding_window=5, max_window_layers=1),
+                        dict(dtype=torch.float32, drop_layer_types=True)),
+    "qwen3_window": (Qwen3Config, dict(vocab_size=66, hidden_size=32, intermediate_size=40, num_hidden_layers=3,
+                        num_attention_heads=4, num_key_value_heads=2, head_dim=8, tie_word_embeddings=True,
+                        rms_norm_eps=1e-6, rope_theta=10000.0, use_sliding_window=True, sliding_window=3,
+                        layer_types=["sliding_attention", "full_attention", "sliding_attention"]), dict(dtype=torch.bfloat16)),
+    # Phi-3: fused qkv_proj and gate_up_proj, GQA, untied, float32.
+    "phi3_gqa": (Phi3Config, dict(vocab_size=80, hidden_size=48, intermediate_size=64, num_hidden_layers=2,
+                        num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=False, rms_norm_eps=1e-5,
+                        rope_theta=10000.0, sliding_window=None, pad_token_id=None, bos_token_id=1, eos_token_id=2),
+                        dict(dtype=torch.float32)),
+    # Phi-3 as Phi-3-mini: multi-head attention, a sliding window (shorter than the 11 tokens here), bf16 shards.
+    "phi3_window_bf16_sharded": (Phi3Config, dict(vocab_size=72, hidden_size=48, intermediate_size=56, num_hidden_layers=3,
+                        num_attention_heads=6, num_key_value_heads=6, tie_word_embeddings=False, rms_norm_eps=1e-5,
+                        rope_theta=10000.0, sliding_window=6, pad_token_id=None, bos_token_id=1, eos_token_id=2),
+                        dict(dtype=torch.bfloat16, shard="20KB")),
 }
 
 
@@ -58,6 +91,11 @@ def make_model(name, cls, kwargs, options):
         for n, p in model.named_parameters():
             p.copy_(1 + 0.1 * torch.randn_like(p) if "norm" in n else 0.15 * torch.randn_like(p))
     model.to(options["dtype"]).save_pretrained(out, max_shard_size=options.get("shard", "50GB"), safe_serialization=True)
+    if options.get("drop_layer_types"):
+        path = os.path.join(out, "config.json")
+        c = json.load(open(path))
+        c.pop("layer_types")
+        json.dump(c, open(path, "w"), indent=2)
     if options.get("old_rope_layout"):
         path = os.path.join(out, "config.json")
         c = json.load(open(path))
@@ -82,6 +120,16 @@ def make_model(name, cls, kwargs, options):
     opt.step()
     for n, p in params.items():
         tensors[f"adamw.{n}"] = p.detach().clone()
+    if config.model_type == "phi3":  # also under darwinhost's names for the parts of the fused projections
+        hd = config.hidden_size // config.num_attention_heads
+        sizes = {"self_attn.qkv_proj": (["q_proj", "k_proj", "v_proj"], [config.num_attention_heads * hd,
+                 config.num_key_value_heads * hd, config.num_key_value_heads * hd], "self_attn."),
+                 "mlp.gate_up_proj": (["gate_proj", "up_proj"], [config.intermediate_size] * 2, "mlp.")}
+        for key in [k for k in tensors if k.endswith("qkv_proj.weight") or k.endswith("gate_up_proj.weight")]:
+            fused = next(f for f in sizes if key.endswith(f + ".weight"))
+            parts, rows, scope = sizes[fused]
+            for part_name, part in zip(parts, torch.split(tensors[key], rows, dim=0)):
+                tensors[key.replace(fused, scope + part_name)] = part.clone()
     save_file({k: v.contiguous() for k, v in tensors.items()}, os.path.join(out, "reference.safetensors"),
               metadata={"transformers": transformers.__version__, "torch": torch.__version__,
                         "adamw": json.dumps(ADAMW)})
@@ -250,6 +298,8 @@ if __name__ == "__main__":
     for name, (cls, kwargs, options) in FAMILIES.items():
         if len(sys.argv) < 2 or name in sys.argv[1:]:
             make_model(name, cls, kwargs, options)
+    if len(sys.argv) > 1:
+        sys.exit(0)
     train_tokenizers()
     shared_tokenizer_cases()
     make_obs_cases()

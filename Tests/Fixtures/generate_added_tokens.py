@@ -4,7 +4,9 @@ marks, from Hugging Face `tokenizers` (run by hand; needs only `pip install toke
 
     python3 Tests/Fixtures/generate_added_tokens.py
 
-Writes tokenizers/added_flags/tokenizer.json (the GPT-2-style fixture plus flagged added tokens) and cases.json.
+Writes tokenizers/added_flags/tokenizer.json (the GPT-2-style fixture plus flagged added tokens) and cases.json,
+tokenizers/added_normalized/ (the SentencePiece-style fixture plus normalized and raw added tokens), and the
+unicode_cases.json of three fixture tokenizers.
 """
 import json, os
 from tokenizers import Tokenizer, AddedToken
@@ -46,3 +48,19 @@ for name in ["sentencepiece_bpe", "metaspace_bpe", "bytelevel_gpt2"]:
               "decoded": t.decode(t.encode(u, add_special_tokens=False).ids, skip_special_tokens=False)} for u in UNICODE]
     json.dump(cases, open(os.path.join(ROOT, "tokenizers", name, "unicode_cases.json"), "w"), ensure_ascii=False, indent=1)
     print(name, [c["ids"] for c in cases])
+
+# The `normalized` flag: normalized added tokens are matched in the normalized text (after the SentencePiece-style
+# normalizer turned spaces into ▁), the others in the raw text.
+tok = Tokenizer.from_file(os.path.join(ROOT, "tokenizers", "sentencepiece_bpe", "tokenizer.json"))
+tok.add_tokens([AddedToken("\u2581hello\u2581world", normalized=True), AddedToken("<raw>", normalized=False),
+                AddedToken("\u2581x", normalized=False), AddedToken("q\u2581q", normalized=True)])
+NORMALIZED = ["say hello world now", "hello world", "<raw> hello world<raw>", "a \u2581x b x", "hello  world",
+              "q q and q\u2581q", "<raw>q q", "hello world hello world"]
+out = os.path.join(ROOT, "tokenizers", "added_normalized")
+os.makedirs(out, exist_ok=True)
+tok.save(os.path.join(out, "tokenizer.json"))
+cases = [{"text": t, "ids": tok.encode(t, add_special_tokens=False).ids,
+          "ids_with_special": tok.encode(t, add_special_tokens=True).ids,
+          "decoded": tok.decode(tok.encode(t, add_special_tokens=False).ids, skip_special_tokens=False)} for t in NORMALIZED]
+json.dump(cases, open(os.path.join(out, "cases.json"), "w"), ensure_ascii=False, indent=1)
+for c in cases: print(repr(c["text"]), c["ids"])

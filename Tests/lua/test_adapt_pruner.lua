@@ -100,6 +100,13 @@ local resumed, resumed_log = adapt.run({model = base:clone(), target = {attentio
   gradient_ids = ids, fraction = 0.25, state = dir, resume = true, quiet = true})
 check.eq(#resumed_log, 4, "resumed log")
 check.near(resumed:nll(ids), pruned:nll(ids), 1e-4, "resumed model is the saved one")
+-- Its padded export is the same model too: which dense heads and neurons it kept came back with it.
+local padded_dir = os.tmpname(); os.remove(padded_dir)
+resumed:save(padded_dir, {padded = true})
+local expected = pruned:forward(ids)
+local diff = (darwin.load(padded_dir):forward(ids) - expected):abs():max()
+assert(diff < 1e-5 * expected:abs():max(), "the resumed run's padded export computes the pruned model: " .. diff)
+darwin.remove(padded_dir)
 -- Starting again over the saved run needs to be asked for.
 check.raises(function() adapt.run(options) end, "holds a saved Adapt-Pruner run: resume it (--resume) or start again over it (--overwrite)")
 darwin.remove(dir)

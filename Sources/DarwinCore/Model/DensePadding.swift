@@ -42,11 +42,16 @@ extension LanguageModel {
                 }
                 if let db, let src = m.downBias { _ = try db.copy(from: src) }
             }
+            // A removed attention still needs its q/k norm weights in the dense layout (its o_proj is zero: any value works).
+            let qNorm = b.attention?.qNorm ?? (c.queryKeyNorm ? Tensor(shape: [hd], repeating: 1) : nil)
+            let kNorm = b.attention?.kNorm ?? (c.queryKeyNorm ? Tensor(shape: [hd], repeating: 1) : nil)
             return TransformerBlock(
                 inputNorm: b.inputNorm, postAttentionNorm: b.postAttentionNorm,
                 attention: AttentionWeights(q: try stored(q), k: try stored(k), v: try stored(v), o: try stored(o), qBias: qb, kBias: kb,
-                                            vBias: vb, oBias: ob, kvOfQuery: (0..<c.headCount).map { $0 / groups }, headDim: hd),
-                mlp: MLPWeights(gate: try stored(gate), up: try stored(up), down: try stored(down), gateBias: gb, upBias: ub, downBias: db))
+                                            vBias: vb, oBias: ob, qNorm: qNorm, kNorm: kNorm,
+                                            kvOfQuery: (0..<c.headCount).map { $0 / groups }, headDim: hd),
+                mlp: MLPWeights(gate: try stored(gate), up: try stored(up), down: try stored(down), gateBias: gb, upBias: ub, downBias: db),
+                window: b.window)
         }
         let padded = LanguageModel(config: config, embedding: embedding, blocks: blocks, finalNorm: finalNorm, lmHead: lmHead)
         padded.source = source

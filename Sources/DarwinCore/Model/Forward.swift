@@ -28,7 +28,6 @@ extension LanguageModel {
             throw TensorError("forward: \(tokens.count) tokens do not split into \(batch) equal sequences")
         }
         let seq = tokens.count / batch
-        try checkWindow(seq)
         var x = try embed(tokens)
         var states: [Tensor] = keepHiddenStates ? [x.clone()] : []
         let rope = ropeTables(length: seq)
@@ -46,13 +45,6 @@ extension LanguageModel {
             return attention + 2 * (b.mlp?.width ?? 0)
         }.max() ?? 0
         return Double(3 * config.hiddenSize + widest)
-    }
-
-    /// Refuses sequences longer than a Mistral config's sliding window (windowed attention is not implemented).
-    func checkWindow(_ length: Int) throws {
-        if let window = config.slidingWindow, length > window {
-            throw TensorError("forward: a sequence of \(length) tokens is longer than this model's sliding_window of \(window); windowed attention is not implemented, so use sequences of at most \(window) tokens")
-        }
     }
 
     /// Gathers embedding rows: `[tokens, hidden]`.
@@ -80,21 +72,34 @@ extension LanguageModel {
         try Interrupt.check()
         if let a = block.attention {
             let (q, k, v) = try queryKeyValue(a, LayerKernels.rmsNorm(x, block.inputNorm, eps: config.rmsNormEps), seq: seq, rope: rope)
-            let context = LayerKernels.causalAttention(q: q, k: k, v: v, kvOfQuery: a.kvOfQuery, batch: batch, seq: seq, headDim: a.headDim)
+            let context = LayerKernels.causalAttention(q: q, k: k, v: v, kvOfQuery: a.kvOfQuery, batch: batch, seq: seq, headDim: a.headDim,
+                                                       window: block.window)
             try observe?(.attentionOutput(context))
             try LayerKernels.linear(context, a.o, a.oBias, addingInto: x)
         }
         if let m = block.mlp { try mlpForward(m, normedBy: block.postAttentionNorm, into: x, observe: observe) }
     }
 
-    /// The queries and keys (rotated for positions `firstPosition + row % seq`) and the values of a block's normed
-    /// input `h`.
-    func queryKeyValue(_ a: AttentionWeights, _ h: Tensor, seq: Int, rope: RopeTables, firstPosition: Int = 0) throws -> (Tensor, Tensor, Tensor) {
-        let q = try LayerKernels.linear(h, a.q, a.qBias), k = try LayerKernels.linear(h, a.k, a.kBias)
+    /// The queries and keys (normalised per head where the family does, then rotated for positions
+    /// `firstPosition + row % seq`) and the values of a block's normed input `h`. `record` receives the queries and
+    /// keys before their per-head norms (what the backward pass of those norms needs).
+    func queryKeyValue(_ a: AttentionWeights, _ h: Tensor, seq: Int, rope: RopeTables, firstPosition: Int = 0,
+                       record: ((Tensor, Tensor) -> Void)? = nil) throws -> (Tensor, Tensor, Tensor) {
+        var q = try LayerKernels.linear(h, a.q, a.qBias), k = try LayerKernels.linear(h, a.k, a.kBias)
         let v = try LayerKernels.linear(h, a.v, a.vBias)
+        record?(q, k)
+        if let norm = a.qNorm { q = try perHeadNorm(q, norm, headDim: a.headDim) }
+        if let norm = a.kNorm { k = try perHeadNorm(k, norm, headDim: a.headDim) }
         rope.apply(q, sequenceLength: seq, heads: a.queryHeads, firstPosition: firstPosition)
         rope.apply(k, sequenceLength: seq, heads: a.kvHeads, firstPosition: firstPosition)
         return (q, k, v)
+    }
+
+    /// RMSNorm of each head's `headDim` values: `x` `[rows, heads*headDim]` seen as `[rows*heads, headDim]`.
+    func perHeadNorm(_ x: Tensor, _ weight: Tensor, headDim: Int) throws -> Tensor {
+        let rows = x.shape[0], width = x.shape[1]
+        return try LayerKernels.rmsNorm(x.contiguous().reshape([rows * width / headDim, headDim]), weight, eps: config.rmsNormEps)
+            .reshape([rows, width])
     }
 
     /// The MLP of a block added into the residual stream `x` (normalised with `norm` first); `observe` sees the input

@@ -53,7 +53,6 @@ extension LanguageModel {
     /// Runs `tokens` as the positions after those in `cache` (which it extends); returns the logits of the last one.
     public func decode(_ tokens: [Int32], cache: KVCache) throws -> [Float] {
         let n = tokens.count, start = cache.length
-        try checkWindow(start + n)
         var x = try embed(tokens)
         let rope = ropeTables(length: start + n)
         for (i, block) in blocks.enumerated() {
@@ -64,7 +63,7 @@ extension LanguageModel {
                 cache.keys[i].append(contentsOf: UnsafeBufferPointer(start: k.data, count: k.count))
                 cache.values[i].append(contentsOf: UnsafeBufferPointer(start: v.data, count: v.count))
                 let context = Self.cachedAttention(q: q, keys: cache.keys[i], values: cache.values[i], kvOfQuery: a.kvOfQuery,
-                                                   kvWidth: k.shape[1], headDim: a.headDim, firstPosition: start)
+                                                   kvWidth: k.shape[1], headDim: a.headDim, firstPosition: start, window: block.window)
                 try LayerKernels.linear(context, a.o, a.oBias, addingInto: x)
             }
             if let m = block.mlp { try mlpForward(m, normedBy: block.postAttentionNorm, into: x) }
@@ -75,9 +74,10 @@ extension LanguageModel {
     }
 
     /// Causal attention of the new query rows `q` (`[n, heads*headDim]`, positions firstPosition...) over every cached
-    /// position up to each row's own (softmax in float64 sums, as the batched kernels).
+    /// position up to each row's own, within a sliding `window` when given (softmax in float64 sums, as the batched
+    /// kernels).
     static func cachedAttention(q: Tensor, keys: [Float], values: [Float], kvOfQuery: [Int], kvWidth width: Int, headDim hd: Int,
-                                firstPosition: Int) -> Tensor {
+                                firstPosition: Int, window: Int? = nil) -> Tensor {
         let n = q.shape[0], nq = kvOfQuery.count
         let out = Tensor(shape: [n, nq * hd], repeating: 0)
         let scale = Float(1 / Double(hd).squareRoot())
@@ -88,9 +88,10 @@ extension LanguageModel {
                     var scores = [Float](repeating: 0, count: firstPosition + n)
                     for pair in range {
                         let r = pair / nq, head = pair % nq, g = kvOfQuery[head], visible = firstPosition + r + 1
+                        let from = LayerKernels.firstKey(visible - 1, window: window)
                         let query = q.data + r * nq * hd + head * hd, context = out.data + r * nq * hd + head * hd
                         var top = -Float.infinity
-                        for t in 0..<visible {
+                        for t in from..<visible {
                             let key = kb + t * width + g * hd
                             var dot: Float = 0
                             for d in 0..<hd { dot += query[d] * key[d] }
@@ -98,9 +99,9 @@ extension LanguageModel {
                             top = max(top, scores[t])
                         }
                         var total = 0.0
-                        for t in 0..<visible { scores[t] = Foundation.exp(scores[t] - top); total += Double(scores[t]) }
+                        for t in from..<visible { scores[t] = Foundation.exp(scores[t] - top); total += Double(scores[t]) }
                         let inverse = Float(1 / total)
-                        for t in 0..<visible {
+                        for t in from..<visible {
                             let weight = scores[t] * inverse, value = vb + t * width + g * hd
                             for d in 0..<hd { context[d] += weight * value[d] }
                         }

@@ -98,17 +98,24 @@ enum LayerKernels {
     static let attentionTile = 64
 
     /// Causal grouped-query attention. `q`: `[batch*seq, nq*hd]`, `k`/`v`: `[batch*seq, nkv*hd]` (RoPE applied);
-    /// query head h attends with KV head `kvOfQuery[h]`. Returns `[batch*seq, nq*hd]`.
-    static func causalAttention(q: Tensor, k: Tensor, v: Tensor, kvOfQuery: [Int], batch: Int, seq: Int, headDim hd: Int) -> Tensor {
+    /// query head h attends with KV head `kvOfQuery[h]`; with a `window`, position i sees only the keys
+    /// i-window+1...i (sliding-window attention). Returns `[batch*seq, nq*hd]`.
+    static func causalAttention(q: Tensor, k: Tensor, v: Tensor, kvOfQuery: [Int], batch: Int, seq: Int, headDim hd: Int,
+                                window: Int? = nil) -> Tensor {
         if VectorMath.useAVX2 && hd % 8 == 0 {
-            return causalAttentionAVX2(q: q, k: k, v: v, kvOfQuery: kvOfQuery, batch: batch, seq: seq, headDim: hd)
+            return causalAttentionAVX2(q: q, k: k, v: v, kvOfQuery: kvOfQuery, batch: batch, seq: seq, headDim: hd, window: window)
         }
-        return causalAttentionBLAS(q: q, k: k, v: v, kvOfQuery: kvOfQuery, batch: batch, seq: seq, headDim: hd)
+        return causalAttentionBLAS(q: q, k: k, v: v, kvOfQuery: kvOfQuery, batch: batch, seq: seq, headDim: hd, window: window)
     }
+
+    /// The first key position `row` (0-based) sees under `window`.
+    @inline(__always)
+    static func firstKey(_ row: Int, window: Int?) -> Int { window.map { max(0, row + 1 - $0) } ?? 0 }
 
     /// `causalAttention` with the fused AVX2 kernel: per query head, blocks of 4 query rows compute their scores
     /// against exactly the keys they see, the softmax and the context while the scores are still in L1 cache.
-    static func causalAttentionAVX2(q: Tensor, k: Tensor, v: Tensor, kvOfQuery: [Int], batch: Int, seq: Int, headDim hd: Int) -> Tensor {
+    static func causalAttentionAVX2(q: Tensor, k: Tensor, v: Tensor, kvOfQuery: [Int], batch: Int, seq: Int, headDim hd: Int,
+                                    window: Int? = nil) -> Tensor {
         let nq = kvOfQuery.count, nkv = k.shape[1] / hd
         let out = Tensor(uninitializedShape: [batch * seq, nq * hd])
         let scale = Float(1 / Double(hd).squareRoot())
@@ -130,7 +137,7 @@ enum LayerKernels {
                 }
                 let qOff = b * seq * nq * hd + h * hd
                 darwin_causal_attention_head_avx2(q.data + qOff, nq * hd, keysT, ldk, v.data + kvBase, nkv * hd,
-                                                  out.data + qOff, nq * hd, seq, hd, scale, scratch)
+                                                  out.data + qOff, nq * hd, seq, hd, scale, scratch, window ?? 0)
             }
         }
         return out
@@ -138,7 +145,8 @@ enum LayerKernels {
 
     /// `causalAttention` on sgemm (any CPU, any head size): the query heads that share a KV head are handled
     /// together, their rows of a tile packed into one matrix.
-    static func causalAttentionBLAS(q: Tensor, k: Tensor, v: Tensor, kvOfQuery: [Int], batch: Int, seq: Int, headDim hd: Int) -> Tensor {
+    static func causalAttentionBLAS(q: Tensor, k: Tensor, v: Tensor, kvOfQuery: [Int], batch: Int, seq: Int, headDim hd: Int,
+                                    window: Int? = nil) -> Tensor {
         let nq = kvOfQuery.count, nkv = k.shape[1] / hd
         let out = Tensor(uninitializedShape: [batch * seq, nq * hd])
         let scale = Float(1 / Double(hd).squareRoot())
@@ -165,7 +173,10 @@ enum LayerKernels {
                     }
                     sgemm(GemmOperand(pointer: packed, transposed: false, leadingDimension: hd), kh, scores,
                           m: rows * hpg, n: keys, k: hd, ldc: keys, alpha: scale)
-                    for row in 0..<(rows * hpg) { Tensor.causalSoftmaxRow(scores + row * keys, length: first + row / hpg + 1, total: keys) }
+                    for row in 0..<(rows * hpg) {
+                        Tensor.causalSoftmaxRow(scores + row * keys, length: first + row / hpg + 1, total: keys,
+                                                from: firstKey(first + row / hpg, window: window))
+                    }
                     sgemm(GemmOperand(pointer: scores, transposed: false, leadingDimension: keys), vh, context,
                           m: rows * hpg, n: hd, k: keys, ldc: hd)
                     for r in 0..<rows {
@@ -191,10 +202,12 @@ enum LayerKernels {
 }
 
 extension Tensor {
-    /// Softmax over the first `length` entries of a row of `total`, zeroing the rest (the causal mask).
+    /// Softmax over the entries `from..<length` of a row of `total`, zeroing the rest (the causal mask, and the keys
+    /// before a sliding window).
     @inline(__always)
-    static func causalSoftmaxRow(_ row: UnsafeMutablePointer<Float>, length: Int, total: Int) {
-        softmaxRow(UnsafePointer(row), row, length, 1, log: false)
+    static func causalSoftmaxRow(_ row: UnsafeMutablePointer<Float>, length: Int, total: Int, from first: Int = 0) {
+        softmaxRow(UnsafePointer(row + first), row + first, length - first, 1, log: false)
+        if first > 0 { row.update(repeating: 0, count: first) }
         if length < total { (row + length).update(repeating: 0, count: total - length) }
     }
 }

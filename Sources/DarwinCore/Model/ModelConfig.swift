@@ -39,9 +39,18 @@ import Foundation
 public struct ModelConfig {
     /// Architectures darwinhost loads.
     public enum Architecture: String, CaseIterable {
-        case llama = "LlamaForCausalLM", mistral = "MistralForCausalLM", qwen2 = "Qwen2ForCausalLM"
+        case llama = "LlamaForCausalLM", mistral = "MistralForCausalLM", qwen2 = "Qwen2ForCausalLM", qwen3 = "Qwen3ForCausalLM"
+        case phi3 = "Phi3ForCausalLM"
         /// The config's `model_type` for this architecture.
-        public var modelType: String { self == .llama ? "llama" : self == .mistral ? "mistral" : "qwen2" }
+        public var modelType: String {
+            switch self {
+            case .llama: return "llama"
+            case .mistral: return "mistral"
+            case .qwen2: return "qwen2"
+            case .qwen3: return "qwen3"
+            case .phi3: return "phi3"
+            }
+        }
     }
 
     public var architecture: Architecture
@@ -61,10 +70,16 @@ public struct ModelConfig {
     public var outputBias: Bool
     /// Bias on gate, up, down projections.
     public var mlpBias: Bool
+    /// Per-head RMSNorm of queries and keys before RoPE (Qwen3's `q_norm` / `k_norm`).
+    public var queryKeyNorm: Bool
+    /// Checkpoints store q, k, v as one `qkv_proj` and gate, up as one `gate_up_proj` (Phi-3); darwinhost splits them
+    /// on loading and joins them again on saving.
+    public var fusedProjections: Bool { architecture == .phi3 }
     public var maxPositions: Int
-    /// Mistral's attention window (`sliding_window`): sequences longer than it are refused, since windowed attention
-    /// is not implemented (within it, windowed and full attention are the same).
-    public var slidingWindow: Int?
+    /// The attention window of each layer (nil: full causal attention): Mistral's `sliding_window` on every layer;
+    /// Qwen2's and Qwen3's with `use_sliding_window`, on the layers `layer_types` marks `sliding_attention` (or, in
+    /// configs without that list, from `max_window_layers` on), as transformers decides.
+    public var layerWindows: [Int?]
     /// Beginning- and end-of-sequence token ids when the config names them.
     public var bosTokenId: Int?, eosTokenId: Int?
     /// The parsed JSON, kept so that saving preserves fields darwinhost does not interpret.
@@ -84,12 +99,11 @@ public struct ModelConfig {
             }
             architecture = a
         } else {
-            switch try json.string("model_type", "") {
-            case "llama": architecture = .llama
-            case "mistral": architecture = .mistral
-            case "qwen2": architecture = .qwen2
-            default: throw FormatError(file: json.file, "field 'architectures' is missing and model_type is not one of llama, mistral, qwen2 (supported: \(supported))")
+            let type = try json.string("model_type", "")
+            guard let a = Architecture.allCases.first(where: { $0.modelType == type }) else {
+                throw FormatError(file: json.file, "field 'architectures' is missing and model_type '\(type)' is not one of \(Architecture.allCases.map(\.modelType).joined(separator: ", ")) (supported: \(supported))")
             }
+            architecture = a
         }
         vocabSize = try json.int("vocab_size")
         hiddenSize = try json.int("hidden_size")
@@ -105,6 +119,7 @@ public struct ModelConfig {
         qkvBias = architecture == .qwen2 ? true : attentionBias
         outputBias = architecture == .qwen2 ? false : attentionBias
         mlpBias = try json.bool("mlp_bias", false)
+        queryKeyNorm = architecture == .qwen3
         bosTokenId = json.has("bos_token_id") ? try json.int("bos_token_id") : nil
         let eos = (json.object["eos_token_id"] as? NSNumber) ?? (json.object["eos_token_id"] as? [NSNumber])?.first
         eosTokenId = eos.flatMap { Swift.abs($0.doubleValue) < 2e9 ? $0.intValue : nil }
@@ -114,14 +129,7 @@ public struct ModelConfig {
         guard activation == "silu" || activation == "swish" else {
             throw FormatError(file: json.file, "field 'hidden_act' is '\(activation)'; darwinhost implements the SwiGLU MLP with silu only")
         }
-        if architecture == .qwen2, try json.bool("use_sliding_window", false) {
-            throw FormatError(file: json.file, "field 'use_sliding_window' is true: Qwen2's per-layer sliding-window attention (max_window_layers) is not implemented")
-        }
-        slidingWindow = architecture == .mistral && json.has("sliding_window")
-            ? try json.int("sliding_window") : nil
-        if let window = slidingWindow, window <= 0 {
-            throw FormatError(file: json.file, "field 'sliding_window' must be a positive integer or null, found \(window)")
-        }
+        layerWindows = []
         // Sizes far beyond any real model would overflow the arithmetic of shapes: bound them.
         for (field, value, limit) in [("vocab_size", vocabSize, 1 << 24), ("hidden_size", hiddenSize, 1 << 17),
                                       ("intermediate_size", intermediateSize, 1 << 20), ("num_hidden_layers", layerCount, 1 << 12),
@@ -130,6 +138,8 @@ public struct ModelConfig {
         where value <= 0 || value > limit {
             throw FormatError(file: json.file, "field '\(field)' must be an integer in 1...\(limit), found \(value)")
         }
+        // After the bounds above: one entry per layer.
+        layerWindows = try ModelConfig.parseWindows(json, architecture: architecture, layers: layerCount)
         guard rmsNormEps > 0 else { throw FormatError(file: json.file, "field 'rms_norm_eps' must be positive, found \(rmsNormEps)") }
         guard rope.theta > 0 else { throw FormatError(file: json.file, "field 'rope_theta' must be positive, found \(rope.theta)") }
         if let bos = bosTokenId, bos < 0 || bos >= vocabSize {
@@ -141,10 +151,44 @@ public struct ModelConfig {
         guard headDim % 2 == 0 else { throw FormatError(file: json.file, "field 'head_dim' must be even for rotary embeddings, found \(headDim)") }
     }
 
+    /// Per-layer attention windows (see `layerWindows`).
+    static func parseWindows(_ json: JSONFields, architecture: Architecture, layers: Int) throws -> [Int?] {
+        guard architecture != .llama else { return Array(repeating: nil, count: max(layers, 0)) }
+        var window: Int? = nil
+        if json.has("sliding_window") && !(json.object["sliding_window"] is NSNull) {
+            let value = try json.int("sliding_window")
+            guard value > 0 else { throw FormatError(file: json.file, "field 'sliding_window' must be a positive integer or null, found \(value)") }
+            window = value
+        }
+        if architecture == .mistral || architecture == .phi3 { return Array(repeating: window, count: max(layers, 0)) }
+        // Qwen2 / Qwen3: the window applies only with use_sliding_window, and only on the layers it names.
+        guard try json.bool("use_sliding_window", false), let window else { return Array(repeating: nil, count: max(layers, 0)) }
+        if let types = try json.array("layer_types") {
+            guard types.count == layers else {
+                throw FormatError(file: json.file, "field 'layer_types' has \(types.count) entries, expected num_hidden_layers = \(layers)")
+            }
+            return try types.enumerated().map { i, type in
+                switch type as? String {
+                case "full_attention": return nil
+                case "sliding_attention": return window
+                default: throw FormatError(file: json.file, "field 'layer_types[\(i + 1)]' is '\(type)', expected 'full_attention' or 'sliding_attention'")
+                }
+            }
+        }
+        let first = try json.int("max_window_layers", 0)
+        return (0..<max(layers, 0)).map { $0 >= first ? window : nil }
+    }
+
     /// RoPE from `rope_parameters` (newer layout) or `rope_theta` + `rope_scaling` (older layout).
     static func parseRope(_ json: JSONFields) throws -> RopeSettings {
         let params = try json.nested("rope_parameters") ?? json.nested("rope_scaling")
         let theta = try json.nested("rope_parameters")?.double("rope_theta", nil) ?? json.double("rope_theta", 10000)
+        let layout = try json.nested("rope_parameters")
+        let partial = try layout.map { $0.has("partial_rotary_factor") } == true
+            ? layout!.double("partial_rotary_factor") : json.double("partial_rotary_factor", 1)
+        guard partial == 1 else {
+            throw FormatError(file: json.file, "field 'partial_rotary_factor' is \(partial): rotary embeddings on part of each head are not implemented (supported: 1.0)")
+        }
         guard let params else { return RopeSettings(theta: theta, scaling: .none) }
         let type = try params.has("rope_type") ? params.string("rope_type") : params.string("type", "default")
         switch type {

@@ -27,23 +27,32 @@ public enum ModelLoader {
             let kvOfQuery = layout.kvOfQuery(layer: i)
             if !kvOfQuery.isEmpty {
                 let nq = kvOfQuery.count, nkv = (kvOfQuery.max() ?? -1) + 1
+                let (q, k, v) = config.fusedProjections
+                    ? try split(weights.weight(p + "self_attn.qkv_proj.weight", shape: [(nq + 2 * nkv) * hd, h], keepHalf: keepHalf),
+                                [nq * hd, nkv * hd, nkv * hd]).triple
+                    : (try weights.weight(p + "self_attn.q_proj.weight", shape: [nq * hd, h], keepHalf: keepHalf),
+                       try weights.weight(p + "self_attn.k_proj.weight", shape: [nkv * hd, h], keepHalf: keepHalf),
+                       try weights.weight(p + "self_attn.v_proj.weight", shape: [nkv * hd, h], keepHalf: keepHalf))
                 attention = AttentionWeights(
-                    q: try weights.weight(p + "self_attn.q_proj.weight", shape: [nq * hd, h], keepHalf: keepHalf),
-                    k: try weights.weight(p + "self_attn.k_proj.weight", shape: [nkv * hd, h], keepHalf: keepHalf),
-                    v: try weights.weight(p + "self_attn.v_proj.weight", shape: [nkv * hd, h], keepHalf: keepHalf),
+                    q: q, k: k, v: v,
                     o: try weights.weight(p + "self_attn.o_proj.weight", shape: [h, nq * hd], keepHalf: keepHalf),
                     qBias: try bias("self_attn.q_proj.bias", nq * hd, config.qkvBias),
                     kBias: try bias("self_attn.k_proj.bias", nkv * hd, config.qkvBias),
                     vBias: try bias("self_attn.v_proj.bias", nkv * hd, config.qkvBias),
                     oBias: try bias("self_attn.o_proj.bias", h, config.outputBias),
+                    qNorm: try bias("self_attn.q_norm.weight", hd, config.queryKeyNorm),
+                    kNorm: try bias("self_attn.k_norm.weight", hd, config.queryKeyNorm),
                     kvOfQuery: kvOfQuery, headDim: hd)
             }
             var mlp: MLPWeights? = nil
             let width = layout.mlpWidth(layer: i)
             if width > 0 {
+                let (gate, up) = config.fusedProjections
+                    ? try split(weights.weight(p + "mlp.gate_up_proj.weight", shape: [2 * width, h], keepHalf: keepHalf), [width, width]).pair
+                    : (try weights.weight(p + "mlp.gate_proj.weight", shape: [width, h], keepHalf: keepHalf),
+                       try weights.weight(p + "mlp.up_proj.weight", shape: [width, h], keepHalf: keepHalf))
                 mlp = MLPWeights(
-                    gate: try weights.weight(p + "mlp.gate_proj.weight", shape: [width, h], keepHalf: keepHalf),
-                    up: try weights.weight(p + "mlp.up_proj.weight", shape: [width, h], keepHalf: keepHalf),
+                    gate: gate, up: up,
                     down: try weights.weight(p + "mlp.down_proj.weight", shape: [h, width], keepHalf: keepHalf),
                     gateBias: try bias("mlp.gate_proj.bias", width, config.mlpBias),
                     upBias: try bias("mlp.up_proj.bias", width, config.mlpBias),
@@ -54,7 +63,7 @@ public enum ModelLoader {
             blocks.append(TransformerBlock(
                 inputNorm: try weights.tensor(p + "input_layernorm.weight", shape: [h]),
                 postAttentionNorm: try weights.tensor(p + "post_attention_layernorm.weight", shape: [h]),
-                attention: attention, mlp: mlp))
+                attention: attention, mlp: mlp, window: config.layerWindows[i]))
         }
         let finalNorm = try weights.tensor("model.norm.weight", shape: [h])
         let lmHead: Weight
@@ -73,6 +82,22 @@ public enum ModelLoader {
         model.source = directory
         model.storagePrecision = try weights.storagePrecision(of: "model.embed_tokens.weight")
         return model
+    }
+
+    /// The consecutive row blocks of `fused` with `rows` rows each (Phi-3's `qkv_proj` and `gate_up_proj`).
+    static func split(_ fused: Weight, _ rows: [Int]) throws -> Parts {
+        var first = 0
+        return Parts(list: try rows.map { n in
+            defer { first += n }
+            return try fused.selecting(rows: Array(first..<(first + n)))
+        })
+    }
+
+    /// The parts of a split weight.
+    struct Parts {
+        let list: [Weight]
+        var pair: (Weight, Weight) { (list[0], list[1]) }
+        var triple: (Weight, Weight, Weight) { (list[0], list[1], list[2]) }
     }
 }
 

@@ -86,6 +86,32 @@ public enum ModelSaver {
         try? fm.removeItem(at: temp)  // now the previous checkpoint
     }
 
+    /// The tensors of the checkpoint file: a name, a shape and the parameters whose elements it holds, in order
+    /// (several where the family's format joins them by rows: Phi-3's `qkv_proj` and `gate_up_proj`).
+    static func fileTensors(_ model: LanguageModel) -> [(name: String, shape: [Int], parts: [ModelParameter])] {
+        let named = model.namedWeights
+        guard model.config.fusedProjections else { return named.map { ($0.0, $0.1.shape, [$0.1]) } }
+        let byName = Dictionary(named, uniquingKeysWith: { a, _ in a })
+        let joined: [(first: String, names: [String], fused: String)] = [
+            ("self_attn.q_proj.weight", ["q_proj", "k_proj", "v_proj"].map { "self_attn.\($0).weight" }, "self_attn.qkv_proj.weight"),
+            ("mlp.gate_proj.weight", ["gate_proj", "up_proj"].map { "mlp.\($0).weight" }, "mlp.gate_up_proj.weight"),
+        ]
+        let joinedNames = Set(joined.flatMap(\.names))
+        var out: [(name: String, shape: [Int], parts: [ModelParameter])] = []
+        for (name, parameter) in named {
+            guard let prefix = name.range(of: "self_attn.").map({ String(name[..<$0.lowerBound]) })
+                    ?? name.range(of: "mlp.").map({ String(name[..<$0.lowerBound]) }),
+                  joinedNames.contains(String(name.dropFirst(prefix.count))) else {
+                out.append((name, parameter.shape, [parameter]))
+                continue
+            }
+            guard let group = joined.first(where: { prefix + $0.first == name }) else { continue }  // joined with its first
+            let parts = group.names.compactMap { byName[prefix + $0] }
+            out.append((prefix + group.fused, [parts.map { $0.shape[0] }.reduce(0, +), parameter.shape[1]], parts))
+        }
+        return out
+    }
+
     /// Writes config.json and model.safetensors into an existing directory.
     static func write(_ model: LanguageModel, to directory: String, precision: SafeTensorsWriter.Precision) throws {
         var config = model.config.raw
@@ -110,15 +136,23 @@ public enum ModelSaver {
         config.removeValue(forKey: "dtype")
         config["tie_word_embeddings"] = model.tiedEmbeddings
         // Streamed tensor by tensor: a 16-bit model is never held in float32 whole, nor the file in memory.
-        let parameters = model.namedWeights
+        let tensors = fileTensors(model)
         var cursor = (index: -1, element: 0)
-        try SafeTensorsWriter.stream(parameters.map { ($0.0, $0.1.shape) }, to: directory + "/model.safetensors",
+        try SafeTensorsWriter.stream(tensors.map { ($0.name, $0.shape) }, to: directory + "/model.safetensors",
                                      metadata: ["format": "pt"], precision: precision) { index, chunk in
             if index != cursor.index { cursor = (index, 0) }
             let range = cursor.element..<(cursor.element + chunk.count)
-            switch parameters[index].1 {
-            case .matrix(let w): w.convertElements(range, into: chunk.baseAddress!)
-            case .vector(let t): chunk.baseAddress!.update(from: t.contiguous().data + range.lowerBound, count: range.count)
+            var start = 0  // the element where the current part begins within the file tensor
+            for part in tensors[index].parts {
+                let count = part.shape.reduce(1, *), overlap = max(range.lowerBound, start)..<min(range.upperBound, start + count)
+                if !overlap.isEmpty {
+                    let local = (overlap.lowerBound - start)..<(overlap.upperBound - start), out = chunk.baseAddress! + (overlap.lowerBound - range.lowerBound)
+                    switch part {
+                    case .matrix(let w): w.convertElements(local, into: out)
+                    case .vector(let t): out.update(from: t.contiguous().data + local.lowerBound, count: local.count)
+                    }
+                }
+                start += count
             }
             cursor.element = range.upperBound
         }

@@ -16,7 +16,7 @@ extension AttentionWeights {
             q: try q.selecting(rows: qRows), k: try k.selecting(rows: kvRows), v: try v.selecting(rows: kvRows),
             o: try o.selecting(columns: qRows),
             qBias: try qBias?.indexSelect(0, qRows), kBias: try kBias?.indexSelect(0, kvRows),
-            vBias: try vBias?.indexSelect(0, kvRows), oBias: oBias?.clone(),
+            vBias: try vBias?.indexSelect(0, kvRows), oBias: oBias?.clone(), qNorm: qNorm?.clone(), kNorm: kNorm?.clone(),
             kvOfQuery: kept.map { newIndexOfKV[kvOfQuery[$0]]! }, headDim: hd)
         result.denseHeads = kept.map { denseHeads?[$0] ?? $0 }
         return result
@@ -29,7 +29,7 @@ extension AttentionWeights {
         guard !kept.isEmpty else { return 0 }
         let hidden = q.shape[1], queryRows = kept.count * headDim, kvRows = Set(kept.map { kvOfQuery[$0] }).count * headDim
         return 2 * queryRows * hidden + 2 * kvRows * hidden + (qBias != nil ? queryRows : 0) + (kBias != nil ? kvRows : 0)
-            + (vBias != nil ? kvRows : 0) + (oBias?.count ?? 0)
+            + (vBias != nil ? kvRows : 0) + (oBias?.count ?? 0) + norms.map(\.count).reduce(0, +)
     }
 }
 

@@ -5,6 +5,8 @@ public final class AttentionWeights {
     public var q: Weight, k: Weight, v: Weight, o: Weight
     /// Optional biases (Qwen2 has q/k/v biases; `attention_bias` gives all four).
     public var qBias: Tensor?, kBias: Tensor?, vBias: Tensor?, oBias: Tensor?
+    /// Qwen3's per-head RMSNorm weights (`[headDim]`, shared by all heads) applied to queries and keys before RoPE.
+    public var qNorm: Tensor?, kNorm: Tensor?
     /// For each kept query head, the index of its KV head within this block's `k`/`v`.
     public var kvOfQuery: [Int]
     /// For each kept query head, its index in the dense model (nil: the heads are the dense ones, in order).
@@ -18,9 +20,10 @@ public final class AttentionWeights {
     public let headDim: Int
 
     public init(q: Weight, k: Weight, v: Weight, o: Weight, qBias: Tensor? = nil, kBias: Tensor? = nil,
-                vBias: Tensor? = nil, oBias: Tensor? = nil, kvOfQuery: [Int], headDim: Int) {
+                vBias: Tensor? = nil, oBias: Tensor? = nil, qNorm: Tensor? = nil, kNorm: Tensor? = nil, kvOfQuery: [Int], headDim: Int) {
         self.q = q; self.k = k; self.v = v; self.o = o
         self.qBias = qBias; self.kBias = kBias; self.vBias = vBias; self.oBias = oBias
+        self.qNorm = qNorm; self.kNorm = kNorm
         self.kvOfQuery = kvOfQuery; self.headDim = headDim
     }
 
@@ -35,9 +38,11 @@ public final class AttentionWeights {
     public var weights: [Weight] { [q, k, v, o] }
     /// The biases present.
     public var biases: [Tensor] { [qBias, kBias, vBias, oBias].compactMap { $0 } }
+    /// The query and key norm weights present.
+    public var norms: [Tensor] { [qNorm, kNorm].compactMap { $0 } }
 
     /// Parameter count.
-    public var parameterCount: Int { weights.map(\.count).reduce(0, +) + biases.map(\.count).reduce(0, +) }
+    public var parameterCount: Int { weights.map(\.count).reduce(0, +) + (biases + norms).map(\.count).reduce(0, +) }
 }
 
 /// SwiGLU MLP weights of one block, possibly narrowed: `down(silu(gate x) * up x)`.
@@ -76,10 +81,12 @@ public final class TransformerBlock {
     public var postAttentionNorm: Tensor
     public var attention: AttentionWeights?
     public var mlp: MLPWeights?
+    /// The attention's sliding window (nil: full causal attention): position i sees keys i-window+1...i.
+    public let window: Int?
 
-    public init(inputNorm: Tensor, postAttentionNorm: Tensor, attention: AttentionWeights?, mlp: MLPWeights?) {
+    public init(inputNorm: Tensor, postAttentionNorm: Tensor, attention: AttentionWeights?, mlp: MLPWeights?, window: Int? = nil) {
         self.inputNorm = inputNorm; self.postAttentionNorm = postAttentionNorm
-        self.attention = attention; self.mlp = mlp
+        self.attention = attention; self.mlp = mlp; self.window = window
     }
 
     /// Parameter count.
@@ -159,7 +166,7 @@ public final class LanguageModel {
     /// weights on the copy leaves this model untouched (tensors are never modified in place by `apply`).
     public func clone() -> LanguageModel {
         let copy = LanguageModel(config: config, embedding: embedding, blocks: blocks.map {
-            TransformerBlock(inputNorm: $0.inputNorm, postAttentionNorm: $0.postAttentionNorm, attention: $0.attention, mlp: $0.mlp)
+            TransformerBlock(inputNorm: $0.inputNorm, postAttentionNorm: $0.postAttentionNorm, attention: $0.attention, mlp: $0.mlp, window: $0.window)
         }, finalNorm: finalNorm, lmHead: lmHead)
         copy.source = source
         copy.fingerprintCache = fingerprintCache

@@ -10,8 +10,9 @@ public final class Tokenizer {
     let normalizer: Normalizer?
     let preTokenizer: PreTokenizer?
     let decoder: TokenDecoder?
-    /// Added tokens and how text is split around them.
-    let addedTokens: AddedTokens
+    /// Added tokens and how text is split around them: those matched in the raw text (`normalized: false`), and
+    /// those matched, in their normalized spelling, in the normalized text (`normalized: true`), as `tokenizers` does.
+    let addedTokens: AddedTokens, normalizedAddedTokens: AddedTokens
     /// Ids placed before / after a single sequence by the post-processor when special tokens are added.
     let prefixIds: [Int32], suffixIds: [Int32]
     private let tokenOfId: [Int32: String]
@@ -52,20 +53,26 @@ public final class Tokenizer {
         normalizer = try Normalizer.parse(json.object["normalizer"], file: path)
         preTokenizer = try PreTokenizer.parse(json.object["pre_tokenizer"], file: path)
         decoder = try TokenDecoder.parse(json.object["decoder"], file: path)
-        var added: [AddedTokens.Token] = []
+        var added: [AddedTokens.Token] = [], normalizedAdded: [AddedTokens.Token] = []
         for entry in (try json.array("added_tokens") ?? []) {
             guard let o = entry as? [String: Any], let content = o["content"] as? String, let id = (o["id"] as? NSNumber).flatMap(Tokenizer.tokenId) else {
                 throw FormatError(file: path, "field 'added_tokens' entries need 'content' and an integer 'id' in 0...\(Int32.max)")
             }
-            added.append(AddedTokens.Token(content: content, id: id, special: o["special"] as? Bool ?? false,
-                                           singleWord: o["single_word"] as? Bool ?? false, lstrip: o["lstrip"] as? Bool ?? false,
-                                           rstrip: o["rstrip"] as? Bool ?? false, scalars: Array(content.unicodeScalars)))
+            let special = o["special"] as? Bool ?? false, normalized = o["normalized"] as? Bool ?? !special
+            let pattern = normalized ? (normalizer?.apply(content) ?? content) : content
+            let token = AddedTokens.Token(content: content, id: id, special: special, singleWord: o["single_word"] as? Bool ?? false,
+                                          lstrip: o["lstrip"] as? Bool ?? false, rstrip: o["rstrip"] as? Bool ?? false,
+                                          scalars: Array(pattern.unicodeScalars))
+            if normalized { normalizedAdded.append(token) } else { added.append(token) }
         }
         addedTokens = AddedTokens(added)
+        normalizedAddedTokens = AddedTokens(normalizedAdded)
+        added += normalizedAdded
         (prefixIds, suffixIds) = try Tokenizer.template(json.object["post_processor"], file: path)
         var reverse: [Int32: String] = [:]
         for (t, id) in vocab { reverse[id] = t.text }
-        for t in added { reverse[t.id] = t.content }
+        // A normalized added token reads back in its normalized spelling, as `tokenizers`' id_to_token gives it.
+        for t in added { reverse[t.id] = String(String.UnicodeScalarView(t.scalars)) }
         tokenOfId = reverse
         specialIds = Set(added.filter(\.special).map(\.id))
     }
@@ -104,7 +111,7 @@ public final class Tokenizer {
 
     private init(sharing t: Tokenizer) {
         path = t.path; model = t.model.copyWithEmptyCache(); normalizer = t.normalizer; preTokenizer = t.preTokenizer
-        decoder = t.decoder; addedTokens = t.addedTokens; prefixIds = t.prefixIds; suffixIds = t.suffixIds
+        decoder = t.decoder; addedTokens = t.addedTokens; normalizedAddedTokens = t.normalizedAddedTokens; prefixIds = t.prefixIds; suffixIds = t.suffixIds
         tokenOfId = t.tokenOfId; specialIds = t.specialIds
     }
 
@@ -112,7 +119,9 @@ public final class Tokenizer {
     public var vocabularySize: Int { (tokenOfId.keys.max().map { Int($0) + 1 }) ?? 0 }
 
     /// The id of a token string, if any.
-    public func id(of token: String) -> Int32? { model.vocab[Literal(token)] ?? addedTokens.tokens.first { Literal($0.content) == Literal(token) }?.id }
+    public func id(of token: String) -> Int32? {
+        model.vocab[Literal(token)] ?? (addedTokens.tokens + normalizedAddedTokens.tokens).first { Literal($0.content) == Literal(token) }?.id
+    }
 
     /// The token string of an id, if any.
     public func token(of id: Int32) -> String? { tokenOfId[id] }
@@ -121,15 +130,20 @@ public final class Tokenizer {
     public func encode(_ text: String, addSpecialTokens: Bool = true) -> [Int32] {
         var ids: [Int32] = []
         var isFirst = true
-        for segment in splitOnAddedTokens(text) {
+        for segment in addedTokens.split(text) {
             switch segment {
-            case .added(let id): ids.append(id)
-            case .text(let s):
-                let normalized = normalizer?.apply(s) ?? s
-                let pieces = preTokenizer?.apply(normalized, isFirst: isFirst) ?? [normalized]
-                for p in pieces where !p.isEmpty { ids.append(contentsOf: model.encode(p)) }
+            case .added(let id): ids.append(id); isFirst = false
+            case .text(let raw):
+                for inner in normalizedAddedTokens.split(normalizer?.apply(raw) ?? raw) {
+                    switch inner {
+                    case .added(let id): ids.append(id)
+                    case .text(let s):
+                        let pieces = preTokenizer?.apply(s, isFirst: isFirst) ?? [s]
+                        for p in pieces where !p.isEmpty { ids.append(contentsOf: model.encode(p)) }
+                    }
+                    isFirst = false
+                }
             }
-            isFirst = false
         }
         return addSpecialTokens ? prefixIds + ids + suffixIds : ids
     }
@@ -143,9 +157,6 @@ public final class Tokenizer {
         guard let decoder else { return tokens.joined(separator: " ") }
         return decoder.apply(tokens).joined()
     }
-
-    /// Splits raw text around added tokens.
-    func splitOnAddedTokens(_ text: String) -> [AddedTokens.Segment] { addedTokens.split(text) }
 
     /// The ids a `TemplateProcessing` post-processor puts around a single sequence (none for others).
     static func template(_ json: Any?, file: String) throws -> ([Int32], [Int32]) {

@@ -5,6 +5,8 @@ import Foundation
 struct BlockActivations {
     var input: Tensor, afterAttention: Tensor
     var attentionNormed: Tensor?, q: Tensor?, k: Tensor?, v: Tensor?, context: Tensor?
+    /// Queries and keys before their per-head norms (families with `q_norm` / `k_norm`).
+    var rawQuery: Tensor?, rawKey: Tensor?
     var mlpNormed: Tensor?, gate: Tensor?, up: Tensor?, activation: Tensor?
 }
 
@@ -28,7 +30,6 @@ extension LanguageModel {
         guard batch > 0, tokens.count % batch == 0 else { throw TensorError("train: \(tokens.count) tokens do not split into \(batch) equal sequences") }
         let seq = tokens.count / batch
         guard seq >= 2 else { throw TensorError("train: sequences need at least 2 tokens, got \(seq)") }
-        try checkWindow(seq)
         var x = try embed(tokens)
         let rope = ropeTables(length: seq)
         let activations = Double(activationBytes(tokens: tokens.count))
@@ -122,8 +123,11 @@ extension LanguageModel {
         var acts = BlockActivations(input: x, afterAttention: x)
         if let a = block.attention {
             let h = LayerKernels.rmsNorm(x, block.inputNorm, eps: config.rmsNormEps)
-            let (q, k, v) = try queryKeyValue(a, h, seq: seq, rope: rope)
-            let context = LayerKernels.causalAttention(q: q, k: k, v: v, kvOfQuery: a.kvOfQuery, batch: batch, seq: seq, headDim: a.headDim)
+            let (q, k, v) = try queryKeyValue(a, h, seq: seq, rope: rope) { rawQ, rawK in
+                if a.qNorm != nil || a.kNorm != nil { acts.rawQuery = rawQ; acts.rawKey = rawK }
+            }
+            let context = LayerKernels.causalAttention(q: q, k: k, v: v, kvOfQuery: a.kvOfQuery, batch: batch, seq: seq, headDim: a.headDim,
+                                                       window: block.window)
             x = try x.binary(.add, try LayerKernels.linear(context, a.o, a.oBias))
             acts.attentionNormed = h; acts.q = q; acts.k = k; acts.v = v; acts.context = context
         }
@@ -165,15 +169,26 @@ extension LanguageModel {
         if let a = block.attention, let h = acts.attentionNormed, let q = acts.q, let k = acts.k, let v = acts.v, let context = acts.context {
             let dContext = try BackwardKernels.linear(context, a.o, a.oBias, dy: dx, grads: grads)
             let (dq, dk, dv) = BackwardKernels.causalAttention(q: q, k: k, v: v, kvOfQuery: a.kvOfQuery, batch: batch, seq: seq,
-                                                               headDim: a.headDim, dContext: dContext)
+                                                               headDim: a.headDim, window: block.window, dContext: dContext)
             rope.apply(dq, sequenceLength: seq, heads: a.queryHeads, inverse: true)
             rope.apply(dk, sequenceLength: seq, heads: a.kvHeads, inverse: true)
-            let dh = try BackwardKernels.linear(h, a.q, a.qBias, dy: dq, grads: grads)
-            _ = try BackwardKernels.linear(h, a.k, a.kBias, dy: dk, grads: grads, addingInto: dh)
+            var dq2 = dq, dk2 = dk
+            if let norm = a.qNorm, let raw = acts.rawQuery { dq2 = try perHeadNormBackward(raw, norm, headDim: a.headDim, dy: dq, grads: grads) }
+            if let norm = a.kNorm, let raw = acts.rawKey { dk2 = try perHeadNormBackward(raw, norm, headDim: a.headDim, dy: dk, grads: grads) }
+            let dh = try BackwardKernels.linear(h, a.q, a.qBias, dy: dq2, grads: grads)
+            _ = try BackwardKernels.linear(h, a.k, a.kBias, dy: dk2, grads: grads, addingInto: dh)
             _ = try BackwardKernels.linear(h, a.v, a.vBias, dy: dv, grads: grads, addingInto: dh)
             dx = try dx.binary(.add, try BackwardKernels.rmsNorm(acts.input, block.inputNorm, eps: config.rmsNormEps, dy: dh, grads: grads))
         }
         return dx
+    }
+
+    /// The backward pass of `perHeadNorm` on `x` (`[rows, heads*headDim]`): accumulates the norm weight's gradient,
+    /// returns the gradient of `x`.
+    private func perHeadNormBackward(_ x: Tensor, _ weight: Tensor, headDim: Int, dy: Tensor, grads: Gradients) throws -> Tensor {
+        let rows = x.shape[0], width = x.shape[1], heads = [rows * width / headDim, headDim]
+        return try BackwardKernels.rmsNorm(x.contiguous().reshape(heads), weight, eps: config.rmsNormEps,
+                                           dy: dy.contiguous().reshape(heads), grads: grads).reshape([rows, width])
     }
 
     /// The MLP's backward pass for its input rows `x` (before the norm; `h` after it) and the recorded gate, up and

@@ -74,10 +74,10 @@ enum BackwardKernels {
         return (dg, du)
     }
 
-    /// Causal GQA attention backward. Recomputes the probabilities from `q`, `k` (RoPE applied), returns
+    /// Causal GQA attention backward (within a sliding `window` when given). Recomputes the probabilities from `q`, `k` (RoPE applied), returns
     /// (dq, dk, dv) for `dContext`. Work is split by (batch, KV head) so each worker owns its dk/dv slices.
     static func causalAttention(q: Tensor, k: Tensor, v: Tensor, kvOfQuery: [Int], batch: Int, seq: Int, headDim hd: Int,
-                                dContext: Tensor) -> (Tensor, Tensor, Tensor) {
+                                window: Int? = nil, dContext: Tensor) -> (Tensor, Tensor, Tensor) {
         let nq = kvOfQuery.count, nkv = k.shape[1] / hd
         let dq = Tensor(shape: q.shape, repeating: 0), dk = Tensor(shape: k.shape, repeating: 0), dv = Tensor(shape: v.shape, repeating: 0)
         let scale = Float(1 / Double(hd).squareRoot())
@@ -100,7 +100,10 @@ enum BackwardKernels {
                         let dctx = GemmOperand(pointer: dContext.data + rowOff, transposed: false, leadingDimension: nq * hd)
                         // P = softmax(scale q kᵀ) with the causal mask; dP = dctx vᵀ; dv += Pᵀ dctx.
                         sgemm(qt, khT, p, m: rows, n: keys, k: hd, ldc: keys, alpha: scale)
-                        for r in 0..<rows { Tensor.causalSoftmaxRow(p + r * keys, length: first + r + 1, total: keys) }
+                        for r in 0..<rows {
+                            Tensor.causalSoftmaxRow(p + r * keys, length: first + r + 1, total: keys,
+                                                    from: LayerKernels.firstKey(first + r, window: window))
+                        }
                         sgemm(dctx, vhT, dp, m: rows, n: keys, k: hd, ldc: keys)
                         sgemm(GemmOperand(pointer: p, transposed: true, leadingDimension: keys), dctx,
                               dv.data + kvOff, m: keys, n: hd, k: rows, ldc: nkv * hd, beta: 1)

@@ -33,6 +33,7 @@ extension LanguageModel {
                 for (n, t) in [("q_proj", a.qBias), ("k_proj", a.kBias), ("v_proj", a.vBias), ("o_proj", a.oBias)] {
                     if let t { out.append((p + "self_attn.\(n).bias", .vector(t))) }
                 }
+                for (n, t) in [("q_norm", a.qNorm), ("k_norm", a.kNorm)] { if let t { out.append((p + "self_attn.\(n).weight", .vector(t))) } }
             }
             out.append((p + "post_attention_layernorm.weight", .vector(b.postAttentionNorm)))
             if let m = b.mlp {

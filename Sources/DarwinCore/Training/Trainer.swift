@@ -103,7 +103,8 @@ extension LanguageModel {
                 let copy = AttentionWeights(q: master(a.q, s + "q_proj.weight"), k: master(a.k, s + "k_proj.weight"), v: master(a.v, s + "v_proj.weight"),
                                             o: master(a.o, s + "o_proj.weight"), qBias: master(a.qBias, s + "q_proj.bias"),
                                             kBias: master(a.kBias, s + "k_proj.bias"), vBias: master(a.vBias, s + "v_proj.bias"),
-                                            oBias: master(a.oBias, s + "o_proj.bias"), kvOfQuery: a.kvOfQuery, headDim: a.headDim)
+                                            oBias: master(a.oBias, s + "o_proj.bias"), qNorm: master(a.qNorm, s + "q_norm.weight"),
+                                            kNorm: master(a.kNorm, s + "k_norm.weight"), kvOfQuery: a.kvOfQuery, headDim: a.headDim)
                 copy.denseHeads = a.denseHeads
                 b.attention = copy
             }
@@ -123,6 +124,7 @@ extension TransformerBlock {
     /// The block's float32 parameter tensors (16-bit weights left out: they are not trained).
     var floatParameters: [Tensor] {
         let weights = (attention?.weights ?? []) + (mlp?.weights ?? [])
-        return [inputNorm, postAttentionNorm] + weights.filter { $0.half == nil }.map(\.tensor) + (attention?.biases ?? []) + (mlp?.biases ?? [])
+        return [inputNorm, postAttentionNorm] + weights.filter { $0.half == nil }.map(\.tensor) + (attention?.biases ?? [])
+            + (attention?.norms ?? []) + (mlp?.biases ?? [])
     }
 }
