@@ -79,7 +79,7 @@ def main():
         opt.step()
 
     if a.serve:
-        serve({"forward": forward, "kl": kl, "train": step}, f"ready {name} threads={a.threads} tokens={tokens}")
+        serve({"forward": forward, "kl": kl, "train": step, "train_kept": step}, f"ready {name} threads={a.threads} tokens={tokens}")
         return
     fwd = median_seconds(forward, a.repeats)
     kl_s = median_seconds(kl, a.repeats)

@@ -82,12 +82,12 @@ class Server:
         self.proc.wait()
 
 
-def interleaved(bench, threads, pairs, gap, model_args=()):
+def interleaved(bench, threads, pairs, gap, model_args=(), operations=("forward", "kl", "train")):
     darwin = Server([bench, "serve", "--threads", str(threads), *model_args])
     torch = Server([sys.executable, os.path.join(HERE, "pytorch_bench.py"), "--threads", str(threads), "--serve", *model_args])
     print(f"darwinhost: {darwin.banner}\nPyTorch:    {torch.banner}")
     print(f"{'operation':12}{'darwinhost s':>14}{'PyTorch s':>12}{'speed ratio: median':>22}{'quartiles':>14}")
-    for operation in ["forward", "kl", "train"]:
+    for operation in operations:
         for server in (darwin, torch):  # warm-up calls
             server.seconds(operation)
         ratios, d_times, p_times = [], [], []
@@ -116,6 +116,7 @@ def main():
     ap.add_argument("--shape", help="a real shape (smollm2-360m, qwen2.5-0.5b, llama-3.2-1b) at 4 x 512 tokens, interleaved; "
                                     "its checkpoint comes from `darwin-bench scale --shape NAME` in --dir")
     ap.add_argument("--dir", default=os.path.join(tempfile.gettempdir(), "darwin-real-shapes"))
+    ap.add_argument("--ops", default="forward,kl,train", help="interleaved operations, comma-separated")
     a = ap.parse_args()
     bench = os.path.join(ROOT, ".build", "release", "darwin-bench")
     if not os.path.exists(bench):
@@ -124,10 +125,10 @@ def main():
         model = os.path.join(a.dir, a.shape)
         if not os.path.exists(os.path.join(model, "config.json")):
             run([bench, "scale", "--shape", a.shape, "--dir", a.dir])  # writes the random checkpoint (and measures it)
-        interleaved(bench, a.threads, max(a.interleave, 3), a.gap, ["--model", model, "--batch", "4", "--seq", "512"])
+        interleaved(bench, a.threads, max(a.interleave, 3), a.gap, ["--model", model, "--batch", "4", "--seq", "512"], a.ops.split(","))
         return
     if a.interleave > 0:
-        interleaved(bench, a.threads, a.interleave, a.gap)
+        interleaved(bench, a.threads, a.interleave, a.gap, operations=a.ops.split(","))
         return
     darwin, torch = [], []
     for r in range(a.rounds):

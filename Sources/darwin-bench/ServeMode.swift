@@ -3,7 +3,7 @@ import Dispatch
 import Foundation
 
 /// `darwin-bench serve`: the reference model's forward, KL and training step, one timed call per line read from
-/// stdin (`forward`, `kl`, `train`; `quit` ends), each answered with its seconds on stdout. `bench/side_by_side.py
+/// stdin (`forward`, `kl`, `train`, `train_kept`; `quit` ends), each answered with its seconds on stdout. `bench/side_by_side.py
 /// --interleave` drives it and the PyTorch companion's `--serve` call by call, so both sides see the same machine
 /// speed to within a second.
 /// With `model`, a checkpoint directory (a real shape from `darwin-bench scale`) is served instead, with its 16-bit
@@ -16,11 +16,23 @@ enum ServeMode {
         let tokens = (0..<(batch * seq)).map { _ in Int32(g.integer(0, model.config.vocabSize - 1)) }
         let sequences = (0..<batch).map { Array(tokens[($0 * seq)..<(($0 + 1) * seq)]) }
         let targets = try model.targets(sequences, topK: 64, batchSize: batch)
-        let trainer = Trainer(model: model.clone(), settings: OptimizerSettings())
+        // Trainers are made at their first step (one at a time: the other is dropped), so a real shape's two sets of
+        // masters and moments are never held together.
+        var trainer: (kept: Bool, trainer: Trainer)?
+        func step(keepingActivations kept: Bool) throws {
+            if trainer?.kept != kept {
+                trainer = nil
+                let made = Trainer(model: model.clone(), settings: OptimizerSettings())
+                if kept { made.recompute = false }
+                trainer = (kept, made)
+            }
+            try trainer!.trainer.step(tokens: tokens, batch: batch)
+        }
         let operations: [String: () throws -> Void] = [
             "forward": { _ = try model.forward(tokens: tokens, batch: batch) },
             "kl": { _ = try model.klDivergence(sequences, to: targets, batchSize: batch) },
-            "train": { try trainer.step(tokens: tokens, batch: batch) },
+            "train": { try step(keepingActivations: false) },  // as users get it: activations recomputed when large
+            "train_kept": { try step(keepingActivations: true) },  // every block's activations kept, as PyTorch does
         ]
         print("ready \(name) threads=\(Parallel.threads) tokens=\(batch * seq)")
         fflush(stdout)
@@ -28,7 +40,7 @@ enum ServeMode {
             let command = line.trimmingCharacters(in: .whitespaces)
             if command == "quit" { break }
             guard let operation = operations[command] else {
-                print("error: unknown command '\(command)'; expected forward, kl, train or quit")
+                print("error: unknown command '\(command)'; expected forward, kl, train, train_kept or quit")
                 fflush(stdout)
                 continue
             }

@@ -7,7 +7,7 @@ enum Fixtures {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Fixtures")
     static let families = ["llama_gqa_tied", "llama3_bias_bf16_sharded", "mistral_f16", "qwen2_tied", "qwen3_tied", "qwen3_bias_bf16_sharded",
-                           "mistral_window", "qwen2_window", "qwen3_window", "phi3_gqa", "phi3_window_bf16_sharded"]
+                           "mistral_window", "qwen2_window", "qwen3_window", "phi3_gqa", "phi3_window_bf16_sharded", "phi3_partial_rotary"]
     static func model(_ name: String) -> String { root.appendingPathComponent("models/\(name)").path }
     static func reference(_ name: String) throws -> SafeTensorsFile { try SafeTensorsFile(path: model(name) + "/reference.safetensors") }
     /// A fixture family's model, reference file and input ids (with batch size).

@@ -482,6 +482,6 @@ struct BenchmarkToolTests {
         guard lines.count == 4 else { return }
         #expect(lines[0].hasPrefix("ready ") && lines[0].contains("tokens=4096"))
         for i in [1, 3] { #expect((Double(lines[i]) ?? 0) > 0, "\(lines[i])") }
-        #expect(lines[2] == "error: unknown command 'bogus'; expected forward, kl, train or quit")
+        #expect(lines[2] == "error: unknown command 'bogus'; expected forward, kl, train, train_kept or quit")
     }
 }

@@ -77,6 +77,11 @@ FAMILIES = {
                         num_attention_heads=6, num_key_value_heads=6, tie_word_embeddings=False, rms_norm_eps=1e-5,
                         rope_theta=10000.0, sliding_window=6, pad_token_id=None, bos_token_id=1, eos_token_id=2),
                         dict(dtype=torch.bfloat16, shard="20KB")),
+    # Phi-3 with partial_rotary_factor (as Phi-4-mini): RoPE on the first 12 of each head's 16 dimensions.
+    "phi3_partial_rotary": (Phi3Config, dict(vocab_size=68, hidden_size=48, intermediate_size=40, num_hidden_layers=2,
+                        num_attention_heads=3, num_key_value_heads=1, tie_word_embeddings=True, rms_norm_eps=1e-5,
+                        rope_theta=10000.0, partial_rotary_factor=0.75, sliding_window=None, pad_token_id=None,
+                        bos_token_id=1, eos_token_id=2), dict(dtype=torch.float32)),
 }
 
 

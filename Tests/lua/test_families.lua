@@ -5,7 +5,7 @@ local search = require("search")
 local fixtures = (darwin.test_root or ".") .. "/Tests/Fixtures"
 
 local families = {"llama_gqa_tied", "llama3_bias_bf16_sharded", "mistral_f16", "qwen2_tied", "qwen3_tied", "qwen3_bias_bf16_sharded",
-                  "mistral_window", "qwen2_window", "qwen3_window", "phi3_gqa", "phi3_window_bf16_sharded"}
+                  "mistral_window", "qwen2_window", "qwen3_window", "phi3_gqa", "phi3_window_bf16_sharded", "phi3_partial_rotary"}
 for _, family in ipairs(families) do
   local model = darwin.load(fixtures .. "/models/" .. family)
   local ids, g = {}, darwin.generator(5)

@@ -12,6 +12,11 @@ public struct RopeSettings: Equatable {
     public var theta: Double
     /// Scaling applied to the frequencies.
     public var scaling: Scaling
+    /// The fraction of each head's dimensions that is rotated (`partial_rotary_factor`; the rest passes through).
+    public var partialRotaryFactor: Double = 1
+
+    /// Dimensions rotated in a head of `headDim` (transformers truncates the product).
+    public func rotaryDimensions(headDim: Int) -> Int { Int(Double(headDim) * partialRotaryFactor) }
 
     /// Inverse frequencies for rotary dimension `dim` (HF `inv_freq`), after scaling.
     public func inverseFrequencies(dim: Int) -> [Double] {
@@ -149,6 +154,10 @@ public struct ModelConfig {
             throw FormatError(file: json.file, "field 'num_attention_heads' (\(headCount)) must be a multiple of 'num_key_value_heads' (\(kvHeadCount))")
         }
         guard headDim % 2 == 0 else { throw FormatError(file: json.file, "field 'head_dim' must be even for rotary embeddings, found \(headDim)") }
+        let rotary = rope.rotaryDimensions(headDim: headDim)
+        guard rotary >= 2, rotary % 2 == 0 else {
+            throw FormatError(file: json.file, "field 'partial_rotary_factor' (\(rope.partialRotaryFactor)) rotates \(rotary) of the \(headDim) dimensions of a head; that must be an even number of at least 2")
+        }
     }
 
     /// Per-layer attention windows (see `layerWindows`).
@@ -186,19 +195,19 @@ public struct ModelConfig {
         let layout = try json.nested("rope_parameters")
         let partial = try layout.map { $0.has("partial_rotary_factor") } == true
             ? layout!.double("partial_rotary_factor") : json.double("partial_rotary_factor", 1)
-        guard partial == 1 else {
-            throw FormatError(file: json.file, "field 'partial_rotary_factor' is \(partial): rotary embeddings on part of each head are not implemented (supported: 1.0)")
+        guard partial > 0 && partial <= 1 else {
+            throw FormatError(file: json.file, "field 'partial_rotary_factor' must be in (0, 1], found \(partial)")
         }
-        guard let params else { return RopeSettings(theta: theta, scaling: .none) }
+        guard let params else { return RopeSettings(theta: theta, scaling: .none, partialRotaryFactor: partial) }
         let type = try params.has("rope_type") ? params.string("rope_type") : params.string("type", "default")
         switch type {
-        case "default": return RopeSettings(theta: theta, scaling: .none)
-        case "linear": return RopeSettings(theta: theta, scaling: .linear(factor: try params.double("factor")))
+        case "default": return RopeSettings(theta: theta, scaling: .none, partialRotaryFactor: partial)
+        case "linear": return RopeSettings(theta: theta, scaling: .linear(factor: try params.double("factor")), partialRotaryFactor: partial)
         case "llama3":
             return RopeSettings(theta: theta, scaling: .llama3(
                 factor: try params.double("factor"), lowFreqFactor: try params.double("low_freq_factor"),
                 highFreqFactor: try params.double("high_freq_factor"),
-                originalMaxPositions: try params.int("original_max_position_embeddings")))
+                originalMaxPositions: try params.int("original_max_position_embeddings")), partialRotaryFactor: partial)
         default:
             throw FormatError(file: json.file, "field '\(params.prefix)rope_type' is '\(type)'; supported: default, linear, llama3")
         }

@@ -1,16 +1,21 @@
 import Foundation
 
-/// Rotary embedding tables: `cos`/`sin` of `position * inv_freq` for positions `0..<length`, `[length, headDim/2]`.
+/// Rotary embedding tables: `cos`/`sin` of `position * inv_freq` for positions `0..<length`, `[length, rotary/2]`
+/// (`rotary`: the rotated dimensions of a head, all of them unless `partial_rotary_factor` says fewer).
 struct RopeTables {
     let length: Int
     let half: Int
+    /// Dimensions per head (the rotated ones first, then those passed through).
+    let headDim: Int
     let cos: [Float]
     let sin: [Float]
 
     init(settings: RopeSettings, headDim: Int, length: Int) {
         // As in transformers: inverse frequencies and angles in float32.
-        let inv = settings.inverseFrequencies(dim: headDim).map { Float($0) }
-        half = headDim / 2
+        let rotary = settings.rotaryDimensions(headDim: headDim)
+        let inv = settings.inverseFrequencies(dim: rotary).map { Float($0) }
+        half = rotary / 2
+        self.headDim = headDim
         self.length = length
         var c = [Float](repeating: 0, count: length * half), s = c
         for p in 0..<length {
@@ -25,10 +30,11 @@ struct RopeTables {
     }
 
     /// Rotates, in place, each head of `x` (`[batch*seq, heads*headDim]` rows, position = firstPosition + row % seq),
-    /// with the rotate-half convention of transformers' Llama. `inverse` rotates back (the backward pass).
+    /// with the rotate-half convention of transformers' Llama (on the first `2 * half` dimensions of each head).
+    /// `inverse` rotates back (the backward pass).
     func apply(_ x: Tensor, sequenceLength seq: Int, heads: Int, inverse: Bool = false, firstPosition: Int = 0) {
         let sign: Float = inverse ? -1 : 1
-        let p = x.data, width = heads * half * 2
+        let p = x.data, width = heads * headDim, headDim = headDim
         let rows = x.shape[0]
         cos.withUnsafeBufferPointer { cp in
             sin.withUnsafeBufferPointer { sp in
@@ -38,7 +44,7 @@ struct RopeTables {
                         let pos = firstPosition + r % seq
                         let cr = cb + pos * half, sr = sb + pos * half
                         for h in 0..<heads {
-                            let base = p + r * width + h * 2 * half
+                            let base = p + r * width + h * headDim
                             for i in 0..<half {
                                 let a = base[i], b = base[i + half], sn = sign * sr[i]
                                 base[i] = a * cr[i] - b * sn

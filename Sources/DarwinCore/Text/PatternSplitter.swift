@@ -33,16 +33,18 @@ struct RegexSplitter: PatternSplitter {
 
     init(pattern: String) throws {
         if let group = RegexSplitter.nestedRepetition(in: pattern) {
-            throw TensorError("tokenizer: pattern \(pattern) repeats a group that itself repeats (\(group)): matching can take exponential time on some text, so it is refused")
+            throw TensorError("tokenizer: pattern \(pattern) repeats a group that itself repeats or alternates (\(group)): matching can take exponential time on some text, so it is refused")
         }
         regex = try Regex(pattern).matchingSemantics(.unicodeScalar)
     }
 
     /// The first group that is repeated without bound (`*`, `+`, `{n,}`) while containing an unbounded repetition
-    /// itself, like `(a*)*`: the shape behind catastrophic backtracking. Real pre-tokenizer patterns have none.
+    /// or an alternation itself, like `(a*)*` or `(a|a)*`: the shapes behind catastrophic backtracking (the regex
+    /// engine has no step limit to stop it). Real pre-tokenizer patterns have none: their alternations are at the top
+    /// level or in groups that are not repeated.
     static func nestedRepetition(in pattern: String) -> String? {
         let chars = Array(pattern)
-        var stack: [(start: Int, repeats: Bool)] = []
+        var stack: [(start: Int, repeats: Bool, alternates: Bool)] = []
         var i = 0
         func unboundedQuantifier(at j: Int) -> Bool {
             guard j < chars.count else { return false }
@@ -58,11 +60,15 @@ struct RegexSplitter: PatternSplitter {
                 if i < chars.count && chars[i] == "^" { i += 1 }
                 if i < chars.count && chars[i] == "]" { i += 1 }
                 while i < chars.count && chars[i] != "]" { if chars[i] == "\\" { i += 1 }; i += 1 }
-            case "(": stack.append((i, false))
+            case "(": stack.append((i, false, false))
+            case "|": if !stack.isEmpty { stack[stack.count - 1].alternates = true }
             case ")":
                 if let group = stack.popLast() {
-                    if group.repeats && unboundedQuantifier(at: i + 1) { return String(chars[group.start...min(i + 1, chars.count - 1)]) }
+                    if group.repeats || group.alternates, unboundedQuantifier(at: i + 1) {
+                        return String(chars[group.start...min(i + 1, chars.count - 1)])
+                    }
                     if group.repeats || unboundedQuantifier(at: i + 1), !stack.isEmpty { stack[stack.count - 1].repeats = true }
+                    if group.alternates, !stack.isEmpty { stack[stack.count - 1].alternates = true }  // ((a|a)c)+ too
                 }
             default:
                 if unboundedQuantifier(at: i), !stack.isEmpty { stack[stack.count - 1].repeats = true }
