@@ -7,8 +7,14 @@ public enum StdlibLocator {
     /// A module every stdlib folder contains; its presence identifies the folder.
     static let markerModule = "pretty.lua"
 
+    /// The source checkout this binary was compiled from (known at compile time), whose `stdlib` is the last
+    /// resort: a binary built with `swift build --scratch-path DIR` lives outside the checkout.
+    static let sourceStdlib = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("stdlib").path
+
     /// The stdlib directory: `$DARWIN_PATH`, else a `stdlib` folder next to the executable or in one of its
-    /// parents (a source checkout running `.build/debug/darwinhost`), else `<prefix>/share/darwinhost/stdlib`.
+    /// parents (a source checkout running `.build/debug/darwinhost`), else `<prefix>/share/darwinhost/stdlib` (an
+    /// installed binary in `<prefix>/bin`), else the `stdlib` of the checkout it was compiled from.
     public static func locate(executable: String = CommandLine.arguments.first ?? "") -> String? {
         if let env = ProcessInfo.processInfo.environment[environmentVariable], !env.isEmpty { return env }
         let fm = FileManager.default
@@ -23,7 +29,7 @@ public enum StdlibLocator {
                 dir = dir.deletingLastPathComponent()
             }
         }
-        return nil
+        return fm.fileExists(atPath: sourceStdlib + "/" + markerModule) ? sourceStdlib : nil
     }
 
     /// Prepends the stdlib directories to `package.path` and records them as `darwin.stdlib`.

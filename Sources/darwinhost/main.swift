@@ -18,7 +18,11 @@ func main() -> Int32 {
         return 2
     }
     if options.showHelp { print(CommandLineOptions.usage); return 0 }
-    if options.showVersion { print("darwinhost \(darwinVersion) (Lua 5.4, OpenBLAS)"); return 0 }
+    if options.showVersion {
+        print("darwinhost \(darwinVersion) (Lua 5.4, OpenBLAS)")
+        print("stdlib: \(StdlibLocator.locate() ?? "not found (set \(StdlibLocator.environmentVariable))")")
+        return 0
+    }
     if let n = options.threads { Parallel.threads = n } else { Parallel.threads = Parallel.threads }
 
     let host: LuaHost

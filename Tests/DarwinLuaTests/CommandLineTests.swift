@@ -469,6 +469,37 @@ struct SharedModelComparisonTests {
     }
 }
 
+@Suite("installing")
+struct InstallTests {
+    /// scripts/install.sh puts the binary in PREFIX/bin and the modules in PREFIX/share/darwinhost/stdlib, where the
+    /// installed binary finds them; a binary outside any checkout or prefix (swift build --scratch-path) still finds
+    /// the modules of the checkout it was compiled from.
+    @Test("scripts/install.sh installs a darwinhost that finds its stdlib; a binary built elsewhere finds the checkout's")
+    func install() throws {
+        let prefix = FileManager.default.temporaryDirectory.appendingPathComponent("darwin-install-\(getpid())")
+        defer { try? FileManager.default.removeItem(at: prefix) }
+        let build = TestSupport.builtProduct("darwinhost").deletingLastPathComponent().path
+        let (ok, out, err) = try TestSupport.runShell("BUILD_DIR=\"$1\" exec \"$2\" \"$3\"",
+            arguments: [build, TestSupport.repoRoot.appendingPathComponent("scripts/install.sh").path, prefix.path])
+        #expect(ok, "\(err)")
+        let installedStdlib = prefix.appendingPathComponent("share/darwinhost/stdlib").path
+        #expect(out.contains("stdlib: \(installedStdlib)"), "\(out)")
+        let installed = prefix.appendingPathComponent("bin/darwinhost").path
+        let (ran, printed, _) = try TestSupport.runShell("exec \"$1\" -e 'require(\"evolution\"); print(darwin.stdlib)'",
+                                                          arguments: [installed], directory: FileManager.default.temporaryDirectory)
+        #expect(ran && printed.trimmingCharacters(in: .whitespacesAndNewlines) == installedStdlib, "\(printed)")
+        // Outside any checkout or prefix: the compiled-in checkout's stdlib.
+        let loose = FileManager.default.temporaryDirectory.appendingPathComponent("darwin-loose-\(getpid())")
+        defer { try? FileManager.default.removeItem(at: loose) }
+        try FileManager.default.createDirectory(at: loose, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: installed, toPath: loose.appendingPathComponent("darwinhost").path)
+        let (found, where_, _) = try TestSupport.runShell("exec \"$1\" -e 'require(\"evolution\"); print(darwin.stdlib)'",
+                                                           arguments: [loose.appendingPathComponent("darwinhost").path])
+        #expect(found && where_.trimmingCharacters(in: .whitespacesAndNewlines) == TestSupport.repoRoot.appendingPathComponent("stdlib").path,
+                "\(where_)")
+    }
+}
+
 @Suite("benchmark tools")
 struct BenchmarkToolTests {
     @Test("darwin-bench serve answers each timed call with seconds and a bad command with an error line")

@@ -53,7 +53,7 @@ extension LanguageModel {
     /// Runs `tokens` as the positions after those in `cache` (which it extends); returns the logits of the last one.
     public func decode(_ tokens: [Int32], cache: KVCache) throws -> [Float] {
         let n = tokens.count, start = cache.length
-        var x = try embed(tokens)
+        let x = try embed(tokens)
         let rope = ropeTables(length: start + n)
         for (i, block) in blocks.enumerated() {
             try Interrupt.check()
