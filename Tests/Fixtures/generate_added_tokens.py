@@ -29,14 +29,21 @@ TEXTS = [
     "<s><s> <tool>[END]xyz",
     "  \t<tool>\t [END] \n",
 ]
-out = os.path.join(ROOT, "tokenizers", "added_flags")
-os.makedirs(out, exist_ok=True)
-tok.save(os.path.join(out, "tokenizer.json"))
-cases = [{"text": t, "ids": tok.encode(t, add_special_tokens=False).ids,
-          "ids_with_special": tok.encode(t, add_special_tokens=True).ids,
-          "decoded": tok.decode(tok.encode(t, add_special_tokens=False).ids, skip_special_tokens=False)} for t in TEXTS]
-json.dump(cases, open(os.path.join(out, "cases.json"), "w"), ensure_ascii=False, indent=1)
-for c in cases: print(repr(c["text"]), c["ids"])
+
+
+def save_fixture(tok, name, texts):
+    """Writes tokenizers/NAME/tokenizer.json and cases.json (each text's ids, with special tokens, and decoding)."""
+    out = os.path.join(ROOT, "tokenizers", name)
+    os.makedirs(out, exist_ok=True)
+    tok.save(os.path.join(out, "tokenizer.json"))
+    cases = [{"text": t, "ids": tok.encode(t, add_special_tokens=False).ids,
+              "ids_with_special": tok.encode(t, add_special_tokens=True).ids,
+              "decoded": tok.decode(tok.encode(t, add_special_tokens=False).ids, skip_special_tokens=False)} for t in texts]
+    json.dump(cases, open(os.path.join(out, "cases.json"), "w"), ensure_ascii=False, indent=1)
+    for c in cases: print(repr(c["text"]), c["ids"])
+
+
+save_fixture(tok, "added_flags", TEXTS)
 
 # Canonically equivalent spellings are different text to `tokenizers` (no normalizer here): precomposed and
 # combining forms, Hangul syllables and jamo, OHM SIGN and OMEGA, a space before a combining mark.
@@ -56,11 +63,4 @@ tok.add_tokens([AddedToken("\u2581hello\u2581world", normalized=True), AddedToke
                 AddedToken("\u2581x", normalized=False), AddedToken("q\u2581q", normalized=True)])
 NORMALIZED = ["say hello world now", "hello world", "<raw> hello world<raw>", "a \u2581x b x", "hello  world",
               "q q and q\u2581q", "<raw>q q", "hello world hello world"]
-out = os.path.join(ROOT, "tokenizers", "added_normalized")
-os.makedirs(out, exist_ok=True)
-tok.save(os.path.join(out, "tokenizer.json"))
-cases = [{"text": t, "ids": tok.encode(t, add_special_tokens=False).ids,
-          "ids_with_special": tok.encode(t, add_special_tokens=True).ids,
-          "decoded": tok.decode(tok.encode(t, add_special_tokens=False).ids, skip_special_tokens=False)} for t in NORMALIZED]
-json.dump(cases, open(os.path.join(out, "cases.json"), "w"), ensure_ascii=False, indent=1)
-for c in cases: print(repr(c["text"]), c["ids"])
+save_fixture(tok, "added_normalized", NORMALIZED)
