@@ -27,14 +27,14 @@ public enum ModelLoader {
             let kvOfQuery = layout.kvOfQuery(layer: i)
             if !kvOfQuery.isEmpty {
                 let nq = kvOfQuery.count, nkv = (kvOfQuery.max() ?? -1) + 1
-                let (q, k, v) = config.fusedProjections
+                let qkv = config.fusedProjections
                     ? try split(weights.weight(p + "self_attn.qkv_proj.weight", shape: [(nq + 2 * nkv) * hd, h], keepHalf: keepHalf),
-                                [nq * hd, nkv * hd, nkv * hd]).triple
-                    : (try weights.weight(p + "self_attn.q_proj.weight", shape: [nq * hd, h], keepHalf: keepHalf),
-                       try weights.weight(p + "self_attn.k_proj.weight", shape: [nkv * hd, h], keepHalf: keepHalf),
-                       try weights.weight(p + "self_attn.v_proj.weight", shape: [nkv * hd, h], keepHalf: keepHalf))
+                                [nq * hd, nkv * hd, nkv * hd])
+                    : try [("q_proj", nq), ("k_proj", nkv), ("v_proj", nkv)].map { name, heads in
+                        try weights.weight(p + "self_attn.\(name).weight", shape: [heads * hd, h], keepHalf: keepHalf)
+                    }
                 attention = AttentionWeights(
-                    q: q, k: k, v: v,
+                    q: qkv[0], k: qkv[1], v: qkv[2],
                     o: try weights.weight(p + "self_attn.o_proj.weight", shape: [h, nq * hd], keepHalf: keepHalf),
                     qBias: try bias("self_attn.q_proj.bias", nq * hd, config.qkvBias),
                     kBias: try bias("self_attn.k_proj.bias", nkv * hd, config.qkvBias),
@@ -47,12 +47,11 @@ public enum ModelLoader {
             var mlp: MLPWeights? = nil
             let width = layout.mlpWidth(layer: i)
             if width > 0 {
-                let (gate, up) = config.fusedProjections
-                    ? try split(weights.weight(p + "mlp.gate_up_proj.weight", shape: [2 * width, h], keepHalf: keepHalf), [width, width]).pair
-                    : (try weights.weight(p + "mlp.gate_proj.weight", shape: [width, h], keepHalf: keepHalf),
-                       try weights.weight(p + "mlp.up_proj.weight", shape: [width, h], keepHalf: keepHalf))
+                let gateUp = config.fusedProjections
+                    ? try split(weights.weight(p + "mlp.gate_up_proj.weight", shape: [2 * width, h], keepHalf: keepHalf), [width, width])
+                    : try ["gate_proj", "up_proj"].map { try weights.weight(p + "mlp.\($0).weight", shape: [width, h], keepHalf: keepHalf) }
                 mlp = MLPWeights(
-                    gate: gate, up: up,
+                    gate: gateUp[0], up: gateUp[1],
                     down: try weights.weight(p + "mlp.down_proj.weight", shape: [h, width], keepHalf: keepHalf),
                     gateBias: try bias("mlp.gate_proj.bias", width, config.mlpBias),
                     upBias: try bias("mlp.up_proj.bias", width, config.mlpBias),
@@ -85,19 +84,12 @@ public enum ModelLoader {
     }
 
     /// The consecutive row blocks of `fused` with `rows` rows each (Phi-3's `qkv_proj` and `gate_up_proj`).
-    static func split(_ fused: Weight, _ rows: [Int]) throws -> Parts {
+    static func split(_ fused: Weight, _ rows: [Int]) throws -> [Weight] {
         var first = 0
-        return Parts(list: try rows.map { n in
+        return try rows.map { n in
             defer { first += n }
             return try fused.selecting(rows: Array(first..<(first + n)))
-        })
-    }
-
-    /// The parts of a split weight.
-    struct Parts {
-        let list: [Weight]
-        var pair: (Weight, Weight) { (list[0], list[1]) }
-        var triple: (Weight, Weight, Weight) { (list[0], list[1], list[2]) }
+        }
     }
 }
 

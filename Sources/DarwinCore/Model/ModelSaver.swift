@@ -92,22 +92,20 @@ public enum ModelSaver {
         let named = model.namedWeights
         guard model.config.fusedProjections else { return named.map { ($0.0, $0.1.shape, [$0.1]) } }
         let byName = Dictionary(named, uniquingKeysWith: { a, _ in a })
-        let joined: [(first: String, names: [String], fused: String)] = [
-            ("self_attn.q_proj.weight", ["q_proj", "k_proj", "v_proj"].map { "self_attn.\($0).weight" }, "self_attn.qkv_proj.weight"),
-            ("mlp.gate_proj.weight", ["gate_proj", "up_proj"].map { "mlp.\($0).weight" }, "mlp.gate_up_proj.weight"),
+        // Each joined tensor and its parts, in order; it is written where its first part stands.
+        let joined: [(fused: String, parts: [String])] = [
+            ("self_attn.qkv_proj.weight", ["q_proj", "k_proj", "v_proj"].map { "self_attn.\($0).weight" }),
+            ("mlp.gate_up_proj.weight", ["gate_proj", "up_proj"].map { "mlp.\($0).weight" }),
         ]
-        let joinedNames = Set(joined.flatMap(\.names))
         var out: [(name: String, shape: [Int], parts: [ModelParameter])] = []
         for (name, parameter) in named {
-            guard let prefix = name.range(of: "self_attn.").map({ String(name[..<$0.lowerBound]) })
-                    ?? name.range(of: "mlp.").map({ String(name[..<$0.lowerBound]) }),
-                  joinedNames.contains(String(name.dropFirst(prefix.count))) else {
+            if let group = joined.first(where: { name.hasSuffix("." + $0.parts[0]) }) {
+                let prefix = String(name.dropLast(group.parts[0].count))
+                let parts = group.parts.compactMap { byName[prefix + $0] }
+                out.append((prefix + group.fused, [parts.map { $0.shape[0] }.reduce(0, +), parameter.shape[1]], parts))
+            } else if !joined.contains(where: { $0.parts.dropFirst().contains { name.hasSuffix("." + $0) } }) {
                 out.append((name, parameter.shape, [parameter]))
-                continue
             }
-            guard let group = joined.first(where: { prefix + $0.first == name }) else { continue }  // joined with its first
-            let parts = group.names.compactMap { byName[prefix + $0] }
-            out.append((prefix + group.fused, [parts.map { $0.shape[0] }.reduce(0, +), parameter.shape[1]], parts))
         }
         return out
     }

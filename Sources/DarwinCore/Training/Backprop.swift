@@ -133,14 +133,20 @@ extension LanguageModel {
         }
         acts.afterAttention = x
         if let m = block.mlp, keepMLP {
-            let h = LayerKernels.rmsNorm(x, block.postAttentionNorm, eps: config.rmsNormEps)
-            let gate = try LayerKernels.linear(h, m.gate, m.gateBias), up = try LayerKernels.linear(h, m.up, m.upBias)
-            let act = gate.clone()
-            LayerKernels.swiglu(gate: act, up: up)
+            let (h, gate, up, act) = try mlpActivations(block, m, x)
             x = try x.binary(.add, try LayerKernels.linear(act, m.down, m.downBias))
             acts.mlpNormed = h; acts.gate = gate; acts.up = up; acts.activation = act
         }
         return acts
+    }
+
+    /// The MLP's activations for input rows `x` (before the norm): the normed input, gate, up and SwiGLU output.
+    private func mlpActivations(_ block: TransformerBlock, _ m: MLPWeights, _ x: Tensor) throws -> (Tensor, Tensor, Tensor, Tensor) {
+        let h = LayerKernels.rmsNorm(x, block.postAttentionNorm, eps: config.rmsNormEps)
+        let gate = try LayerKernels.linear(h, m.gate, m.gateBias), up = try LayerKernels.linear(h, m.up, m.upBias)
+        let act = gate.clone()
+        LayerKernels.swiglu(gate: act, up: up)
+        return (h, gate, up, act)
     }
 
     /// One block backward: gradient of the block input from the gradient of its output.
@@ -158,10 +164,7 @@ extension LanguageModel {
                 for first in stride(from: 0, to: rows, by: chunk) {
                     let n = min(chunk, rows - first)
                     let x = try acts.afterAttention.narrow(0, first, n), dy = try dx.narrow(0, first, n)
-                    let h = LayerKernels.rmsNorm(x, block.postAttentionNorm, eps: config.rmsNormEps)
-                    let gate = try LayerKernels.linear(h, m.gate, m.gateBias), up = try LayerKernels.linear(h, m.up, m.upBias)
-                    let act = gate.clone()
-                    LayerKernels.swiglu(gate: act, up: up)
+                    let (h, gate, up, act) = try mlpActivations(block, m, x)
                     try dy.binaryInPlace(.add, try mlpBackward(block, m, x, h, gate, up, act, dy: dy, grads: grads))
                 }
             }
