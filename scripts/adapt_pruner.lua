@@ -9,7 +9,7 @@ local json = require("json")
 local o = cli.parse({
   name = "scripts/adapt_pruner.lua",
   about = "Adapt-Pruner: adaptive layer-wise structured pruning, interleaved with training (Adapt-Accel).",
-  options = cli.with(cli.input_options, {
+  options = cli.with(cli.input_options, cli.with({
     {"output", "string", "adapt-out", "output directory (per-step checkpoint and state, log, pruned model)"},
     {"sparsity", "number", 0.3, "fraction of attention heads and of MLP neurons to remove"},
     {"attention_sparsity", "number", nil, "fraction of attention heads to remove (default: --sparsity)"},
@@ -28,7 +28,7 @@ local o = cli.parse({
     {"resume", "boolean", false, "continue an interrupted run from OUTPUT/state"},
     {"overwrite", "boolean", false, "start again over a run saved in OUTPUT/state"},
     {"threads", "integer", nil, "threads (default: all cores)"},
-  }),
+  }, cli.export_options)),
 }, arg)
 if o.threads then darwin.set_threads(o.threads) end
 -- The output directory is this run's: a second run on it stops here with the holder's pid.
@@ -57,8 +57,7 @@ local results = {
                   attention = adapt.counts(pruned, "attention"), mlp = adapt.counts(pruned, "mlp")},
   seconds = darwin.clock() - t0,
 }
-pruned:save(o.output .. "/model")
-pruned:save(o.output .. "/model-padded", {padded = true})
+pipeline.save(pruned, o.output, o.gguf, inputs.tokenizer)
 darwin.write_file(o.output .. "/results.json", json.encode(results))
 print(string.format("dense        %10d parameters  perplexity %.4f", results.dense.params, results.dense.perplexity))
 print(string.format("adapt-pruner %10d parameters  perplexity %.4f  KL %.4f", results.adapt_pruner.params, results.adapt_pruner.perplexity, results.adapt_pruner.kl))

@@ -12,9 +12,9 @@ local spec = {
   about = "Training-aware evolutionary structured pruning (DarwinLM) of a Llama/Mistral/Qwen2 checkpoint.\n" ..
     "Every piece of the search can be replaced: --mutation, --fitness, --selection, --finetune and --schedule take a\n" ..
     "module name or a .lua file (contracts: docs/search.md).",
-  options = cli.with(search.options, {
+  options = cli.with(search.options, cli.with({
     {"post_train_tokens", "integer", 16384, "post-training tokens for the final model (0 = none)"},
-  }),
+  }, cli.export_options)),
 }
 local o = cli.parse(spec, arg)
 o.pieces = pipeline.search_pieces(o)  -- user pieces are loaded and checked before anything else
@@ -54,8 +54,7 @@ for _, r in ipairs(log) do
 end
 if #curves[1].points > 0 then darwin.write_file(o.output .. "/fitness.svg", plot.svg({curves[1]}, {title = "Selection fitness over generations", xlabel = "generation", ylabel = "fitness of the winner"})) end
 darwin.write_file(o.output .. "/fitness.csv", plot.csv(curves))
-pruned:save(o.output .. "/model")                              -- per-block shapes, reloadable by darwinhost
-pruned:save(o.output .. "/model-padded", {padded = true})       -- dense shapes with zeros, loadable by transformers
+pipeline.save(pruned, o.output, o.gguf, result.inputs.tokenizer)
 darwin.write_file(o.output .. "/config.txt", genome.to_reference_text(best))
 darwin.write_file(o.output .. "/results.json", json.encode(results))
 for _, name in ipairs({"dense", "uniform", "searched"}) do

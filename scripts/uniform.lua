@@ -17,7 +17,7 @@ local o = cli.parse({
     {"eval_sequences", "integer", 8, "held-out sequences for perplexity"},
     {"batch_size", "integer", 4, "batch size"},
     {"output", "string", nil, "save the pruned model here: OUTPUT/model and, for transformers, OUTPUT/model-padded"},
-  }, cli.level_lists)),
+  }, cli.with(cli.level_lists, cli.export_options))),
 }, arg)
 local inputs = pipeline.inputs(o)
 local model, calib, eval = inputs.model, inputs.calibration, inputs.eval
@@ -31,7 +31,5 @@ pruned:apply(db, g)
 pipeline.post_train(pruned, inputs.tokens, o.post_train_tokens, {seqlen = o.seqlen, batch_size = o.batch_size, lr = o.lr, seed = 1})
 print(string.format("dense   %10d parameters  perplexity %.4f", model:parameters(), model:perplexity(eval)))
 print(string.format("uniform %10d parameters  perplexity %.4f  (%s)", pruned:parameters(), pruned:perplexity(eval), genome.format(g)))
-if o.output then
-  pruned:save(o.output .. "/model")                          -- per-block shapes, reloadable by darwinhost
-  pruned:save(o.output .. "/model-padded", {padded = true})  -- dense shapes with zeros, loadable by transformers
-end
+if o.output then pipeline.save(pruned, o.output, o.gguf, inputs.tokenizer)
+elseif o.gguf then error("--gguf needs --output", 0) end

@@ -30,6 +30,9 @@ cli.ranges = {
   fraction = {0, 1}, adapt_fraction = {0, 1}, amplitude = {0, 1}, adapt_amplitude = {0, 1},
 }
 
+--- Accepted values of string options, by name; checked like the ranges.
+cli.choices = {gguf = {"f32", "f16", "bf16", "q8_0"}}
+
 --- The help text for a spec.
 function cli.help(spec)
   local lines = {"usage: darwinhost " .. spec.name .. " [--option value ...]", "", spec.about or "", "", "options:"}
@@ -60,6 +63,11 @@ cli.input_options = {
   {"data", "string", nil, "calibration / training text (.txt, .jsonl, .npy, .bin, optionally .gz)", "required"},
   {"eval_data", "string", nil, "held-out evaluation data (default: --data)"},
   {"tokenizer", "string", nil, "tokenizer.json or its directory (default: --model)"},
+}
+
+--- What the pruning scripts write besides the darwinhost model: a GGUF file for llama.cpp.
+cli.export_options = {
+  {"gguf", "string", nil, "also write OUTPUT/model.gguf for llama.cpp, its matrices in this type: f32, f16, bf16 or q8_0"},
 }
 
 --- The options that set the database's levels explicitly (structures removed at each level), beside --levels.
@@ -125,6 +133,11 @@ function cli.parse(spec, args)
         error(string.format("%s: option --%s must be %s, got %s", spec.name, name:gsub("_", "-"),
           (range[2] and string.format("in %s..%s", range[1], range[2]) or string.format("at least %s", range[1])) .. (type(v) == "table" and " (each value)" or ""), raw), 0)
       end
+    end
+    local choices, allowed = cli.choices[name], false
+    for _, c in ipairs(choices or {}) do allowed = allowed or c == v end
+    if choices and not allowed then
+      error(string.format("%s: option --%s must be one of %s, got '%s'", spec.name, name:gsub("_", "-"), table.concat(choices, ", "), raw), 0)
     end
     values[name] = v
     i = i + 1

@@ -155,6 +155,19 @@ function pipeline.post_train(model, pool, tokens, o)
   return rows * o.seqlen
 end
 
+--- Saves a pruned model under `output`: `model` (per-block shapes, reloadable by darwinhost), `model-padded` (dense
+-- shapes with zeros, loadable by transformers) and, with `gguf` (a GGUF type name), `model.gguf` for llama.cpp with
+-- the tokenizer `tok` embedded. Prints what the GGUF export had to add for llama.cpp.
+function pipeline.save(model, output, gguf, tok)
+  model:save(output .. "/model")
+  model:save(output .. "/model-padded", {padded = true})
+  if gguf then
+    local report = model:save(output .. "/model.gguf", {format = "gguf", dtype = gguf, tokenizer = tok})
+    print(string.format("GGUF (%s, llama.cpp architecture '%s', %d parameters) in %s/model.gguf", gguf, report.architecture, report.parameters, output))
+    for _, note in ipairs(report.notes) do print("  " .. note) end
+  end
+end
+
 --- Tokens an evolutionary search spent on fine-tuning candidates, from its log (evolution.run's records).
 function pipeline.search_train_tokens(log, seqlen)
   local total = 0

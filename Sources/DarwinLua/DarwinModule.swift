@@ -22,6 +22,7 @@ enum DarwinModule {
         try TextModule.install(into: host, darwinTableIndex: table)
         try DatabaseModule.install(into: host, darwinTableIndex: table)
         try TrainingModule.install(into: host, darwinTableIndex: table)
+        try ProgressModule.install(into: host, darwinTableIndex: table)
         host.setGlobal("darwin")
     }
 

@@ -30,7 +30,7 @@ enum DatabaseModule {
             guard builder.relDamp >= 0 else { throw LuaError("option 'rel_damp' must be ≥ 0, got \(builder.relDamp)") }
             builder.maxNewBlocks = try options.integer("max_blocks", in: 0...Int(Int32.max))
             if !(try options.boolean("quiet") ?? false) {
-                builder.progress = { line in FileHandle.standardError.write(Data((line + "\n").utf8)) }
+                builder.progress = ProgressLine("database", total: Double(model.blocks.count), unit: "blocks")
             }
             c.push(object: try builder.build(model: model, calibration: calibration, path: path))
             return 1

@@ -189,4 +189,16 @@ public struct LuaCall {
         lua_createtable(L, Int32(integers.count), 0)
         for (k, v) in integers.enumerated() { lua_pushinteger(L, lua_Integer(v)); lua_rawseti(L, -2, lua_Integer(k + 1)) }
     }
+
+    /// Pushes a Lua array of strings.
+    public func push(strings: [String]) {
+        lua_createtable(L, Int32(strings.count), 0)
+        for (k, v) in strings.enumerated() { lua_pushstring(L, v); lua_rawseti(L, -2, lua_Integer(k + 1)) }
+    }
+
+    /// Pushes a table of named fields, each value pushed by its closure.
+    public func push(fields: [(String, () -> Void)]) {
+        lua_createtable(L, 0, Int32(fields.count))
+        for (key, pushValue) in fields { lua_pushstring(L, key); pushValue(); lua_rawset(L, -3) }
+    }
 }

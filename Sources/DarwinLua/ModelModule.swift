@@ -45,7 +45,20 @@ enum ModelModule {
         host.rawSetField(tableIndex: t, "random_model")
     }
 
-    static let evaluationOptions = ["batch_size"]
+    static let evaluationOptions = ["batch_size", "progress"]
+
+    /// Runs an evaluation of `sequences` with the options every evaluation takes (table at argument `i`): `batch_size`,
+    /// and `progress`, a label for a live progress line over the sequences.
+    static func evaluating<T>(_ c: LuaCall, _ model: LanguageModel, _ sequences: [[Int32]], optionsAt i: Int32, extra: [String] = [],
+                              _ body: (Int, LuaOptions) throws -> T) throws -> T {
+        let options = try LuaOptions(c, i, allowed: evaluationOptions + extra)
+        let batch = try options.integer("batch_size") ?? Defaults.batchSize
+        if let label = try options.string("progress") {
+            model.evaluationProgress = ProgressLine(label, total: Double(sequences.count), unit: "sequences")
+        }
+        defer { model.evaluationProgress?.finish(); model.evaluationProgress = nil }
+        return try body(batch, options)
+    }
 
     static let methods: [(String, LuaFunction)] = [
         ("forward", { c in
@@ -61,28 +74,25 @@ enum ModelModule {
             return 2
         }),
         ("perplexity", { c in
-            let model = try c.object(1, as: LanguageModel.self)
-            let batch = try LuaOptions(c, 3, allowed: evaluationOptions).integer("batch_size") ?? Defaults.batchSize
-            c.push(try model.perplexity(try c.tokenSequences(2), batchSize: batch)); return 1
+            let model = try c.object(1, as: LanguageModel.self), seqs = try c.tokenSequences(2)
+            c.push(try evaluating(c, model, seqs, optionsAt: 3) { batch, _ in try model.perplexity(seqs, batchSize: batch) }); return 1
         }),
         ("nll", { c in
-            let model = try c.object(1, as: LanguageModel.self)
-            let batch = try LuaOptions(c, 3, allowed: evaluationOptions).integer("batch_size") ?? Defaults.batchSize
-            let (sum, count) = try model.negativeLogLikelihood(try c.tokenSequences(2), batchSize: batch)
+            let model = try c.object(1, as: LanguageModel.self), seqs = try c.tokenSequences(2)
+            let (sum, count) = try evaluating(c, model, seqs, optionsAt: 3) { batch, _ in try model.negativeLogLikelihood(seqs, batchSize: batch) }
             c.push(sum); c.push(count); return 2
         }),
         ("targets", { c in
-            let model = try c.object(1, as: LanguageModel.self)
-            let options = try LuaOptions(c, 3, allowed: evaluationOptions + ["topk"])
-            c.push(object: try model.targets(try c.tokenSequences(2), topK: try options.integer("topk"),
-                                             batchSize: try options.integer("batch_size") ?? Defaults.batchSize))
+            let model = try c.object(1, as: LanguageModel.self), seqs = try c.tokenSequences(2)
+            c.push(object: try evaluating(c, model, seqs, optionsAt: 3, extra: ["topk"]) { batch, options in
+                try model.targets(seqs, topK: try options.integer("topk"), batchSize: batch)
+            })
             return 1
         }),
         ("kl", { c in
-            let model = try c.object(1, as: LanguageModel.self)
+            let model = try c.object(1, as: LanguageModel.self), seqs = try c.tokenSequences(2)
             let target = try c.object(3, as: TargetDistribution.self)
-            let batch = try LuaOptions(c, 4, allowed: evaluationOptions).integer("batch_size") ?? Defaults.batchSize
-            c.push(try model.klDivergence(try c.tokenSequences(2), to: target, batchSize: batch)); return 1
+            c.push(try evaluating(c, model, seqs, optionsAt: 4) { batch, _ in try model.klDivergence(seqs, to: target, batchSize: batch) }); return 1
         }),
         ("parameters", { c in c.push(try c.object(1, as: LanguageModel.self).parameterCount); return 1 }),
         ("generate", GenerationMethods.generate),

@@ -1,3 +1,4 @@
+import Foundation
 import CLua
 import CLuaGlue
 import DarwinCore
@@ -101,13 +102,40 @@ enum TrainingModule {
 
     /// `model:save(dir [, {dtype = "float32" | "bfloat16", padded = false}])`; `padded` writes a pruned model in
     /// the dense shapes with zeros for removed structures (loadable by `transformers`, same logits).
+    /// `model:save(file, {format = "gguf", dtype = "f32" | "f16" | "bf16" | "q8_0", tokenizer = tok})` writes one
+    /// GGUF file for llama.cpp, per-block shapes kept, and returns `{architecture, notes, parameters}`.
     static let save: LuaFunction = { c in
         var model = try c.object(1, as: LanguageModel.self)
-        let options = try LuaOptions(c, 3, allowed: ["dtype", "padded"])
+        let options = try LuaOptions(c, 3, allowed: ["dtype", "padded", "format", "tokenizer"])
+        let format = try options.string("format") ?? "safetensors"
+        if format == "gguf" { return try saveGGUF(c, model, options) }
+        guard format == "safetensors" else { throw LuaError("option 'format' must be 'safetensors' or 'gguf', got '\(format)'") }
         if try options.boolean("padded") ?? false { model = try model.zeroPadded() }
         let dtype = try options.string("dtype") ?? "float32"
         guard dtype == "float32" || dtype == "bfloat16" else { throw LuaError("option 'dtype' must be 'float32' or 'bfloat16', got '\(dtype)'") }
         try ModelSaver.save(model, to: try c.string(2), precision: dtype == "float32" ? .f32 : .bf16)
         return 0
+    }
+
+    /// The GGUF branch of `model:save`: the tokenizer is the option's, else the one beside the loaded checkpoint.
+    static func saveGGUF(_ c: LuaCall, _ model: LanguageModel, _ options: LuaOptions) throws -> Int32 {
+        let names = GGMLType.allCases.map(\.name)
+        let dtype = try options.string("dtype") ?? "f32"
+        guard let type = GGMLType.allCases.first(where: { $0.name == dtype }) else {
+            throw LuaError("option 'dtype' must be one of \(names.joined(separator: ", ")) for GGUF, got '\(dtype)'")
+        }
+        if try options.boolean("padded") == true { throw LuaError("option 'padded' does not apply to GGUF, which keeps per-block shapes") }
+        let tokenizer: Tokenizer
+        if let given = try options.object("tokenizer", as: Tokenizer.self, named: "darwin.Tokenizer") {
+            tokenizer = given
+        } else if let source = model.source, FileManager.default.fileExists(atPath: source + "/tokenizer.json") {
+            tokenizer = try Tokenizer(path: source + "/tokenizer.json")
+        } else {
+            throw LuaError("GGUF embeds the tokenizer: pass {tokenizer = darwin.tokenizer(path)}; the model has no tokenizer.json beside its checkpoint")
+        }
+        let report = try GGUFExport.save(model, tokenizer: tokenizer, to: try c.string(2), type: type)
+        c.push(fields: [("architecture", { c.push(report.architecture) }), ("notes", { c.push(strings: report.notes) }),
+                        ("parameters", { c.push(report.writtenParameters) })])
+        return 1
     }
 }

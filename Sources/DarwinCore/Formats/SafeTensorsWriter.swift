@@ -6,6 +6,8 @@ public enum SafeTensorsWriter {
     public enum Precision {
         case f32, bf16, f16
         /// The safetensors dtype name.
+        /// The same encoding as a ggml element type.
+        var elementType: GGMLType { self == .f32 ? .f32 : self == .bf16 ? .bf16 : .f16 }
         var dtypeName: String { self == .f32 ? "F32" : self == .bf16 ? "BF16" : "F16" }
         /// The `torch_dtype` name a config records.
         var torchName: String { self == .f32 ? "float32" : self == .bf16 ? "bfloat16" : "float16" }
@@ -19,7 +21,7 @@ public enum SafeTensorsWriter {
         out.append(layout.header)
         for (_, t) in tensors {
             let c = t.contiguous()
-            append(UnsafeBufferPointer(start: c.data, count: c.count), precision: precision, to: &out)
+            precision.elementType.encode(UnsafeBufferPointer(start: c.data, count: c.count), into: &out)
         }
         try AtomicFile.write(out, to: path)
     }
@@ -29,32 +31,9 @@ public enum SafeTensorsWriter {
     public static func stream(_ entries: [(String, [Int])], to path: String, metadata: [String: String] = [:], precision: Precision,
                               fill: (Int, UnsafeMutableBufferPointer<Float>) -> Void) throws {
         let layout = try header(entries, metadata: metadata, precision: precision)
-        let temp = path + ".tmp-\(getpid())"
-        guard FileManager.default.createFile(atPath: temp, contents: nil), let handle = FileHandle(forWritingAtPath: temp) else {
-            throw FormatError(file: path, "cannot create a temporary file beside it")
-        }
-        do {
+        try AtomicFile.stream(to: path) { handle in
             try handle.write(contentsOf: layout.header)
-            let chunkSize = 1 << 20
-            let chunk = UnsafeMutableBufferPointer<Float>.allocate(capacity: chunkSize)
-            defer { chunk.deallocate() }
-            for (index, entry) in entries.enumerated() {
-                var left = Shape.count(entry.1)
-                while left > 0 {
-                    let part = UnsafeMutableBufferPointer(rebasing: chunk[0..<min(left, chunkSize)])
-                    fill(index, part)
-                    var out = Data(capacity: part.count * 4)
-                    append(UnsafeBufferPointer(part), precision: precision, to: &out)
-                    try handle.write(contentsOf: out)
-                    left -= part.count
-                }
-            }
-            try handle.close()
-            guard rename(temp, path) == 0 else { throw FormatError(file: path, "cannot rename temporary file into place (errno \(errno))") }
-        } catch {
-            try? handle.close()
-            try? FileManager.default.removeItem(atPath: temp)
-            throw error as? FormatError ?? FormatError(file: path, "cannot write: \(error.localizedDescription)")
+            try TensorStream.write(entries.map { (Shape.count($0.1), precision.elementType) }, to: handle, alignment: 1, fill: fill)
         }
     }
 
@@ -76,21 +55,6 @@ public enum SafeTensorsWriter {
         out.append(json)
         return (out, offset)
     }
-
-    /// Appends `values` to `out` in the storage precision (little-endian).
-    private static func append(_ values: UnsafeBufferPointer<Float>, precision: Precision, to out: inout Data) {
-        switch precision {
-        case .f32: out.append(values)
-        case .bf16, .f16:
-            var half = [UInt16](repeating: 0, count: values.count)
-            if precision == .bf16 {
-                for i in values.indices { half[i] = HalfPrecision.floatToBF16(values[i]).littleEndian }
-            } else {
-                for i in values.indices { half[i] = Float16(values[i]).bitPattern.littleEndian }
-            }
-            half.withUnsafeBufferPointer { out.append($0) }
-        }
-    }
 }
 
 /// Atomic file replacement: write a temporary sibling, flush, rename over the target.
@@ -106,6 +70,24 @@ public enum AtomicFile {
             }
         } catch {
             try? FileManager.default.removeItem(at: temp)
+            throw error as? FormatError ?? FormatError(file: path, "cannot write: \(error.localizedDescription)")
+        }
+    }
+
+    /// Runs `body` on a temporary file beside `path`, for files written piece by piece, and renames it into place;
+    /// removes it on failure.
+    public static func stream(to path: String, _ body: (FileHandle) throws -> Void) throws {
+        let temp = path + ".tmp-\(getpid())"
+        guard FileManager.default.createFile(atPath: temp, contents: nil), let handle = FileHandle(forWritingAtPath: temp) else {
+            throw FormatError(file: path, "cannot create a temporary file beside it")
+        }
+        do {
+            try body(handle)
+            try handle.close()
+            guard rename(temp, path) == 0 else { throw FormatError(file: path, "cannot rename temporary file into place (errno \(errno))") }
+        } catch {
+            try? handle.close()
+            try? FileManager.default.removeItem(atPath: temp)
             throw error as? FormatError ?? FormatError(file: path, "cannot write: \(error.localizedDescription)")
         }
     }

@@ -160,6 +160,7 @@ extension LanguageModel {
             let last = try hidden(tokens: Array(sequences[first..<(first + batch)].joined()), batch: batch, keepHiddenStates: false).last
             try body(LayerKernels.rmsNorm(last, finalNorm, eps: config.rmsNormEps), batch, seq, first)
             first += batch
+            evaluationProgress?.update(Double(first))
         }
     }
 

@@ -149,6 +149,8 @@ public final class LanguageModel {
         embedding.count + blocks.map(\.parameterCount).reduce(0, +) + finalNorm.count + (tiedEmbeddings ? 0 : lmHead.count)
     }
 
+    /// Shows the progress of the evaluations (perplexity, targets, KL) run while it is set, in sequences.
+    public var evaluationProgress: ProgressLine?
     /// RoPE cos/sin tables, cached per length.
     var ropeCache: RopeTables?
     /// The dense model's fingerprint, kept once computed (and carried by clones).

@@ -10,8 +10,8 @@ public struct DatabaseBuilder {
     public var relDamp = 0.01
     /// Stop after this many newly built blocks (for tests of resumption); nil builds everything.
     public var maxNewBlocks: Int?
-    /// Receives progress lines.
-    public var progress: ((String) -> Void)?
+    /// Shows the build's progress in blocks (nil: quiet).
+    public var progress: ProgressLine?
 
     /// Default levels for `model`: `steps` equal steps per kind.
     public init(model: LanguageModel, steps: Int = 10) {
@@ -42,10 +42,12 @@ public struct DatabaseBuilder {
             try checkResumable(existing.manifest, manifest, path: path)
             manifest.blocks = existing.manifest.blocks
             if manifest.blocks.count >= model.blocks.count {
-                progress?("database: complete in \(path) (\(model.blocks.count) blocks), reused")
+                progress?.message("database: complete in \(path) (\(model.blocks.count) blocks), reused")
             } else if !manifest.blocks.isEmpty {
-                progress?("database: resuming at block \(manifest.blocks.count + 1) of \(model.blocks.count)")
+                progress?.message("database: resuming at block \(manifest.blocks.count + 1) of \(model.blocks.count)")
             }
+            progress?.baseline = Double(min(manifest.blocks.count, model.blocks.count))
+            progress?.update(progress?.baseline ?? 0)
         }
         var x = try model.embed(Array(calibration.joined()))
         let rope = model.ropeTables(length: seq)
@@ -71,8 +73,10 @@ public struct DatabaseBuilder {
             manifest.blocks.append(.init(index: i, attention: attention, mlp: mlp, seconds: Date().timeIntervalSince(start)))
             try AtomicFile.write(try JSONEncoder.pretty.encode(manifest), to: path + "/" + PruningDatabase.manifestName)
             built += 1
-            progress?("database: block \(i + 1)/\(model.blocks.count) pruned in \(String(format: "%.1f", Date().timeIntervalSince(start))) s")
+            progress?.message("database: block \(i + 1)/\(model.blocks.count) pruned in \(String(format: "%.1f", Date().timeIntervalSince(start))) s")
+            progress?.update(Double(i + 1))
         }
+        progress?.finish()
         return PruningDatabase(path: path, manifest: manifest)
     }
 
@@ -100,7 +104,7 @@ public struct DatabaseBuilder {
 
     private func pruneMLP(_ m: MLPWeights, _ h: Tensor, block: Int, path: String, precision: SafeTensorsWriter.Precision) throws -> [DatabaseManifest.Entry] {
         let (snapshots, _) = try StructuredOBS.prune(weight: m.down.floatValues(), hessian: h, groupSize: 1, levels: mlpLevels, relDamp: relDamp) { done, total in
-            if done % max(1, total / 4) == 0 { progress?("database: block \(block + 1) mlp: \(done)/\(total) neurons removed") }
+            progress?.update(Double(block) + Double(done) / Double(max(total, 1)), note: "block \(block + 1): \(done)/\(total) neurons removed")
         }
         return try snapshots.enumerated().map { level, s in
             let params = m.parameterCount(keepingNeurons: s.kept.count)

@@ -41,6 +41,9 @@ final class BPEModel {
         fuseUnknown = m.fuseUnknown; ignoreMerges = m.ignoreMerges; byteTokenIds = m.byteTokenIds
     }
 
+    /// The mergeable pairs of ids, by rank (highest priority first).
+    var rankedMerges: [(Int32, Int32)] { merges.sorted { $0.value.rank < $1.value.rank }.map { ($0.key.a, $0.key.b) } }
+
     /// The same model with a separate (empty) word cache, safe to use from another thread.
     func copyWithEmptyCache() -> BPEModel { BPEModel(copying: self) }
 

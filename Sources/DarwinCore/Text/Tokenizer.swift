@@ -16,7 +16,7 @@ public final class Tokenizer {
     /// Ids placed before / after a single sequence by the post-processor when special tokens are added.
     let prefixIds: [Int32], suffixIds: [Int32]
     private let tokenOfId: [Int32: String]
-    private let specialIds: Set<Int32>
+    let specialIds: Set<Int32>
 
     /// Loads `path` (a `tokenizer.json`, or a directory containing one).
     public init(path given: String) throws {
