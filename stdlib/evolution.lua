@@ -93,7 +93,10 @@ function evolution.run(o)
       if not seen[genome.key(child)] and o.db:params(child) <= state.budget then offspring[#offspring + 1] = child end
       seen[genome.key(child)] = true
     end
+    -- A live line over the generation's candidate evaluations (the stock selection steps it; see selection.lua).
+    ctx.progress = not o.quiet and darwin.progress(string.format("generation %d", generation), evolution.evaluations(ctx.schedule, #offspring, ctx.parent ~= nil), {unit = "candidates"}) or nil
     local best, stages = select(offspring, ctx)
+    if ctx.progress then ctx.progress:clear(); ctx.progress = nil end
     state.parent = best
     local record = {generation = generation, genome = best, params = o.db:params(best), stages = stages,
                     elapsed = darwin.clock() - start, offspring = #offspring}
@@ -116,6 +119,18 @@ function evolution.run(o)
     end
   end
   return state.parent, state.log
+end
+
+--- The candidate evaluations of a multi-stage selection of `n` offspring under `schedule` ({survivors =} per stage),
+-- the parent joining the last stage when `elitist`: the total of a generation's progress line.
+function evolution.evaluations(schedule, n, elitist)
+  local total, pool = 0, n
+  for s, stage in ipairs(schedule or {}) do
+    if s == #schedule and elitist then pool = pool + 1 end
+    total = total + pool
+    pool = math.min(pool, stage.survivors or pool)
+  end
+  return total > 0 and total or n
 end
 
 return evolution

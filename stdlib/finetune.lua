@@ -4,11 +4,14 @@
 local finetune = {}
 
 --- Trains `model` in place on the rows of `ids` in batches of `batch_size` with a trainer made from `options`
--- (darwin.trainer options, default: darwin.defaults); returns the trainer.
-function finetune.rows(model, ids, batch_size, options)
+-- (darwin.trainer options, default: darwin.defaults); `progress` (a darwin.progress) is stepped per batch. Returns the trainer.
+function finetune.rows(model, ids, batch_size, options, progress)
   local trainer = darwin.trainer(model, options or {})
   local n = ids:size(1)
-  for start = 1, n, batch_size do trainer:step(ids:narrow(1, start, math.min(batch_size, n - start + 1))) end
+  for start = 1, n, batch_size do
+    local loss = trainer:step(ids:narrow(1, start, math.min(batch_size, n - start + 1)))
+    if progress then progress:step(1, string.format("loss %.4f", loss)) end
+  end
   return trainer
 end
 

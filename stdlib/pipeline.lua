@@ -151,7 +151,10 @@ function pipeline.post_train(model, pool, tokens, o)
   local rows = pipeline.rows_for(tokens, o.seqlen)
   if rows == 0 then return 0 end
   local data = darwin.data.sequences(pool, nil, {seqlen = o.seqlen, count = rows, seed = o.seed})
-  pipeline.finetune(model, data, o.batch_size, {lr = o.lr, total_steps = math.max(1, (rows + o.batch_size - 1) // o.batch_size)})
+  local steps = math.max(1, (rows + o.batch_size - 1) // o.batch_size)
+  local progress = darwin.progress("post-training", steps, {unit = "steps"})
+  pipeline.finetune(model, data, o.batch_size, {lr = o.lr, total_steps = steps}, progress):close()
+  progress:finish()
   return rows * o.seqlen
 end
 

@@ -34,6 +34,7 @@ function selection.multistage(candidates, ctx)
         error("fitness function returned " .. tostring(score) .. " for genome " .. genome.format(g) .. " (expected a number)")
       end
       scored[i] = {genome = g, score = score, order = i}
+      if ctx.progress then ctx.progress:step(1, string.format("stage %d/%d", s, #ctx.schedule)) end
     end
     table.sort(scored, function(a, b) if a.score ~= b.score then return a.score < b.score end return a.order < b.order end)
     pool = {}

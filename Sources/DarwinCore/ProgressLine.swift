@@ -44,9 +44,14 @@ public final class ProgressLine {
 
     /// Prints `line` as a line of its own (above the live line on a terminal).
     public func message(_ line: String) {
-        if live { write("\r\u{1B}[K") ; live = false }
+        clear()
         write(line + "\n")
         if interactive { lastShown = .distantPast }
+    }
+
+    /// Erases the live line (on a terminal), for output that should take its place.
+    public func clear() {
+        if live { write("\r\u{1B}[K"); live = false }
     }
 
     /// Ends the phase with its total time; the line stays on screen.
@@ -54,7 +59,7 @@ public final class ProgressLine {
         let seconds = Date().timeIntervalSince(start)
         var line = "\(label)  \(ProgressLine.number(done))/\(ProgressLine.number(total)) \(unit)  in \(ProgressLine.duration(seconds))"
         if let note { line += "  " + note }
-        if live { write("\r\u{1B}[K") ; live = false }
+        clear()
         write(line + "\n")
     }
 

@@ -42,6 +42,8 @@ enum ProgressModule {
         }),
         // p:message(text): a line of its own, above the live line.
         ("message", { c in try c.object(1, as: ProgressLine.self).message(try c.string(2)); return 0 }),
+        // p:clear(): erases the live line (on a terminal), before output that takes its place.
+        ("clear", { c in try c.object(1, as: ProgressLine.self).clear(); return 0 }),
         // p:finish([note]): ends the phase with its total time.
         ("finish", { c in
             let p = try c.object(1, as: ProgressLine.self)

@@ -8,7 +8,7 @@ public enum GGUFValue {
 
 /// The ggml element types darwinhost writes, with ggml's numbering.
 public enum GGMLType: UInt32, CaseIterable {
-    case f32 = 0, f16 = 1, q8_0 = 8, bf16 = 30
+    case f32 = 0, f16 = 1, bf16 = 30, q8_0 = 8
 
     /// The name used in options and reports (`"q8_0"`).
     public var name: String { self == .f32 ? "f32" : self == .f16 ? "f16" : self == .bf16 ? "bf16" : "q8_0" }
