@@ -30,14 +30,14 @@ public enum GGUFExport {
         }
         var notes: [String] = []
         var source = model
-        var layouts = model.blocks.enumerated().map { GGUFBlockLayout($0.element, needsAttention: $0.offset == 0, headDim: c.headDim) }
+        var layouts = model.blocks.enumerated().map { GGUFBlockLayout($0.element, needsAttention: $0.offset == 0) }
         let uniform = Set(layouts.map { [$0.heads, $0.kvHeads, $0.mlpWidth] }).count == 1 && layouts.allSatisfy { $0.isExact && $0.heads > 0 && $0.mlpWidth > 0 }
         let architecture: String
         if c.architecture == .qwen3 {
             architecture = "qwen3"
             if !uniform {
                 source = try model.zeroPadded()
-                layouts = source.blocks.map { GGUFBlockLayout($0, needsAttention: true, headDim: c.headDim) }
+                layouts = source.blocks.map { GGUFBlockLayout($0, needsAttention: true) }
                 notes.append("zero-padded to the dense shapes: llama.cpp's qwen3 architecture has one shape for all blocks")
             }
         } else {

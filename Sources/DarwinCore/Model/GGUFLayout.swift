@@ -14,9 +14,9 @@ struct GGUFBlockLayout {
     var additions: [String] = []
 
     /// The layout of `block`; `needsAttention` asks for at least one head (llama.cpp reads the head size from
-    /// block 0), `needsMLP` for at least one neuron where the block has attention (llama.cpp's `deci` graph drops a
-    /// block's attention output when its MLP has width 0).
-    init(_ block: TransformerBlock, needsAttention: Bool, headDim: Int) {
+    /// block 0). A block with attention always gets at least one neuron (llama.cpp's `deci` graph drops a block's
+    /// attention output when its MLP has width 0).
+    init(_ block: TransformerBlock, needsAttention: Bool) {
         queries = []; keyValues = []
         if let a = block.attention, a.queryHeads > 0 {
             var groups: [Int: [Int]] = [:]
