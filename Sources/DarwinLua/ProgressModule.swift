@@ -11,8 +11,7 @@ enum ProgressModule {
         })], namespace: "progress")
         host.pushFunction("darwin.progress") { c in
             // darwin.progress(label, total [, {unit = "steps"}])
-            let label = try c.string(1), total = try c.number(2)
-            guard total.isFinite, total >= 0 else { throw LuaError("bad argument #2 to 'progress' (a finite number ≥ 0 expected, got \(total))") }
+            let label = try c.string(1), total = try amount(c, 2, default: .nan, "progress", method: false)
             let options = try LuaOptions(c, 3, allowed: ["unit"])
             c.push(object: ProgressLine(label, total: total, unit: try options.string("unit") ?? "steps"))
             return 1
@@ -20,10 +19,10 @@ enum ProgressModule {
         host.rawSetField(tableIndex: t, "progress")
     }
 
-    /// A finite, non-negative amount at argument `i`.
-    static func amount(_ c: LuaCall, _ i: Int32, default fallback: Double, _ name: String) throws -> Double {
+    /// A finite, non-negative amount at argument `i` of function `name` (a method numbers its arguments after self).
+    static func amount(_ c: LuaCall, _ i: Int32, default fallback: Double, _ name: String, method: Bool = true) throws -> Double {
         let v = try c.number(i, default: fallback)
-        guard v.isFinite, v >= 0 else { throw LuaError("bad argument #\(i - 1) to '\(name)' (a finite number ≥ 0 expected, got \(v))") }
+        guard v.isFinite, v >= 0 else { throw LuaError("bad argument #\(method ? i - 1 : i) to '\(name)' (a finite number ≥ 0 expected, got \(v))") }
         return v
     }
 

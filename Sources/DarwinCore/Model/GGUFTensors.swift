@@ -31,10 +31,10 @@ final class GGUFTensors {
         add("token_embd.weight", model.embedding.shape, Source(parameter: .matrix(model.embedding)))
         add("output_norm.weight", [hidden], Source(parameter: .vector(model.finalNorm)))
         if !model.tiedEmbeddings { add("output.weight", model.lmHead.shape, Source(parameter: .matrix(model.lmHead))) }
-        let base = c.rope.inverseFrequencies(dim: d), unscaled = RopeSettings(theta: c.rope.theta, scaling: .none).inverseFrequencies(dim: d)
         if case .llama3 = c.rope.scaling {
-            // llama.cpp divides each frequency by its factor.
-            add("rope_freqs.weight", [d / 2], Source(values: zip(unscaled, base).map { Float($0 / $1) }))
+            // llama.cpp divides each frequency by its factor: the unscaled frequency over the scaled one.
+            let unscaled = RopeSettings(theta: c.rope.theta, scaling: .none).inverseFrequencies(dim: d)
+            add("rope_freqs.weight", [d / 2], Source(values: zip(unscaled, c.rope.inverseFrequencies(dim: d)).map { Float($0 / $1) }))
         }
         /// Row `i` of a head in the written layout reads row `rotary(i)` of the source head: llama.cpp's `llama`
         /// graph rotates adjacent pairs (x0, x1), transformers rotates halves (x0, x_{d/2}).
