@@ -57,19 +57,33 @@ local function decode_error(s, i, what) error(string.format("json.decode: %s at 
 local function skip(s, i) return s:find("[^ \t\r\n]", i) or #s + 1 end
 
 local decode_value
+local escapes = {b = "\b", f = "\f", n = "\n", r = "\r", t = "\t", ['"'] = '"', ["\\"] = "\\", ["/"] = "/"}
+
+--- The code point of the \uXXXX escape at `j` (the backslash), and where the next character starts. A UTF-16
+-- surrogate pair (two escapes) gives one code point, as JSON writes characters beyond U+FFFF.
+local function decode_unicode(s, j)
+  local code = tonumber(s:match("^\\u(%x%x%x%x)", j) or "", 16)
+  if not code then decode_error(s, j, "bad \\u escape (expected four hex digits)") end
+  if code >= 0xD800 and code <= 0xDBFF then
+    local low = tonumber(s:match("^\\u(%x%x%x%x)", j + 6) or "", 16)
+    if low and low >= 0xDC00 and low <= 0xDFFF then return 0x10000 + (code - 0xD800) * 0x400 + (low - 0xDC00), j + 12 end
+  end
+  return code, j + 6
+end
+
 local function decode_string(s, i)
   local out, j = {}, i + 1
   while true do
-    local c = s:sub(j, j)
-    if c == "" then decode_error(s, j, "unterminated string") end
-    if c == '"' then return table.concat(out), j + 1 end
-    if c == "\\" then
-      local e = s:sub(j + 1, j + 1)
-      local map = {b = "\b", f = "\f", n = "\n", r = "\r", t = "\t", ['"'] = '"', ["\\"] = "\\", ["/"] = "/"}
-      if e == "u" then out[#out + 1] = utf8.char(tonumber(s:sub(j + 2, j + 5), 16)); j = j + 6
-      elseif map[e] then out[#out + 1] = map[e]; j = j + 2
-      else decode_error(s, j, "bad escape") end
-    else out[#out + 1] = c; j = j + 1 end
+    local k = s:find('["\\]', j)
+    if not k then decode_error(s, j, "unterminated string") end
+    out[#out + 1] = s:sub(j, k - 1)
+    if s:byte(k) == 34 then return table.concat(out), k + 1 end
+    local e = s:sub(k + 1, k + 1)
+    if e == "u" then
+      local code; code, j = decode_unicode(s, k)
+      out[#out + 1] = utf8.char(code)
+    elseif escapes[e] then out[#out + 1] = escapes[e]; j = k + 2
+    else decode_error(s, k, "bad escape") end
   end
 end
 

@@ -110,6 +110,7 @@ extension LuaHost {
         try TensorModule.install(into: host)
         try DarwinModule.install(into: host)
         try StdlibLocator.configurePackagePath(host, stdlib: stdlib)
+        try StdlibLocator.linkDarwinFields(host)
         return host
     }
 }

@@ -47,14 +47,14 @@ enum ModelModule {
 
     static let evaluationOptions = ["batch_size", "progress"]
 
-    /// Runs an evaluation of `sequences` with the options every evaluation takes (table at argument `i`): `batch_size`,
-    /// and `progress`, a label for a live progress line over the sequences.
-    static func evaluating<T>(_ c: LuaCall, _ model: LanguageModel, _ sequences: [[Int32]], optionsAt i: Int32, extra: [String] = [],
-                              _ body: (Int, LuaOptions) throws -> T) throws -> T {
+    /// Runs an evaluation of `count` items (sequences, requests) with the options every evaluation takes (table at
+    /// argument `i`): `batch_size`, and `progress`, a label for a live progress line over the items.
+    static func evaluating<T>(_ c: LuaCall, _ model: LanguageModel, count: Int, unit: String = "sequences", optionsAt i: Int32,
+                              extra: [String] = [], _ body: (Int, LuaOptions) throws -> T) throws -> T {
         let options = try LuaOptions(c, i, allowed: evaluationOptions + extra)
         let batch = try options.integer("batch_size") ?? Defaults.batchSize
         if let label = try options.string("progress") {
-            model.evaluationProgress = ProgressLine(label, total: Double(sequences.count), unit: "sequences")
+            model.evaluationProgress = ProgressLine(label, total: Double(count), unit: unit)
         }
         defer { model.evaluationProgress?.finish(); model.evaluationProgress = nil }
         return try body(batch, options)
@@ -75,16 +75,16 @@ enum ModelModule {
         }),
         ("perplexity", { c in
             let model = try c.object(1, as: LanguageModel.self), seqs = try c.tokenSequences(2)
-            c.push(try evaluating(c, model, seqs, optionsAt: 3) { batch, _ in try model.perplexity(seqs, batchSize: batch) }); return 1
+            c.push(try evaluating(c, model, count: seqs.count, optionsAt: 3) { batch, _ in try model.perplexity(seqs, batchSize: batch) }); return 1
         }),
         ("nll", { c in
             let model = try c.object(1, as: LanguageModel.self), seqs = try c.tokenSequences(2)
-            let (sum, count) = try evaluating(c, model, seqs, optionsAt: 3) { batch, _ in try model.negativeLogLikelihood(seqs, batchSize: batch) }
+            let (sum, count) = try evaluating(c, model, count: seqs.count, optionsAt: 3) { batch, _ in try model.negativeLogLikelihood(seqs, batchSize: batch) }
             c.push(sum); c.push(count); return 2
         }),
         ("targets", { c in
             let model = try c.object(1, as: LanguageModel.self), seqs = try c.tokenSequences(2)
-            c.push(object: try evaluating(c, model, seqs, optionsAt: 3, extra: ["topk"]) { batch, options in
+            c.push(object: try evaluating(c, model, count: seqs.count, optionsAt: 3, extra: ["topk"]) { batch, options in
                 try model.targets(seqs, topK: try options.integer("topk"), batchSize: batch)
             })
             return 1
@@ -92,10 +92,11 @@ enum ModelModule {
         ("kl", { c in
             let model = try c.object(1, as: LanguageModel.self), seqs = try c.tokenSequences(2)
             let target = try c.object(3, as: TargetDistribution.self)
-            c.push(try evaluating(c, model, seqs, optionsAt: 4) { batch, _ in try model.klDivergence(seqs, to: target, batchSize: batch) }); return 1
+            c.push(try evaluating(c, model, count: seqs.count, optionsAt: 4) { batch, _ in try model.klDivergence(seqs, to: target, batchSize: batch) }); return 1
         }),
         ("parameters", { c in c.push(try c.object(1, as: LanguageModel.self).parameterCount); return 1 }),
         ("generate", GenerationMethods.generate),
+        ("loglikelihoods", ScoringMethods.loglikelihoods),
         ("dtype", { c in c.push(try c.object(1, as: LanguageModel.self).weightFormatName); return 1 }),
         ("parameter", { c in
             // model:parameter(name): the weight tensor with that Hugging Face name (shared: edits change the model;
@@ -196,6 +197,7 @@ enum TextModule {
             c.push(tok.decode(try c.tokenSequences(2).flatMap { $0 }, skipSpecialTokens: skip)); return 1
         }),
         ("vocab_size", { c in c.push(try c.object(1, as: Tokenizer.self).vocabularySize); return 1 }),
+        ("path", { c in c.push(try c.object(1, as: Tokenizer.self).path); return 1 }),
         ("token_to_id", { c in
             if let id = try c.object(1, as: Tokenizer.self).id(of: try c.string(2)) { c.push(Int(id)) } else { c.pushNil() }
             return 1

@@ -41,4 +41,20 @@ public enum StdlibLocator {
         host.push(string: dirs.first ?? "")
         try host.call(nargs: 2, nresults: 0)
     }
+
+    /// Stdlib modules that are also fields of `darwin`, required on first use: `darwin.eval` is `require("eval")`.
+    static let darwinFields = ["eval"]
+
+    /// Makes the `darwinFields` reachable through `darwin`.
+    static func linkDarwinFields(_ host: LuaHost) throws {
+        try host.load("""
+            local fields = {}
+            for _, name in ipairs({...}) do fields[name] = true end
+            setmetatable(darwin, {__index = function(t, k)
+              if fields[k] then local m = require(k); rawset(t, k, m); return m end
+            end})
+            """, chunkName: "=(stdlib)")
+        for name in darwinFields { host.push(string: name) }
+        try host.call(nargs: Int32(darwinFields.count), nresults: 0)
+    }
 }

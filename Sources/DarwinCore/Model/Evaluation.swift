@@ -157,11 +157,15 @@ extension LanguageModel {
         var first = 0
         while first < sequences.count {
             let batch = min(max(batchSize, 1), sequences.count - first)
-            let last = try hidden(tokens: Array(sequences[first..<(first + batch)].joined()), batch: batch, keepHiddenStates: false).last
-            try body(LayerKernels.rmsNorm(last, finalNorm, eps: config.rmsNormEps), batch, seq, first)
+            try body(try finalNormed(tokens: Array(sequences[first..<(first + batch)].joined()), batch: batch), batch, seq, first)
             first += batch
             evaluationProgress?.update(Double(first))
         }
+    }
+
+    /// The blocks and the final norm on `batch` equal-length sequences: `[batch*seq, hidden]`.
+    func finalNormed(tokens: [Int32], batch: Int) throws -> Tensor {
+        LayerKernels.rmsNorm(try hidden(tokens: tokens, batch: batch, keepHiddenStates: false).last, finalNorm, eps: config.rmsNormEps)
     }
 
     /// log(sum(exp(x))) of `n` values, stable.
