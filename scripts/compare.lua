@@ -11,12 +11,13 @@ local plot = require("plot")
 local json = require("json")
 local search = require("search")
 local contracts = require("contracts")
+local zeroshot = require("eval")  -- `eval` below is the held-out data
 
 local o = cli.parse({
   name = "scripts/compare.lua",
   about = "Compare uniform, EvoPress, DarwinLM and Adapt-Pruner (and a strategy of your own) at one target size and token budget.",
   -- The searches' options (search.options) with the comparison's defaults, and the comparison's own.
-  options = cli.with(cli.adjust(search.options, {"train_tokens"}, {
+  options = cli.with(cli.with(cli.adjust(search.options, {"train_tokens"}, {
     output = "compare-out", level = 4, levels = 8, generations = 8, stages = 2,
   }), {
     {"strategies", "string", "uniform,evopress,darwinlm,adapt_pruner", "comma-separated strategies to run"},
@@ -25,12 +26,13 @@ local o = cli.parse({
     {"post_train_tokens", "integer", 8192, "the token budget: post-training (uniform, EvoPress, DarwinLM) or interleaved training (Adapt-Pruner)"},
     {"adapt_fraction", "number", 0.05, "Adapt-Pruner: part of the target removed per step"},
     {"adapt_amplitude", "number", 0.02, "Adapt-Pruner: largest per-layer deviation from the step's sparsity"},
-  }),
+  }), cli.task_options),
 }, arg)
 -- User pieces (used by both searches) and a user strategy are loaded before any long work.
 local pieces = pipeline.user_pieces(o)
 if pieces.schedule then pieces.schedule = contracts.schedule(pieces.schedule, o.schedule, o) end
 local user_strategy = o.strategy and contracts.strategy(contracts.load(o.strategy, "strategy"), o.strategy)
+local tasks = pipeline.tasks(o)
 if o.threads then darwin.set_threads(o.threads) end
 -- The output directory is this run's: a second run on it stops here with the holder's pid.
 local output_lock = darwin.lock(o.output)
@@ -54,7 +56,8 @@ local results, curves = {}, {}
 --- One row of the table: evaluates `m` and records how it was made.
 local function record(name, m, seconds, tokens_trained, extra)
   local row = {strategy = name, params = m:parameters(), perplexity = m:perplexity(eval, {batch_size = o.batch_size}),
-               kl = kl(m), seconds = seconds, tokens_trained = tokens_trained}
+               kl = kl(m), seconds = seconds, tokens_trained = tokens_trained,
+               accuracy = pipeline.accuracy(m, inputs.tokenizer, tasks, o, name)}
   for k, v in pairs(extra or {}) do row[k] = v end
   results[#results + 1] = row
   print(string.format("%-13s %9d parameters  perplexity %.4f  KL %.4f  %.1f s  %d tokens trained", name, row.params, row.perplexity, row.kl, seconds, tokens_trained))
@@ -142,12 +145,17 @@ for name in o.strategies:gmatch("[^,%s]+") do
 end
 
 -- The report.
-local lines = {
-  string.format("| strategy | parameters | held-out perplexity | KL to dense | wall time (s) | tokens trained |"),
-  "|---|---:|---:|---:|---:|---:|",
-}
+-- With --tasks, each task's acc and acc_norm (and their means) follow the columns of perplexity and KL.
+local function row(cells) return "| " .. table.concat(cells, " | ") .. " |" end
+local function append(list, more) return table.move(more, 1, #more, #list + 1, list) end
+local headers = {"strategy", "parameters", "held-out perplexity", "KL to dense", "wall time (s)", "tokens trained"}
+if tasks then append(headers, (zeroshot.cells(results[1].accuracy))) end
+local lines = {row(headers), "|---|" .. string.rep("---:|", #headers - 1)}
 for _, r in ipairs(results) do
-  lines[#lines + 1] = string.format("| %s | %d | %.4f | %.4f | %.1f | %d |", r.strategy, r.params, r.perplexity, r.kl, r.seconds, r.tokens_trained)
+  local cells = {r.strategy, string.format("%d", r.params), string.format("%.4f", r.perplexity), string.format("%.4f", r.kl),
+                 string.format("%.1f", r.seconds), string.format("%d", r.tokens_trained)}
+  if tasks then append(cells, select(2, zeroshot.cells(r.accuracy))) end
+  lines[#lines + 1] = row(cells)
 end
 lines[#lines + 1] = ""
 lines[#lines + 1] = string.format("Target: uniform level %d of %d (%d parameters); database build %.1f s, included in the wall time of the " ..

@@ -6,6 +6,7 @@ local genome = require("genome")
 local search = require("search")
 local json = require("json")
 local plot = require("plot")
+local eval = require("eval")
 
 local spec = {
   name = "scripts/darwinlm.lua",
@@ -14,10 +15,11 @@ local spec = {
     "module name or a .lua file (contracts: docs/search.md).",
   options = cli.with(search.options, cli.with({
     {"post_train_tokens", "integer", 16384, "post-training tokens for the final model (0 = none)"},
-  }, cli.export_options)),
+  }, cli.with(cli.export_options, cli.task_options))),
 }
 local o = cli.parse(spec, arg)
-o.pieces = pipeline.search_pieces(o)  -- user pieces are loaded and checked before anything else
+o.pieces = pipeline.search_pieces(o)  -- user pieces and task files are loaded and checked before anything else
+local tasks = pipeline.tasks(o)
 if o.threads then darwin.set_threads(o.threads) end
 -- The output directory is this run's: a second run on it stops here with the holder's pid.
 local output_lock = darwin.lock(o.output)
@@ -42,8 +44,20 @@ local results = {
   dense = {params = model:parameters(), perplexity = perplexity(model)},
   uniform = {params = uniform_model:parameters(), perplexity = perplexity(uniform_model), genome = uniform, post_train_tokens = o.post_train_tokens},
   searched = {params = pruned:parameters(), perplexity = perplexity(pruned), genome = best, post_train_tokens = o.post_train_tokens},
-  seconds = darwin.clock() - t0,
 }
+-- Zero-shot accuracy of the three models on the --tasks files.
+local accuracy_table
+if tasks then
+  local rows = {}
+  for _, entry in ipairs({{"dense", model}, {"uniform", uniform_model}, {"searched", pruned}}) do
+    local name, m = entry[1], entry[2]
+    results[name].accuracy = pipeline.accuracy(m, result.inputs.tokenizer, tasks, o, name)
+    rows[#rows + 1] = {name = name, results = results[name].accuracy}
+  end
+  accuracy_table = eval.table(rows)
+  darwin.write_file(o.output .. "/accuracy.md", accuracy_table)
+end
+results.seconds = darwin.clock() - t0
 -- The selection fitness of each generation's winner (after its stage's fine-tuning), and the held-out perplexity
 -- where it was evaluated.
 local curves = {{name = "selection fitness", points = {}}, {name = "held-out perplexity", points = {}, dashed = true}}
@@ -60,5 +74,6 @@ darwin.write_file(o.output .. "/results.json", json.encode(results))
 for _, name in ipairs({"dense", "uniform", "searched"}) do
   print(string.format("%-9s %10d parameters  perplexity %.4f", name, results[name].params, results[name].perplexity))
 end
+if accuracy_table then io.write("\n", accuracy_table, "\n") end
 print(string.format("done in %.1f s; pruned model in %s/model (transformers: %s/model-padded), configuration in %s/config.txt",
   results.seconds, o.output, o.output, o.output))

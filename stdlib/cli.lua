@@ -8,6 +8,8 @@ local converters = {
   number = function(v) return tonumber(v) end,
   string = function(v) return v end,
   boolean = function(v) if v == "true" or v == "1" then return true elseif v == "false" or v == "0" then return false end end,
+  -- One or more paths: the arguments after the option up to the next option (or one path given as --name=path).
+  files = function(v) return type(v) == "table" and v or {v} end,
   -- A comma-separated list of integers ("8,4,2,1"), one value per selection stage, say.
   integers = function(v)
     local list = {}
@@ -27,7 +29,7 @@ cli.ranges = {
   generations = {0}, offspring = {1}, stages = {1, 32}, fitness_tokens = {1}, train_tokens = {0}, search_train_tokens = {0},
   post_train_tokens = {0}, topk = {0}, lr = {0}, threads = {1, 1024}, steps = {0}, post_train_steps = {0},
   survivors = {1}, attention_levels = {0}, mlp_levels = {0}, gradient_sequences = {1}, gradient_seqlen = {2}, sparsity = {0, 1}, attention_sparsity = {0, 1}, mlp_sparsity = {0, 1},
-  fraction = {0, 1}, adapt_fraction = {0, 1}, amplitude = {0, 1}, adapt_amplitude = {0, 1},
+  task_limit = {1}, fraction = {0, 1}, adapt_fraction = {0, 1}, amplitude = {0, 1}, adapt_amplitude = {0, 1},
 }
 
 --- Accepted values of string options, by name; checked like the ranges.
@@ -39,7 +41,8 @@ function cli.help(spec)
   for _, o in ipairs(spec.options) do
     local shown = type(o[3]) == "table" and table.concat(o[3], ",") or tostring(o[3])
     local default = o[3] == nil and "" or string.format(" (default: %s)", shown)
-    local flag = o[1]:gsub("_", "-") .. (o[2] == "boolean" and "" or " " .. o[2]:upper())
+    local shape = ({boolean = "", files = " FILE..."})[o[2]] or " " .. o[2]:upper()
+    local flag = o[1]:gsub("_", "-") .. shape
     lines[#lines + 1] = string.format("  --%-26s %s%s", flag, o[4], default)
   end
   lines[#lines + 1] = string.format("  --%-26s %s", "help", "print this help and exit")
@@ -68,6 +71,12 @@ cli.input_options = {
 --- What the pruning scripts write besides the darwinhost model: a GGUF file for llama.cpp.
 cli.export_options = {
   {"gguf", "string", nil, "also write OUTPUT/model.gguf for llama.cpp, its matrices in this type: f32, f16, bf16 or q8_0"},
+}
+
+--- Zero-shot accuracy (the eval module) on task files the user brings, beside perplexity and KL.
+cli.task_options = {
+  {"tasks", "files", nil, "zero-shot multiple-choice task files (JSONL rows of ARC, HellaSwag, PIQA, WinoGrande, BoolQ, or {context, choices, gold}); adds acc and acc_norm"},
+  {"task_limit", "integer", nil, "questions per task file (default: all)"},
 }
 
 --- The options that set the database's levels explicitly (structures removed at each level), beside --levels.
@@ -118,6 +127,12 @@ function cli.parse(spec, args)
     local o = known[name]
     if not o then error(spec.name .. ": unknown option --" .. name .. " (see --help)", 0) end
     local raw = inline
+    if o[2] == "files" and raw == nil then
+      -- Every argument up to the next option: --tasks arc.jsonl piqa.jsonl --limit 100
+      local files = {}
+      while args[i + 1] ~= nil and args[i + 1]:sub(1, 2) ~= "--" do i = i + 1; files[#files + 1] = args[i] end
+      raw = #files > 0 and files or nil
+    end
     if raw == nil then
       if o[2] == "boolean" and (args[i + 1] == nil or args[i + 1]:sub(1, 2) == "--") then raw = "true"
       else i = i + 1; raw = args[i] end

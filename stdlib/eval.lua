@@ -306,25 +306,28 @@ function eval.multiple_choice(model, tok, tasks, options)
   return results
 end
 
---- A Markdown table of accuracies: `rows` is a list of {name = ..., results = eval.multiple_choice's list}; one
--- column of acc and one of acc_norm per task, and their means over the tasks.
-function eval.table(rows)
-  local header, rule = {"model"}, {"---"}
-  for _, r in ipairs(rows[1] and rows[1].results or {}) do
-    header[#header + 1] = r.task .. " acc"; header[#header + 1] = r.task .. " acc_norm"
-    rule[#rule + 1] = "---:"; rule[#rule + 1] = "---:"
+--- Table cells of one model's results (eval.multiple_choice's list): headers and values, an acc and an acc_norm
+-- per task, then their means over the tasks.
+function eval.cells(results)
+  local headers, values, acc, acc_norm = {}, {}, 0, 0
+  for _, r in ipairs(results) do
+    headers[#headers + 1] = r.task .. " acc"; headers[#headers + 1] = r.task .. " acc_norm"
+    values[#values + 1] = string.format("%.4f", r.acc); values[#values + 1] = string.format("%.4f", r.acc_norm)
+    acc, acc_norm = acc + r.acc / #results, acc_norm + r.acc_norm / #results
   end
-  header[#header + 1] = "mean acc"; header[#header + 1] = "mean acc_norm"
-  rule[#rule + 1] = "---:"; rule[#rule + 1] = "---:"
-  local lines = {"| " .. table.concat(header, " | ") .. " |", "|" .. table.concat(rule, "|") .. "|"}
+  headers[#headers + 1] = "mean acc"; headers[#headers + 1] = "mean acc_norm"
+  values[#values + 1] = string.format("%.4f", acc); values[#values + 1] = string.format("%.4f", acc_norm)
+  return headers, values
+end
+
+--- A Markdown table of accuracies: `rows` is a list of {name = ..., results = eval.multiple_choice's list}, one line
+-- per row with the columns of eval.cells.
+function eval.table(rows)
+  local headers = eval.cells(rows[1] and rows[1].results or {})
+  local lines = {"| model | " .. table.concat(headers, " | ") .. " |", "|---|" .. string.rep("---:|", #headers)}
   for _, row in ipairs(rows) do
-    local cells, acc, acc_norm = {row.name}, 0, 0
-    for _, r in ipairs(row.results) do
-      cells[#cells + 1] = string.format("%.4f", r.acc); cells[#cells + 1] = string.format("%.4f", r.acc_norm)
-      acc, acc_norm = acc + r.acc / #row.results, acc_norm + r.acc_norm / #row.results
-    end
-    cells[#cells + 1] = string.format("%.4f", acc); cells[#cells + 1] = string.format("%.4f", acc_norm)
-    lines[#lines + 1] = "| " .. table.concat(cells, " | ") .. " |"
+    local _, values = eval.cells(row.results)
+    lines[#lines + 1] = "| " .. row.name .. " | " .. table.concat(values, " | ") .. " |"
   end
   return table.concat(lines, "\n") .. "\n"
 end

@@ -171,6 +171,23 @@ function pipeline.save(model, output, gguf, tok)
   end
 end
 
+--- The task files of --tasks (and --task-limit) read and checked before any long work: a list of eval tasks, or nil.
+function pipeline.tasks(o)
+  if not o.tasks then return nil end
+  local eval = require("eval")
+  local tasks = {}
+  for k, path in ipairs(o.tasks) do tasks[k] = eval.read(path, {limit = o.task_limit}) end
+  return tasks
+end
+
+--- Zero-shot accuracy of `model` named `name` on `tasks` (pipeline.tasks), with a progress line per task:
+-- eval.multiple_choice's list, or nil without tasks.
+function pipeline.accuracy(model, tok, tasks, o, name)
+  if not tasks then return nil end
+  if not tok then error("--tasks needs a tokenizer (--tokenizer, or tokenizer.json in the model directory)", 0) end
+  return require("eval").multiple_choice(model, tok, tasks, {batch_size = o.batch_size, progress = name})
+end
+
 --- Tokens an evolutionary search spent on fine-tuning candidates, from its log (evolution.run's records).
 function pipeline.search_train_tokens(log, seqlen)
   local total = 0
