@@ -16,6 +16,7 @@ local o = cli.parse({
     {"dtype", "string", "f32", "GGUF element type: f32, f16, bf16, q8_0"},
     {"seqlen", "integer", 128, "tokens per evaluation sequence"},
     {"sequences", "integer", 4, "evaluation sequences"},
+    {"texts", "string", nil, "a JSON list of more tokenizer samples: strings or {text = ...} (e.g. Tests/Fixtures/tokenizers/*/cases.json)"},
   },
 }, arg)
 for _, name in ipairs({"model", "text", "output"}) do
@@ -32,6 +33,9 @@ local nll, count = model:nll(data)
 -- Tokenizer samples: text that exercises the pre-tokenizer, and lines of the evaluation text.
 local samples = {"def f(x):\n    return x  # 12345 ok\n", "Hello, world! It's 2024... naïve café 漢字 🙂\n\n\tend"}
 for line in tok:decode(data:totable()[1]):gmatch("[^\n]+") do if #samples < 24 then samples[#samples + 1] = line end end
+for _, case in ipairs(o.texts and json.decode(darwin.read_file(o.texts)) or {}) do
+  samples[#samples + 1] = type(case) == "table" and case.text or case
+end
 local ids = {}
 for i, s in ipairs(samples) do ids[i] = tok:encode(s, {add_special_tokens = false}) end
 darwin.write_file(o.output .. "/reference.json", json.encode({

@@ -74,7 +74,7 @@ def main():
     theirs = math.exp(total / count)
     mismatches = []
     for text, ids in zip(ref["texts"], ref["ids"]):
-        got = llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)
+        got = llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)  # special tokens in the text, as `tokenizers` finds them
         if list(got) != list(ids):
             mismatches.append({"text": text, "darwinhost": ids, "llama.cpp": list(got)})
     out = {

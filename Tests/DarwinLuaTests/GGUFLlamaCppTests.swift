@@ -25,33 +25,43 @@ struct GGUFLlamaCppTests {
     }
 
     /// Exports `model` (a checkpoint directory) with bench/gguf_reference.lua and checks it with bench/verify_gguf.py.
-    static func verify(model: String, text: String, tokenizer: String? = nil, in dir: URL) throws {
+    /// `leadingSpaceMay`: texts that start with whitespace may tokenize differently (Metaspace tokenizers, which
+    /// llama.cpp cannot express); every other text must give the same ids.
+    static func verify(model: String, text: String, tokenizer: String? = nil, in dir: URL, leadingSpaceMay: Bool = false) throws {
         let root = TestSupport.repoRoot.path
         var arguments = [root + "/bench/gguf_reference.lua", "--model", model, "--text", text, "--output", dir.path, "--sequences", "2"]
-        if let tokenizer { arguments += ["--tokenizer", tokenizer] }
+        if let tokenizer { arguments += ["--tokenizer", tokenizer, "--texts", tokenizer + "/cases.json"] }
         let (status, out, err) = try TestSupport.runExecutable(arguments, directory: dir.deletingLastPathComponent())
         #expect(status == 0, "gguf_reference.lua: \(out) \(err)")
         let check = try run([python, root + "/bench/verify_gguf.py", dir.path + "/model.gguf", dir.path + "/reference.json"])
         let result = try JSONSerialization.jsonObject(with: Data(check.out.utf8)) as? [String: Any]
-        #expect(check.status == 0, "verify_gguf.py: \(check.out)")
         let difference = result?["relative_difference"] as? Double ?? .infinity
         #expect(difference < 1e-3)
-        #expect((result?["tokenizer_mismatches"] as? [Any])?.isEmpty == true)
+        let mismatches = (result?["tokenizer_mismatches"] as? [[String: Any]]) ?? [["text": "(no result)"]]
+        let unexpected = mismatches.filter { !(leadingSpaceMay && (($0["text"] as? String)?.first?.isWhitespace ?? false)) }
+        #expect(unexpected.isEmpty, "\(unexpected)")
+        // verify_gguf.py fails on any mismatch; the allowed ones are all it may have found.
+        #expect(check.status == 0 || (leadingSpaceMay && unexpected.isEmpty && !mismatches.isEmpty), "verify_gguf.py: \(check.out)")
+        #expect((result?["tokenizer_samples"] as? Int ?? 0) > (tokenizer == nil ? 2 : 12))
     }
 
-    @Test("a pruned random model with uneven KV groups and empty units, Llama 3 tokenizer", .enabled(if: available))
-    func prunedRandomModel() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("darwin-gguf-\(getpid())")
+    /// Tokenizer fixtures with the vocabulary size of each.
+    static let tokenizers: [(String, Int)] = [("bytelevel_llama3", 700), ("bytelevel_gpt2", 600), ("sentencepiece_bpe", 900), ("metaspace_bpe", 800)]
+
+    @Test("a pruned random model with uneven KV groups and empty units, each tokenizer kind", .enabled(if: available), arguments: tokenizers)
+    func prunedRandomModel(tokenizer: String, vocab: Int) throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("darwin-gguf-\(getpid())-\(tokenizer)")
         defer { try? FileManager.default.removeItem(at: dir) }
         let script = """
-            local m = darwin.random_model{vocab = 700, hidden = 64, layers = 4, heads = 4, kv_heads = 2, intermediate = 96, head_dim = 16, std = 0.2, seed = 5}
+            local m = darwin.random_model{vocab = \(vocab), hidden = 64, layers = 4, heads = 4, kv_heads = 2, intermediate = 96, head_dim = 16, std = 0.2, seed = 5}
             m:keep(1, "attention", {}); m:keep(2, "attention", {1, 2, 4}); m:keep(3, "mlp", {}); m:keep(4, "mlp", {2, 3, 40})
             m:save(arg[1])
             """
         let (status, _, err) = try TestSupport.runExecutable(["-e", script, "-", dir.path + "/model"])
         #expect(status == 0, "\(err)")
         try Self.verify(model: dir.path + "/model", text: TestSupport.repoRoot.path + "/docs/lua-api.md",
-                        tokenizer: TestSupport.repoRoot.path + "/Tests/Fixtures/tokenizers/bytelevel_llama3", in: dir.appendingPathComponent("out"))
+                        tokenizer: TestSupport.repoRoot.path + "/Tests/Fixtures/tokenizers/" + tokenizer, in: dir.appendingPathComponent("out"),
+                        leadingSpaceMay: tokenizer == "metaspace_bpe")
     }
 
     @Test("a searched darwin-pycode-16m (scripts/darwinlm.lua --gguf f32)",

@@ -3,6 +3,7 @@
 -- cannot take. llama.cpp itself checks perplexity and token ids in DarwinLuaTests/GGUFLlamaCppTests when installed.
 local check = require("check")
 local gguf = require("gguf_reader")
+local json = require("json")
 local tensor = darwin.tensor
 
 local path = os.tmpname(); os.remove(path)
@@ -66,12 +67,47 @@ for i = 0, 255 do
   -- half a step, plus the float16 rounding of the scale times the largest step count
   assert(math.abs(x - want) <= scale * (0.5 + 127 / 2048) + 1e-9, string.format("q8_0 element %d: %g vs %g (scale %g)", i, x, want, scale))
 end
+
+-- SentencePiece-style tokenizers go in as llama.cpp's `llama` vocabulary: a score per token (minus the rank of the
+-- first merge that makes it: llama.cpp merges the pair whose joined token scores highest), byte tokens typed as
+-- bytes, the unknown token, and a ▁ before the text.
+for _, case in ipairs({{"sentencepiece_bpe", 900, 0}, {"metaspace_bpe", 800, 1}}) do
+  local dir = "Tests/Fixtures/tokenizers/" .. case[1]
+  local spm = darwin.tokenizer(dir)
+  local r = darwin.random_model{vocab = case[2], hidden = 32, layers = 1, heads = 2, intermediate = 32}:save(path, {format = "gguf", tokenizer = spm})
+  check.eq(#r.notes, case[3], case[1] .. " notes: " .. table.concat(r.notes, " / "))
+  local g = gguf.read(path)
+  local meta = g.metadata
+  check.eq(meta["tokenizer.ggml.model"], "llama", case[1] .. " vocabulary kind")
+  check.eq(meta["tokenizer.ggml.add_space_prefix"], true, case[1] .. " ▁ before the text")
+  check.eq(meta["tokenizer.ggml.add_bos_token"], true, case[1] .. " BOS added")
+  check.eq(meta["tokenizer.ggml.bos_token_id"], spm:token_to_id("<s>"), case[1] .. " BOS id")
+  check.eq(meta["tokenizer.ggml.unknown_token_id"], spm:token_to_id("<unk>"), case[1] .. " unknown id")
+  local types, scores, tokens = meta["tokenizer.ggml.token_type"], meta["tokenizer.ggml.scores"], meta["tokenizer.ggml.tokens"]
+  check.eq(#scores, case[2], case[1] .. " one score per token")
+  check.eq(types[spm:token_to_id("<0x41>") + 1], 6, case[1] .. " byte token type")
+  check.eq(types[spm:token_to_id("<unk>") + 1], 2, case[1] .. " unknown token type")
+  check.eq(types[spm:token_to_id("<s>") + 1], 3, case[1] .. " control token type")
+  check.eq(tokens[spm:token_to_id("▁is▁") + 1], "▁is▁", case[1] .. " tokens keep their ▁")
+  local merges = json.decode(darwin.read_file(dir .. "/tokenizer.json")).model.merges
+  local first_rank = {}
+  for rank, m in ipairs(merges) do
+    local a, b = table.unpack(type(m) == "table" and m or {m:match("^(%S+) (%S+)$")})
+    local id = spm:token_to_id(a .. b)
+    if first_rank[id] == nil then first_rank[id] = rank - 1 end
+  end
+  for id, rank in pairs(first_rank) do check.eq(scores[id + 1], -rank, case[1] .. " score of merged token " .. id) end
+  check.eq(scores[spm:token_to_id("<0x41>") + 1] < -#merges, true, case[1] .. " tokens no merge makes score below every merge")
+end
 os.remove(path)
 
 -- What GGUF cannot take is refused with the reason.
 check.raises(function() model:save(path, {format = "gguf", dtype = "q4_0", tokenizer = tok}) end, "must be one of f32, f16, bf16, q8_0")
 check.raises(function() model:save(path, {format = "gguf", padded = true, tokenizer = tok}) end, "does not apply to GGUF")
-check.raises(function() model:save(path, {format = "gguf", tokenizer = darwin.tokenizer("Tests/Fixtures/tokenizers/metaspace_bpe")}) end, "byte-level BPE")
+local splitting = os.tmpname()
+darwin.write_file(splitting, (darwin.read_file("Tests/Fixtures/tokenizers/metaspace_bpe/tokenizer.json"):gsub('"split": ?false', '"split":true')))
+check.raises(function() model:save(path, {format = "gguf", tokenizer = darwin.tokenizer(splitting)}) end, "SentencePiece-style BPE tokenizers")
+os.remove(splitting)
 check.raises(function() model:save(path, {format = "gguf"}) end, "pass {tokenizer")
 check.raises(function() darwin.load("Tests/Fixtures/models/phi3_gqa"):save(path, {format = "gguf", tokenizer = tok}) end, "Phi-3")
 check.raises(function() model:save(path, {format = "onnx"}) end, "'safetensors' or 'gguf'")

@@ -60,6 +60,7 @@ public enum GGUFExport {
         if type == .q8_0 { metadata.append(("general.quantization_version", .uint32(2))) }
         metadata += hyperparameters(c, layouts: layouts, prefix: architecture, perLayer: architecture == "deci")
         metadata += try tokenizer.ggufMetadata(vocabularySize: c.vocabSize, config: c)
+        notes += tokenizer.ggufNotes
         try GGUFWriter.write(metadata: metadata, entries: tensors.entries, to: path, fill: tensors.fill)
         return Report(architecture: architecture, notes: notes, writtenParameters: tensors.entries.map { Shape.count($0.shape) }.reduce(0, +),
                       modelParameters: model.parameterCount)

@@ -44,6 +44,16 @@ final class BPEModel {
     /// The mergeable pairs of ids, by rank (highest priority first).
     var rankedMerges: [(Int32, Int32)] { merges.sorted { $0.value.rank < $1.value.rank }.map { ($0.key.a, $0.key.b) } }
 
+    /// The rank of the first merge that makes each token, for tokens a merge makes.
+    var mergeRankOfToken: [Int32: Int32] {
+        var ranks: [Int32: Int32] = [:]
+        for (_, merge) in merges { ranks[merge.id] = min(ranks[merge.id] ?? .max, merge.rank) }
+        return ranks
+    }
+
+    /// The ids of the byte fallback tokens `<0x00>`...`<0xFF>` the vocabulary has.
+    var byteFallbackIds: Set<Int32> { Set(byteTokenIds.compactMap { $0 }) }
+
     /// The same model with a separate (empty) word cache, safe to use from another thread.
     func copyWithEmptyCache() -> BPEModel { BPEModel(copying: self) }
 
