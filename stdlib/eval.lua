@@ -138,18 +138,19 @@ local function check_question(q)
   return q
 end
 
---- Reads a task from a JSONL file (one dataset row per line; blank lines skipped): {name, path, format, questions}.
--- Options: format (a name in eval.formats; default: detected per row), limit (the first N rows).
+--- Reads a task from a JSONL file (optionally .gz; one dataset row per line, blank lines skipped):
+-- {name, path, format, questions}. Options: format (a name in eval.formats; default: detected per row), limit (the
+-- first N rows).
 function eval.read(path, options)
   options = options or {}
-  local file, why = io.open(path, "r")
-  if not file then error(string.format("eval.read: cannot open task file %s (%s)", path, why), 2) end
+  local ok, text = pcall(darwin.read_file, path)
+  if not ok then error(string.format("eval.read: cannot read task file %s (%s)", path, text), 2) end
   local questions, formats, line_number = {}, {}, 0
-  for line in file:lines() do
+  for line in text:gmatch("[^\n]*") do
     line_number = line_number + 1
     if options.limit and #questions >= options.limit then break end
     if line:find("%S") then
-      local ok, result = pcall(function()
+      local parsed, result = pcall(function()
         local doc = json.decode(line)
         if type(doc) ~= "table" then error("expected a JSON object", 0) end
         local format = eval.format_of(doc, options.format)
@@ -158,16 +159,16 @@ function eval.read(path, options)
         q.where = path .. ":" .. line_number
         return q
       end)
-      if not ok then file:close(); error(string.format("%s:%d: %s", path, line_number, tostring(result)), 0) end
+      if not parsed then error(string.format("%s:%d: %s", path, line_number, tostring(result)), 0) end
       questions[#questions + 1] = result
     end
   end
-  file:close()
   if #questions == 0 then error(string.format("eval.read: task file %s has no rows", path), 2) end
   local names = {}
   for name in pairs(formats) do names[#names + 1] = name end
   table.sort(names)
-  return {name = path:match("([^/]+)$"):gsub("%.jsonl?$", ""), path = path, format = table.concat(names, "+"), questions = questions}
+  return {name = path:match("([^/]+)$"):gsub("%.gz$", ""):gsub("%.jsonl?$", ""), path = path, format = table.concat(names, "+"),
+          questions = questions}
 end
 
 --- The token lm-evaluation-harness puts before a continuation with an empty context: the tokenizer's BOS token, else

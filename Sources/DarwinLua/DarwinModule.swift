@@ -52,6 +52,10 @@ enum DarwinModule {
             // Atomic: readers see the old or the new content, never a partial file (search state, logs).
             try AtomicFile.write(try c.bytes(2), to: try c.string(1)); return 0
         }),
+        ("read_file", { c in
+            // The whole file as a string, gunzipped when the name ends in .gz (data files, task files).
+            c.host.push(bytes: [UInt8](try TokenSource.read(try c.string(1)))); return 1
+        }),
         ("mkdir", { c in try FileSystem.makeDirectory(try c.string(1)); return 0 }),
         ("remove", { c in try FileSystem.remove(try c.string(1)); return 0 }),
         ("exists", { c in if let kind = FileSystem.kind(try c.string(1)) { c.push(kind) } else { c.pushNil() }; return 1 }),

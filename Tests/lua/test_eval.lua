@@ -114,7 +114,7 @@ check.raises(function() eval.read(task({'{"question": "q", "choices": {"text": [
   "answerKey 'C' is not among choices.label")
 check.raises(function() eval.read(task({'{"context": "a", "choices": ["b", "c"], "gold": 0}'}), {format = "mmlu"}) end, "unknown task format 'mmlu'")
 check.raises(function() eval.read(task({"", "  "})) end, "has no rows")
-check.raises(function() eval.read(path .. ".missing") end, "cannot open task file")
+check.raises(function() eval.read(path .. ".missing") end, "cannot read task file " .. path .. ".missing")
 check.raises(function() eval.multiple_choice(model, tok, task({'{"context": "a", "choices": ["b", "c"], "gold": 0}'}), {batchsize = 2}) end,
   "unknown option 'batchsize'")
 local generic = eval.read(task({'{"query": "a", "choices": ["b", "c"], "label": "c"}', '', '{"contexts": ["x", "y"], "continuation": "z", "gold": 1}'}), {limit = 5})

@@ -67,7 +67,7 @@ public enum TokenSource {
     }
 
     /// File bytes, gunzipped when the name ends in `.gz`.
-    static func read(_ path: String) throws -> Data {
+    public static func read(_ path: String) throws -> Data {
         guard FileManager.default.fileExists(atPath: path) else { throw FormatError(file: path, "file not found") }
         guard path.hasSuffix(".gz") else {
             guard let d = FileManager.default.contents(atPath: path) else { throw FormatError(file: path, "cannot read") }
