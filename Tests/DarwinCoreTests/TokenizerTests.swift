@@ -72,11 +72,15 @@ struct TokenizerTests {
         }
     }
 
-    @Test("patterns that repeat a repeating or alternating group are refused; real pre-tokenizer patterns are not")
+    @Test("patterns that repeat a repeating or alternating group are found; they run on the linear-time engine")
     func catastrophicPatterns() throws {
         for bad in ["(a*)*b", "(?:\\s+)+$", "((ab)+c)*", "(x|y+){2,}z", "(a|a)*b", "(?:a|ab)+c", "((a|b)c)+"] {
             #expect(RegexSplitter.nestedRepetition(in: bad) != nil, "\(bad)")
-            #expect(throws: TensorError.self) { try RegexSplitter(pattern: bad) }
+            if bad.hasSuffix("$") {
+                #expect(throws: TensorError.self) { try RegexSplitter(pattern: bad) }   // an anchor: not for the linear engine
+            } else {
+                #expect(try RegexSplitter(pattern: bad).isLinear, "\(bad)")
+            }
         }
         for good in [KnownPatternSplitter.gpt2Pattern, KnownPatternSplitter.llama3Pattern, KnownPatternSplitter.qwen2Pattern,
                      "(ab)+", "(a+b)?", "[(*]+", "\\(a*\\)*", "(a{2,3})+", "(a|b)?c", "[a|b]+", "a|b+", "(?i:'s|'t)"] {

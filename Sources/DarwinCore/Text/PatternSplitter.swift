@@ -27,20 +27,29 @@ enum ScalarClass {
     @inline(__always) static func isNewline(_ s: Unicode.Scalar) -> Bool { s == "\r" || s == "\n" }
 }
 
-/// The general case: any pattern, through Swift's `Regex` with Unicode-scalar semantics.
+/// The general case: any pattern, through the linear-time engine (`LinearRegex`), or, for what that engine does not
+/// support, through Swift's `Regex` with Unicode-scalar semantics.
 struct RegexSplitter: PatternSplitter {
-    let regex: Regex<AnyRegexOutput>
+    private enum Engine { case linear(LinearRegex), backtracking(Regex<AnyRegexOutput>) }
+    private let engine: Engine
 
     init(pattern: String) throws {
-        if let group = RegexSplitter.nestedRepetition(in: pattern) {
-            throw TensorError("tokenizer: pattern \(pattern) repeats a group that itself repeats or alternates (\(group)): matching can take exponential time on some text, so it is refused")
+        do {
+            engine = .linear(try LinearRegex(pattern: pattern))
+        } catch let unsupported as LinearRegex.Unsupported {
+            if let group = RegexSplitter.nestedRepetition(in: pattern) {
+                throw TensorError("tokenizer: pattern \(pattern) repeats a group that itself repeats or alternates (\(group)) and uses \(unsupported.what), which the linear-time engine does not support: matching could take exponential time on some text, so it is refused")
+            }
+            engine = .backtracking(try Regex(pattern).matchingSemantics(.unicodeScalar))
         }
-        regex = try Regex(pattern).matchingSemantics(.unicodeScalar)
     }
 
+    /// True when the pattern runs on the linear-time engine.
+    var isLinear: Bool { if case .linear = engine { return true } else { return false } }
+
     /// The first group that is repeated without bound (`*`, `+`, `{n,}`) while containing an unbounded repetition
-    /// or an alternation itself, like `(a*)*` or `(a|a)*`: the shapes behind catastrophic backtracking (the regex
-    /// engine has no step limit to stop it). Real pre-tokenizer patterns have none: their alternations are at the top
+    /// or an alternation itself, like `(a*)*` or `(a|a)*`: the shapes behind catastrophic backtracking (Swift's
+    /// engine has no step limit to stop it; patterns the linear engine runs are not at risk). Real pre-tokenizer patterns have none: their alternations are at the top
     /// level or in groups that are not repeated.
     static func nestedRepetition(in pattern: String) -> String? {
         let chars = Array(pattern)
@@ -79,6 +88,14 @@ struct RegexSplitter: PatternSplitter {
     }
 
     func matches(in scalars: [Unicode.Scalar]) -> [Range<Int>] {
+        switch engine {
+        case .linear(let linear): return linear.matches(in: scalars)
+        case .backtracking(let regex): return RegexSplitter.matches(of: regex, in: scalars)
+        }
+    }
+
+    /// The non-empty matches of Swift's `Regex`, in scalar offsets.
+    static func matches(of regex: Regex<AnyRegexOutput>, in scalars: [Unicode.Scalar]) -> [Range<Int>] {
         var text = String.UnicodeScalarView()
         text.append(contentsOf: scalars)
         let string = String(text)

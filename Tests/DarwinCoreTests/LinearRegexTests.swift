@@ -1,0 +1,63 @@
+import Foundation
+import Testing
+@testable import DarwinCore
+
+/// The linear-time regex engine against Swift's backtracking `Regex` (leftmost-first, as Oniguruma): the same
+/// matches on random text for real pre-tokenizer patterns and for the constructs they are made of.
+@Suite("linear-time tokenizer regexes")
+struct LinearRegexTests {
+    static let patterns = [
+        KnownPatternSplitter.gpt2Pattern, KnownPatternSplitter.llama3Pattern, KnownPatternSplitter.qwen2Pattern,
+        // GPT-4o / o200k style: cased letter runs, optional contractions, digit groups
+        #"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+"#,
+        #"\p{N}"#, #"[0-9][0-9][0-9]"#, #"\d+|[^\d\s]"#,
+        "(ab)+", "(a+b)?", "[(*]+", #"\(a*\)*"#, "(a{2,3})+", "(a|b)?c", "[a|b]+", "a|b+", "(?i:'s|'t)", "a*?b", "(?:ab|a)c",
+        "(a|ab)(c|bcd)(d*)", #"\p{Lu}\p{Ll}+"#, #"[^\s\p{L}]+"#, "x{2}|y{1,}", "(?i)ss|é", "a{0,2}?b", "(a*)*b", "(a|a)*b",
+        #"[\x{4e00}-\x{9fff}]+|[\u00e0-\u00ff]"#, #"\s+(?=\S)|."#, "[-a]+|[^-]", #"[\S]+|\s"#, #"[^\P{L}]+"#,
+    ]
+
+    @Test("the same matches as Swift's Regex on random text", arguments: 0..<3)
+    func sameMatches(seed: Int) throws {
+        let pool: [Unicode.Scalar] = Array("ab Z'sltrevmdLLSE09 \t\n\n.,;:(-)_#\"'*/ßéàΣж日本한👍\u{301}\u{200b}\u{a0}\u{3000}xyc123".unicodeScalars)
+        let g = RandomGenerator(seed: UInt64(seed))
+        for pattern in Self.patterns {
+            let linear = try LinearRegex(pattern: pattern)
+            let swift = try Regex(pattern).matchingSemantics(.unicodeScalar)
+            for _ in 0..<120 {
+                let text = (0..<g.integer(0, 30)).map { _ in pool[g.integer(0, pool.count - 1)] }
+                #expect(linear.matches(in: text) == RegexSplitter.matches(of: swift, in: text),
+                        "\(pattern) on \(text.map { String($0) }.joined().debugDescription)")
+            }
+        }
+    }
+
+    /// Not compared with Swift's: its \w leaves out combining marks (Oniguruma's, UTS #18's, has them), and its \w+
+    /// splits "s93本" into "s9", "3", "本" and "_Σ" into two.
+    @Test("\\w is UTS #18's word class, as in Oniguruma: letters, marks, decimal digits, connector punctuation")
+    func wordClass() throws {
+        #expect(try LinearRegex(pattern: #"\d+|\w+|[^\w\s]"#).matches(in: Array("s93本 42x, é".unicodeScalars)) == [0..<4, 5..<7, 7..<8, 8..<9, 10..<11])
+        let word = try LinearRegex(pattern: "\\w+")
+        #expect(word.matches(in: Array("e\u{301}_9\u{200d}x²-y".unicodeScalars)) == [0..<6, 8..<9])
+        #expect(word.matches(in: Array("_Σ _日".unicodeScalars)) == [0..<2, 3..<5])
+    }
+
+    @Test("nested repetition runs in linear time per search; what the engine lacks falls back or is refused")
+    func nestedRepetition() throws {
+        let text = [Unicode.Scalar](repeating: "a", count: 20_000)
+        for pattern in ["(a*)*b", "(a|a)*b", "((a+)+)+c", "(x|y+){2,}z"] {
+            let splitter = try RegexSplitter(pattern: pattern)
+            #expect(splitter.isLinear, "\(pattern)")
+            #expect(splitter.matches(in: text).isEmpty, "\(pattern) finds nothing")   // exponential for a backtracking engine
+        }
+        #expect(try RegexSplitter(pattern: "(a*)*b").matches(in: Array("aaab aab".unicodeScalars)) == [0..<4, 5..<8])
+        // Unsupported by the linear engine: a safe pattern goes to Swift's engine, a nested repetition is refused.
+        let anchored = try RegexSplitter(pattern: "^a|b$")
+        #expect(!anchored.isLinear && anchored.matches(in: Array("ab".unicodeScalars)) == [0..<1, 1..<2])
+        #expect(throws: TensorError.self) { try RegexSplitter(pattern: "(?:\\s+)+$") }
+        let deep = String(repeating: "(", count: 5000) + "a" + String(repeating: ")", count: 5000)
+        #expect(throws: LinearRegex.Unsupported.self) { try LinearRegex(pattern: deep) }
+        for unsupported in ["^a", "a\\b", "(a)\\1", "(?<n>a)", "(?=ab)", "[[:alpha:]]", "a++", "a{3,1}", "\\p{Greek}"] {
+            #expect(throws: LinearRegex.Unsupported.self, "\(unsupported)") { try LinearRegex(pattern: unsupported) }
+        }
+    }
+}
