@@ -104,6 +104,21 @@ local model_dir = fixtures .. "/models/llama_gqa_tied"
 local config, weights = read(model_dir .. "/config.json"), read(model_dir .. "/model.safetensors")
 local header_end = 8 + string.unpack("<I8", weights)
 local tokenizer_json = read(fixtures .. "/tokenizers/bytelevel_gpt2/tokenizer.json")
+-- A tokenizer with a Split regex: its pattern is mutated with regex syntax (groups, classes, quantifiers,
+-- lookarounds, escapes), which reaches the regex engines' parsers and matchers.
+local split_json = read(fixtures .. "/tokenizers/bytelevel_llama3/tokenizer.json")
+local pattern_start, pattern_end = split_json:find('"Regex": *"[^"]*"')
+local regex_pieces = {"(", ")", "(?:", "(?i:", "(?!", "(?=", "[", "]", "[^", "*", "+", "?", "*?", "{2}", "{1,3}", "{2,}",
+                      "{9999999}", "|", "\\", "\\p{L}", "\\P{N}", "\\s", "\\S", "\\w", "\\d", "\\x{41}", "^", "$", ".",
+                      "-", "a", "\\b", "(a*)*", "((((", "))))"}
+local function mutate_pattern()
+  local body = split_json:sub(pattern_start, pattern_end)
+  for _ = 1, rng:integer(1, 4) do
+    local at = rng:integer(#'"Regex": "' + 1, #body)
+    body = body:sub(1, at - 1) .. pick(regex_pieces) .. body:sub(at + (rng:integer(0, 1) == 1 and 1 or 0))
+  end
+  return split_json:sub(1, pattern_start - 1) .. body .. split_json:sub(pattern_end + 1)
+end
 local npy = "\x93NUMPY\x01\x00" .. string.pack("<I2", 70) .. "{'descr': '<i4', 'fortran_order': False, 'shape': (3,), }" ..
             string.rep(" ", 70 - 57 - 1) .. "\n" .. string.pack("<i4<i4<i4", 7, 8, 9)
 local jsonl = '{"text": "def f(x):"}\n{"text": "    return x"}\r\n'
@@ -126,7 +141,7 @@ for i = 1, file_count do
     local ok, m = pcall(darwin.load, "m")
     if ok then pcall(m.perplexity, m, ids) end
   elseif which == 2 then
-    write("tokenizer.json", mutate(tokenizer_json))
+    write("tokenizer.json", i % 16 == 2 and mutate_pattern() or mutate(tokenizer_json))
     local ok, t = pcall(darwin.tokenizer, "tokenizer.json")
     if ok then pcall(t.encode, t, "def f(x):\n    return x + 1  # é 世界") end
   elseif which == 3 then
