@@ -49,6 +49,8 @@ struct LinearRegexTests {
             #expect(splitter.isLinear, "\(pattern)")
             #expect(splitter.matches(in: text).isEmpty, "\(pattern) finds nothing")   // exponential for a backtracking engine
         }
+        let ignoringCase = try LinearRegex(pattern: "(?i:k|[a-c]+)")
+        #expect(ignoringCase.matches(in: Array("K\u{212A}k ABc".unicodeScalars)) == [0..<1, 1..<2, 2..<3, 4..<7])
         #expect(try RegexSplitter(pattern: "(a*)*b").matches(in: Array("aaab aab".unicodeScalars)) == [0..<4, 5..<8])
         // Unsupported by the linear engine: a safe pattern goes to Swift's engine, a nested repetition is refused.
         let anchored = try RegexSplitter(pattern: "^a|b$")

@@ -32,7 +32,9 @@ struct LinearRegex {
                 }
             }
             var hit = test(s)
-            if !hit && caseInsensitive {
+            // The text's case variants: classes ignoring case, and non-ASCII text against literals (whose own
+            // variants are listed in `items`; U+212A KELVIN SIGN is a variant of k only from its side).
+            if !hit && caseInsensitive && (!s.isASCII || items.contains(where: { if case .scalar = $0 { return false } else { return true } })) {
                 hit = LinearRegex.caseVariants(s).contains { $0 != s && test($0) }
             }
             return hit != negated
@@ -322,7 +324,13 @@ extension LinearRegex {
             }
         }
 
-        private func literal(_ c: Unicode.Scalar) -> ScalarTest { ScalarTest(items: [.scalar(c)], caseInsensitive: caseInsensitive) }
+        /// A literal scalar; ignoring case, its case variants are listed once here rather than looked up per scalar.
+        private func literal(_ c: Unicode.Scalar) -> ScalarTest {
+            guard caseInsensitive else { return ScalarTest(items: [.scalar(c)]) }
+            var variants = [c]
+            for v in LinearRegex.caseVariants(c) where !variants.contains(v) { variants.append(v) }
+            return ScalarTest(items: variants.map { .scalar($0) }, caseInsensitive: true)
+        }
 
         private mutating func group() throws -> Node {
             i += 1  // "("
