@@ -7,6 +7,7 @@ local search = require("search")
 local json = require("json")
 local plot = require("plot")
 local eval = require("eval")
+local distributed = require("distributed")
 
 local spec = {
   name = "scripts/darwinlm.lua",
@@ -21,11 +22,14 @@ local o = cli.parse(spec, arg)
 o.pieces = pipeline.search_pieces(o)  -- user pieces and task files are loaded and checked before anything else
 local tasks = pipeline.tasks(o)
 if o.threads then darwin.set_threads(o.threads) end
--- The output directory is this run's: a second run on it stops here with the holder's pid.
-local output_lock = darwin.lock(o.output)
+-- The output directory is this run's: a second run on it stops here with the holder's pid. In an MPI job rank 0
+-- holds it and writes everything; the other ranks score their share of the candidates.
+local output_lock = distributed.writer() and darwin.lock(o.output) or nil
 local t0 = darwin.clock()
 
 local result = search.run(o)
+-- After the search the work is rank 0's: post-training, evaluation and the outputs.
+if not distributed.writer() then return end
 local model, db, best, log, uniform = result.model, result.db, result.best, result.log, result.uniform
 local tokens, perplexity = result.inputs.tokens, result.evaluate
 

@@ -8,6 +8,7 @@ local finetune = require("finetune")
 local schedule = require("schedule")
 local contracts = require("contracts")
 local json = require("json")
+local distributed = require("distributed")
 local evolution = {}
 
 --- Default selection schedule (schedule.default()).
@@ -105,8 +106,9 @@ function evolution.run(o)
     end
     state.log[#state.log + 1] = record
     state.generation, state.rng, state.elapsed = generation, ctx.rng:state(), record.elapsed
-    if o.state then darwin.write_file(o.state, json.encode(state)) end
-    if o.log then
+    -- Every rank holds the same state; rank 0 writes it.
+    if o.state and distributed.writer() then darwin.write_file(o.state, json.encode(state)) end
+    if o.log and distributed.writer() then
       local lines = {}
       for i, r in ipairs(state.log) do lines[i] = json.encode(r) end
       darwin.write_file(o.log, table.concat(lines, "\n") .. "\n")

@@ -19,11 +19,15 @@ public final class ProgressLine {
     private var live = false
     private let write: (String) -> Void
 
+    /// False in the processes whose progress nobody should see (ranks other than 0 of an MPI job): their lines
+    /// written to standard error are dropped.
+    nonisolated(unsafe) public static var shown = true
+
     /// `interactive` defaults to whether standard error is a terminal (and `TERM` is not `dumb`).
     public init(_ label: String, total: Double, unit: String, interactive: Bool? = nil, write: ((String) -> Void)? = nil) {
         self.label = label; self.total = max(total, 0); self.unit = unit
         self.interactive = interactive ?? ProgressLine.standardErrorIsTerminal
-        self.write = write ?? { FileHandle.standardError.write(Data($0.utf8)) }
+        self.write = write ?? { if ProgressLine.shown { FileHandle.standardError.write(Data($0.utf8)) } }
     }
 
     /// True when standard error is a terminal that understands carriage return and erase-line.

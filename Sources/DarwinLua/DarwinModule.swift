@@ -23,6 +23,7 @@ enum DarwinModule {
         try DatabaseModule.install(into: host, darwinTableIndex: table)
         try TrainingModule.install(into: host, darwinTableIndex: table)
         try ProgressModule.install(into: host, darwinTableIndex: table)
+        MPIModule.install(into: host, darwinTableIndex: table)
         host.setGlobal("darwin")
     }
 

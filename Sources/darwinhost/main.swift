@@ -1,3 +1,4 @@
+import CDarwinMPI
 import DarwinCore
 import DarwinLua
 import Foundation
@@ -62,4 +63,13 @@ func main() -> Int32 {
     return 0
 }
 
-exit(main())
+// Under mpirun, MPI starts before anything else; an error on one rank ends the whole job instead of leaving the other
+// ranks waiting in a collective.
+if darwin_mpi_start() != 0 && darwin_mpi_rank() > 0 && ProcessInfo.processInfo.environment["DARWIN_MPI_ALL_OUTPUT"] == nil {
+    // Ranks other than 0 run the same script: their output would repeat rank 0's. Errors still show.
+    _ = freopen("/dev/null", "w", stdout)
+    ProgressLine.shown = false
+}
+let status = main()
+if status != 0 { darwin_mpi_abort(status) }
+exit(status)

@@ -1,0 +1,123 @@
+import Foundation
+import Testing
+
+/// `mpirun -np N darwinhost`: darwin.mpi's collectives, and a DarwinLM search whose candidates are spread over the
+/// ranks giving exactly the single process's database, log and model, also when a failed job is resumed with another
+/// process count. Skipped where the build has no MPI or `mpirun` is missing.
+@Suite("MPI jobs")
+struct MPITests {
+    static let mpirun: String? = ["/usr/bin/mpirun", "/usr/local/bin/mpirun"].first { FileManager.default.isExecutableFile(atPath: $0) }
+    /// MPI in this build, and a 2-rank job that runs on this machine.
+    static let available: Bool = {
+        guard mpirun != nil, let (status, out, _) = try? TestSupport.runExecutable(["-e", "io.write(tostring(darwin.mpi.compiled()))"]),
+              status == 0, out == "true" else { return false }
+        let job = try? run(2, ["-e", "io.write(darwin.mpi.size())"], environment: ["DARWIN_MPI_ALL_OUTPUT": "1"], in: FileManager.default.temporaryDirectory)
+        return job?.0 == 0 && job?.1 == "22"
+    }()
+    /// mpirun's settings for tests: root allowed (containers), more ranks than cores.
+    static let environment = ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1", "OMPI_MCA_rmaps_base_oversubscribe": "1"]
+
+    /// Runs darwinhost under `mpirun -np ranks` (or alone when ranks is nil); a job that hangs is killed after 300 s
+    /// and fails.
+    static func run(_ ranks: Int?, _ arguments: [String], environment extra: [String: String] = [:], in dir: URL) throws -> (Int32, String, String) {
+        let binary = TestSupport.builtProduct("darwinhost").path
+        let process = Process()
+        process.currentDirectoryURL = dir
+        process.executableURL = URL(fileURLWithPath: ranks == nil ? binary : mpirun!)
+        process.arguments = (ranks.map { ["--oversubscribe", "-np", String($0), binary] } ?? []) + arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment.merging(extra) { $1 }) { $1 }
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let watchdog = DispatchWorkItem { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        DispatchQueue.global().asyncAfter(deadline: .now() + 300, execute: watchdog)
+        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        watchdog.cancel()
+        return (process.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    }
+
+    @Test("without mpirun (or without MPI in the build) a process is rank 0 of 1 and the collectives are its own values")
+    func singleProcess() throws {
+        let script = "local m = darwin.mpi; local t = m.allreduce(tensor{1, 2}); io.write(m.rank(), m.size(), m.broadcast('a'), #m.allgather('b'), m.allgather('b')[1], t:sum(), tostring(m.active()))"
+        let (status, out, err) = try TestSupport.runExecutable(["-e", script])
+        #expect(status == 0 && out == "01a1b3false", "\(out) \(err)")
+        let (s2, _, e2) = try TestSupport.runExecutable(["-e", "darwin.mpi.broadcast('x', 1)"])
+        #expect(s2 == 1 && e2.contains("root must be in 0..0, got 1"), "\(e2)")
+    }
+
+    @Test("rank, size, broadcast, allgather, allreduce and barrier on 3 ranks", .enabled(if: available))
+    func collectives() throws {
+        let script = """
+            local m = darwin.mpi
+            local r = m.rank()
+            local got = m.broadcast(r == 1 and "from 1" or nil, 1)
+            local all = m.allgather(string.rep("x", r) .. r)
+            local t = tensor.ones(4) * (r + 1)
+            m.allreduce(t)
+            m.barrier()
+            print(string.format("rank %d/%d %s %s %g", r, m.size(), got, table.concat(all, ","), t:sum()))
+            """
+        let dir = FileManager.default.temporaryDirectory
+        let (status, out, err) = try Self.run(3, ["-e", script], environment: ["DARWIN_MPI_ALL_OUTPUT": "1"], in: dir)
+        #expect(status == 0, "\(err)")
+        let lines = out.split(separator: "\n").map(String.init).filter { $0.hasPrefix("rank ") }.sorted()
+        #expect(lines == (0..<3).map { "rank \($0)/3 from 1 0,x1,xx2 24" }, "\(out)")
+        // An error on one rank ends the whole job with its message, not a hang.
+        let (s2, _, e2) = try Self.run(2, ["-e", "if darwin.mpi.rank() == 1 then error('boom on rank 1') end; darwin.mpi.barrier()"], in: dir)
+        #expect(s2 != 0 && e2.contains("boom on rank 1"), "\(e2)")
+    }
+
+    @Test("a DarwinLM search on 2 and 3 ranks equals the single process; a failed job resumes on another count", .enabled(if: available))
+    func search() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("darwin-mpi-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let data = try PruningScriptTests.tokenFile(dir, count: 3000, vocab: 80)
+        // A fitness that fails on rank 1 after a few candidates when told to: a rank lost in the middle of a search.
+        try """
+            local fitness = require("fitness")
+            local calls = 0
+            return function(model, batch)
+              calls = calls + 1
+              if os.getenv("FAIL_AFTER") and darwin.mpi.rank() == 1 and calls > tonumber(os.getenv("FAIL_AFTER")) then error("rank 1 lost") end
+              return fitness.kl(model, batch)
+            end
+            """.write(to: dir.appendingPathComponent("flaky.lua"), atomically: true, encoding: .utf8)
+        let script = TestSupport.repoRoot.appendingPathComponent("scripts/darwinlm.lua").path
+        let model = TestSupport.repoRoot.appendingPathComponent("Tests/Fixtures/models/llama3_bias_bf16_sharded").path
+        let common = [script, "--model", model, "--data", data, "--seqlen", "8", "--calibration-sequences", "4", "--offspring", "3",
+                      "--fitness-tokens", "32", "--train-tokens", "32", "--stages", "2", "--post-train-tokens", "64", "--eval-sequences", "2",
+                      "--levels", "4", "--level", "2", "--generations", "3", "--threads", "1", "--fitness", dir.appendingPathComponent("flaky.lua").path]
+        func output(_ name: String) -> [String] { ["--output", dir.appendingPathComponent(name).path] }
+        for (name, ranks) in [("one", nil), ("two", 2), ("three", 3)] as [(String, Int?)] {
+            let (status, _, err) = try Self.run(ranks, common + output(name), in: dir)
+            #expect(status == 0, "\(name): \(err)")
+        }
+        // The failed job: rank 1 errors in generation 2; its state is that of generation 1; resumed on 3 ranks.
+        let (s4, _, e4) = try Self.run(2, common + output("resumed"), environment: ["FAIL_AFTER": "2"], in: dir)
+        #expect(s4 != 0 && e4.contains("rank 1 lost"), "\(e4)")
+        let saved = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("resumed/state.json"))) as? [String: Any]
+        #expect((saved?["generation"] as? Int) == 1)
+        let (s5, _, e5) = try Self.run(3, common + output("resumed") + ["--resume"], in: dir)
+        #expect(s5 == 0, "\(e5)")
+
+        func bytes(_ run: String, _ file: String) -> Data? { try? Data(contentsOf: dir.appendingPathComponent(run + "/" + file)) }
+        /// A file's text without its timing fields.
+        func untimed(_ run: String, _ file: String) -> String {
+            let text = String(decoding: bytes(run, file) ?? Data(), as: UTF8.self)
+            return text.replacingOccurrences(of: #""(elapsed|seconds)" ?: ?[0-9.eE+-]+"#, with: "", options: .regularExpression)
+        }
+        let databaseFiles = try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("one/database").path).sorted()
+        #expect(databaseFiles.count > 3)
+        for run in ["two", "three", "resumed"] {
+            #expect(bytes(run, "model/model.safetensors") == bytes("one", "model/model.safetensors") && bytes("one", "model/model.safetensors") != nil, "\(run): model")
+            #expect(bytes(run, "config.txt") == bytes("one", "config.txt"), "\(run): chosen levels")
+            #expect(untimed(run, "log.jsonl") == untimed("one", "log.jsonl") && untimed("one", "log.jsonl").split(separator: "\n").count == 3, "\(run): log")
+            for file in databaseFiles {
+                #expect(untimed(run, "database/" + file) == untimed("one", "database/" + file), "\(run): database/\(file)")
+            }
+        }
+    }
+}
