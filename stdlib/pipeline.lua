@@ -1,6 +1,7 @@
 --- pipeline: small steps shared by the pruning scripts.
 local finetune = require("finetune")
 local schedule = require("schedule")
+local distributed = require("distributed")
 local pipeline = {}
 
 --- The tokenizer for a model directory: `explicit` when given, else the directory's tokenizer.json when it has
@@ -169,6 +170,20 @@ function pipeline.save(model, output, gguf, tok)
     print(string.format("GGUF (%s, llama.cpp architecture '%s', %d parameters) in %s/model.gguf", gguf, report.architecture, report.parameters, output))
     for _, note in ipairs(report.notes) do print("  " .. note) end
   end
+end
+
+--- Builds (or resumes) the compression database of `model` with database.build's `options` (path, levels, ...). In an
+-- MPI job the ranks share the blocks, rank 0 joins their parts, and every rank returns the whole database.
+function pipeline.build_database(model, calibration, options)
+  local ranks = distributed.size()
+  if ranks == 1 then return darwin.database.build(model, calibration, options) end
+  local shared = {rank = distributed.rank(), ranks = ranks}
+  for k, v in pairs(options) do shared[k] = v end
+  darwin.database.build(model, calibration, shared)
+  distributed.barrier()
+  if distributed.writer() then darwin.database.merge(options.path) end
+  distributed.barrier()
+  return darwin.database.open(options.path)
 end
 
 --- The task files of --tasks (and --task-limit) read and checked before any long work: a list of eval tasks, or nil.

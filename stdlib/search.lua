@@ -6,7 +6,6 @@ local pipeline = require("pipeline")
 local genome = require("genome")
 local evolution = require("evolution")
 local json = require("json")
-local distributed = require("distributed")
 local search = {}
 
 --- The options of a search (cli spec entries), the replaceable pieces and the database level lists included.
@@ -55,13 +54,7 @@ function search.run(o, extra)
   local build_levels, lists = pipeline.database_levels(model, o)
   local level = pipeline.target_level(model, o.level, o.levels, extra and (extra.quiet or extra.quiet_target), lists)
   build_levels.path, build_levels.quiet = o.output .. "/database", extra and (extra.quiet or extra.quiet_database)
-  local db = o.db
-  if not db then
-    -- In an MPI job rank 0 builds the database and the other ranks open it once it is complete.
-    if distributed.writer() then db = darwin.database.build(model, inputs.calibration, build_levels) end
-    distributed.barrier()
-    db = db or darwin.database.open(build_levels.path)
-  end
+  local db = o.db or pipeline.build_database(model, inputs.calibration, build_levels)
   local uniform = genome.at_level(db, level)
   local function evaluate(m) return m:perplexity(inputs.eval, {batch_size = o.batch_size}) end
   local run = {

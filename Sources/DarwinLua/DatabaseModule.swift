@@ -21,7 +21,7 @@ enum DatabaseModule {
             // database.build(model, calibration, {path=, levels=n or {attention={...}, mlp={...}}, rel_damp=, max_blocks=, quiet=})
             let model = try c.object(1, as: LanguageModel.self)
             let calibration = try c.tokenSequences(2)
-            let options = try LuaOptions(c, 3, allowed: ["path", "levels", "attention_levels", "mlp_levels", "rel_damp", "max_blocks", "quiet"])
+            let options = try LuaOptions(c, 3, allowed: ["path", "levels", "attention_levels", "mlp_levels", "rel_damp", "max_blocks", "quiet", "rank", "ranks"])
             guard let path = try options.string("path") else { throw LuaError("option 'path' (the database directory) is required") }
             var builder = DatabaseBuilder(model: model, steps: try options.integer("levels", in: 1...1000) ?? 10)
             if let a = try options.integerList("attention_levels", in: Int.min...Int.max) { builder.attentionLevels = a }
@@ -32,8 +32,18 @@ enum DatabaseModule {
             if !(try options.boolean("quiet") ?? false) {
                 builder.progress = ProgressLine("database", total: Double(model.blocks.count), unit: "blocks")
             }
+            // rank / ranks: a build shared by `ranks` processes (darwin.mpi); this one builds its blocks and returns nothing.
+            if let ranks = try options.integer("ranks", in: 1...(1 << 20)), ranks > 1 {
+                builder.share = (try options.integer("rank", in: 0...(ranks - 1)) ?? 0, ranks)
+                try builder.buildShare(model: model, calibration: calibration, path: path)
+                return 0
+            }
             c.push(object: try builder.build(model: model, calibration: calibration, path: path))
             return 1
+        }),
+        ("merge", { c in
+            // database.merge(path): joins the parts of a shared build into its manifest.
+            c.push(object: try DatabaseBuilder.mergeParts(path: try c.string(1))); return 1
         }),
         ("open", { c in c.push(object: try PruningDatabase(path: try c.string(1))); return 1 }),
         ("levels", { c in

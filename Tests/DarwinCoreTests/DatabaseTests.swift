@@ -18,6 +18,35 @@ struct DatabaseTests {
         return (model, try builder.build(model: model, calibration: calibration(model), path: path))
     }
 
+    @Test("a build shared by processes (each its blocks, any order, resumed on another count) equals one build")
+    func sharedBuild() throws {
+        let dir = try TestFiles.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (model, single) = try Self.build(dir.appendingPathComponent("single").path)
+        let shared = dir.appendingPathComponent("shared").path
+        var builder = DatabaseBuilder(model: model, steps: 4)
+        // Rank 1 of 2 first, then a job of 3 resumes: its rank 0 builds what is left of its share.
+        builder.share = (1, 2)
+        try builder.buildShare(model: model, calibration: Self.calibration(model), path: shared)
+        #expect(throws: FormatError.self) { try DatabaseBuilder.mergeParts(path: shared) }   // blocks 1 and 3 are missing
+        for rank in [0, 2] {
+            builder.share = (rank, 3)
+            try builder.buildShare(model: model, calibration: Self.calibration(model), path: shared)
+        }
+        let merged = try DatabaseBuilder.mergeParts(path: shared)
+        #expect(!FileManager.default.fileExists(atPath: shared + "/" + DatabaseBuilder.partsFolder))
+        #expect(merged.manifest.blocks.map(\.index) == [0, 1, 2])
+        for (a, b) in zip(single.manifest.blocks, merged.manifest.blocks) {
+            #expect(a.attention.map(\.crc32) == b.attention.map(\.crc32) && a.mlp.map(\.crc32) == b.mlp.map(\.crc32), "block \(a.index)")
+        }
+        // A part made for another calibration is refused by name.
+        builder.share = (0, 2)
+        try builder.buildShare(model: model, calibration: Self.calibration(model, count: 5), path: dir.appendingPathComponent("other").path)
+        #expect(throws: (any Error).self) {
+            try builder.buildShare(model: model, calibration: Self.calibration(model), path: dir.appendingPathComponent("other").path)
+        }
+    }
+
     @Test("level 0 reproduces the dense model; parameters fall with the level")
     func denseLevel() throws {
         let dir = try TestFiles.tempDir()

@@ -12,6 +12,13 @@ public struct DatabaseBuilder {
     public var maxNewBlocks: Int?
     /// Shows the build's progress in blocks (nil: quiet).
     public var progress: ProgressLine?
+    /// In a job of `size` processes sharing one directory, this one (`rank`) prunes the blocks `i % size == rank`
+    /// and records them in its part of the manifest (`parts/rank-R.json`); `DatabaseBuilder.mergeParts` then writes
+    /// the whole manifest. Every process still feeds the calibration through every dense block, so each block sees
+    /// exactly the inputs of a single-process build. nil: one process builds everything.
+    public var share: (rank: Int, size: Int)?
+    /// The folder of the manifest parts of a shared build.
+    public static let partsFolder = "parts"
 
     /// Default levels for `model`: `steps` equal steps per kind.
     public init(model: LanguageModel, steps: Int = 10) {
@@ -21,6 +28,18 @@ public struct DatabaseBuilder {
 
     /// Builds (or resumes) the database for `model` on `calibration` at `path`.
     public func build(model: LanguageModel, calibration: [[Int32]], path: String) throws -> PruningDatabase {
+        guard share == nil else { throw TensorError("database: a shared build makes parts (buildShare), not a database") }
+        return PruningDatabase(path: path, manifest: try construct(model: model, calibration: calibration, path: path))
+    }
+
+    /// This process's blocks of a shared build (`share`), recorded in its manifest part; `mergeParts` joins them.
+    public func buildShare(model: LanguageModel, calibration: [[Int32]], path: String) throws {
+        guard share != nil else { throw TensorError("database: buildShare needs share = (rank, size)") }
+        _ = try construct(model: model, calibration: calibration, path: path)
+    }
+
+    /// The build itself: returns the manifest (of a whole build, or without this process's shared blocks).
+    private func construct(model: LanguageModel, calibration: [[Int32]], path: String) throws -> DatabaseManifest {
         guard model.genome == nil, model.blocks.allSatisfy({ $0.attention?.queryHeads == model.config.headCount && $0.mlp?.width == model.config.intermediateSize }) else {
             throw TensorError("database: the model must be dense (as loaded), not pruned")
         }
@@ -49,11 +68,22 @@ public struct DatabaseBuilder {
             progress?.baseline = Double(min(manifest.blocks.count, model.blocks.count))
             progress?.update(progress?.baseline ?? 0)
         }
+        // Blocks already built (by any process of a shared build, in any earlier job), and this process's own.
+        var done = Set(manifest.blocks.map(\.index)), mine: [DatabaseManifest.Block] = []
+        let ownPart = share.map { path + "/\(DatabaseBuilder.partsFolder)/rank-\($0.rank).json" }
+        if share != nil {
+            for (file, part) in try DatabaseBuilder.parts(path) {
+                try checkResumable(part, manifest, path: file)
+                done.formUnion(part.blocks.map(\.index))
+                if file == ownPart { mine = part.blocks }
+            }
+            try FileManager.default.createDirectory(atPath: path + "/" + DatabaseBuilder.partsFolder, withIntermediateDirectories: true)
+        }
         var x = try model.embed(Array(calibration.joined()))
         let rope = model.ropeTables(length: seq)
         var built = 0
         for (i, block) in model.blocks.enumerated() {
-            if i < manifest.blocks.count {
+            if done.contains(i) || share.map({ i % $0.size != $0.rank }) == true {
                 try model.runBlock(block, &x, batch: calibration.count, seq: seq, rope: rope)
                 continue
             }
@@ -70,14 +100,60 @@ public struct DatabaseBuilder {
             let attention = try pruneAttention(block.attention!, attentionH.hessian, block: i, path: path, headDim: model.config.headDim,
                                                precision: model.storagePrecision)
             let mlp = try pruneMLP(block.mlp!, mlpH.hessian, block: i, path: path, precision: model.storagePrecision)
-            manifest.blocks.append(.init(index: i, attention: attention, mlp: mlp, seconds: Date().timeIntervalSince(start)))
-            try AtomicFile.write(try JSONEncoder.pretty.encode(manifest), to: path + "/" + PruningDatabase.manifestName)
+            let finished = DatabaseManifest.Block(index: i, attention: attention, mlp: mlp, seconds: Date().timeIntervalSince(start))
+            if let ownPart {
+                mine.append(finished)
+                var part = manifest
+                part.blocks = mine
+                try AtomicFile.write(try JSONEncoder.pretty.encode(part), to: ownPart)
+            } else {
+                manifest.blocks.append(finished)
+                try AtomicFile.write(try JSONEncoder.pretty.encode(manifest), to: path + "/" + PruningDatabase.manifestName)
+            }
             built += 1
             progress?.message("database: block \(i + 1)/\(model.blocks.count) pruned in \(String(format: "%.1f", Date().timeIntervalSince(start))) s")
             progress?.update(Double(i + 1))
         }
         progress?.finish()
-        return PruningDatabase(path: path, manifest: manifest)
+        return manifest
+    }
+
+    /// The manifest parts of a shared build at `path`: (file, part).
+    static func parts(_ path: String) throws -> [(String, DatabaseManifest)] {
+        let folder = path + "/" + partsFolder
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { $0.hasSuffix(".json") }.sorted()
+        return try names.map { name in
+            let file = folder + "/" + name
+            guard let data = FileManager.default.contents(atPath: file) else { throw FormatError(file: file, "cannot read") }
+            do { return (file, try JSONDecoder().decode(DatabaseManifest.self, from: data)) } catch {
+                throw FormatError(file: file, "not a database manifest part: \(error)")
+            }
+        }
+    }
+
+    /// Joins the parts of a shared build (and any finished manifest) into the manifest at `path`, once every block
+    /// is in one of them, then removes the parts.
+    public static func mergeParts(path: String) throws -> PruningDatabase {
+        let parts = try DatabaseBuilder.parts(path)
+        let existing = try? PruningDatabase(path: path)
+        guard var merged = existing?.manifest ?? parts.first?.1 else {
+            throw FormatError(file: path, "no database manifest and no parts to merge")
+        }
+        var blocks = Dictionary(merged.blocks.map { ($0.index, $0) }, uniquingKeysWith: { a, _ in a })
+        for (file, part) in parts {
+            guard part.modelFingerprint == merged.modelFingerprint, part.calibrationFingerprint == merged.calibrationFingerprint,
+                  part.attentionLevels == merged.attentionLevels, part.mlpLevels == merged.mlpLevels, part.blockCount == merged.blockCount else {
+                throw FormatError(file: file, "was built for another model, calibration or levels than the database it joins")
+            }
+            for b in part.blocks where blocks[b.index] == nil { blocks[b.index] = b }
+        }
+        if let missing = (0..<merged.blockCount).first(where: { blocks[$0] == nil }) {
+            throw FormatError(file: path, "cannot merge the database: block \(missing + 1) of \(merged.blockCount) is in no part (a process did not finish)")
+        }
+        merged.blocks = (0..<merged.blockCount).map { blocks[$0]! }
+        try AtomicFile.write(try JSONEncoder.pretty.encode(merged), to: path + "/" + PruningDatabase.manifestName)
+        try? FileManager.default.removeItem(atPath: path + "/" + partsFolder)
+        return PruningDatabase(path: path, manifest: merged)
     }
 
     /// An existing manifest at the path must describe the same model, calibration and settings.
