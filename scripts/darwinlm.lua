@@ -79,5 +79,8 @@ for _, name in ipairs({"dense", "uniform", "searched"}) do
   print(string.format("%-9s %10d parameters  perplexity %.4f", name, results[name].params, results[name].perplexity))
 end
 if accuracy_table then io.write("\n", accuracy_table, "\n") end
+if distributed.size() > 1 then
+  print(string.format("MPI: %d ranks; rank 0 waited %.1f s for the other ranks' candidates", distributed.size(), distributed.waited))
+end
 print(string.format("done in %.1f s; pruned model in %s/model (transformers: %s/model-padded), configuration in %s/config.txt",
   results.seconds, o.output, o.output, o.output))

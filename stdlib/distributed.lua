@@ -6,6 +6,9 @@
 local json = require("json")
 local distributed = {}
 
+--- Seconds this rank spent in distributed.map's exchange: waiting for the other ranks' share, and the transfer.
+distributed.waited = 0
+
 --- This process's rank (0-based) and the job's size.
 function distributed.rank() return darwin.mpi.rank() end
 function distributed.size() return darwin.mpi.size() end
@@ -34,7 +37,10 @@ function distributed.map(list, fn)
   for i, item in ipairs(list) do
     if distributed.owns(i) then mine[#mine + 1] = {i = i, value = fn(item, i)} end
   end
-  for _, part in ipairs(darwin.mpi.allgather(json.encode(mine))) do
+  local start = darwin.clock()
+  local parts = darwin.mpi.allgather(json.encode(mine))
+  distributed.waited = distributed.waited + darwin.clock() - start
+  for _, part in ipairs(parts) do
     for _, entry in ipairs(json.decode(part)) do out[entry.i] = entry.value end
   end
   return out
