@@ -28,8 +28,6 @@ local output_lock = distributed.writer() and darwin.lock(o.output) or nil
 local t0 = darwin.clock()
 
 local result = search.run(o)
--- After the search the work is rank 0's: post-training, evaluation and the outputs.
-if not distributed.writer() then return end
 local model, db, best, log, uniform = result.model, result.db, result.best, result.log, result.uniform
 local tokens, perplexity = result.inputs.tokens, result.evaluate
 
@@ -44,6 +42,8 @@ post_train(pruned)
 local uniform_model = model:clone()
 uniform_model:apply(db, uniform)
 post_train(uniform_model)
+-- Post-training is data-parallel over the ranks of an MPI job; evaluation and the outputs are rank 0's.
+if not distributed.writer() then return end
 local results = {
   dense = {params = model:parameters(), perplexity = perplexity(model)},
   uniform = {params = uniform_model:parameters(), perplexity = perplexity(uniform_model), genome = uniform, post_train_tokens = o.post_train_tokens},

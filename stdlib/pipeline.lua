@@ -154,7 +154,8 @@ function pipeline.post_train(model, pool, tokens, o)
   local data = darwin.data.sequences(pool, nil, {seqlen = o.seqlen, count = rows, seed = o.seed})
   local steps = math.max(1, (rows + o.batch_size - 1) // o.batch_size)
   local progress = darwin.progress("post-training", steps, {unit = "steps"})
-  pipeline.finetune(model, data, o.batch_size, {lr = o.lr, total_steps = steps}, progress):close()
+  -- Data-parallel over the ranks of an MPI job (every rank calls this with the same model and data).
+  finetune.rows_distributed(model, data, o.batch_size, {lr = o.lr, total_steps = steps}, progress):close()
   progress:finish()
   return rows * o.seqlen
 end

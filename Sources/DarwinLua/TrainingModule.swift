@@ -1,4 +1,5 @@
 import Foundation
+import CDarwinMPI
 import CLua
 import CLuaGlue
 import DarwinCore
@@ -16,7 +17,8 @@ enum TrainingModule {
     }
 
     static let options = ["lr", "optimizer", "beta1", "beta2", "eps", "weight_decay", "momentum", "warmup", "total_steps",
-                          "min_lr_ratio", "schedule_offset", "clip", "accumulate", "params", "ignore_index", "recompute", "state_dtype"]
+                          "min_lr_ratio", "schedule_offset", "clip", "accumulate", "params", "ignore_index", "recompute", "state_dtype",
+                          "allreduce"]
 
     /// `darwin.trainer(model, {lr=, optimizer="adamw"|"sgd", beta1=, beta2=, eps=, weight_decay=, momentum=,
     /// warmup=, total_steps=, min_lr_ratio=, schedule_offset=, clip=, accumulate=, params={patterns}, ignore_index=,
@@ -61,6 +63,13 @@ enum TrainingModule {
         let trainer = Trainer(model: model, settings: s, include: include, accumulation: try o.integer("accumulate", in: 1...1_000_000) ?? 1,
                               ignoreIndex: (try o.integer("ignore_index", in: Int(Int32.min)...Int(Int32.max))).map(Int32.init))
         trainer.recompute = try o.boolean("recompute")
+        if try o.boolean("allreduce") ?? false {
+            // Data parallelism over an MPI job: each gradient is summed over the ranks (after `share` scaled it).
+            trainer.gradientReducer = { g in
+                guard g.isContiguous else { throw LuaError("trainer: a gradient to all-reduce is not contiguous") }
+                try MPIModule.check(darwin_mpi_allreduce_sum(g.data, Int64(g.count)), "allreduce")
+            }
+        }
         guard !trainer.optimizer.parameters.isEmpty else { throw LuaError("option 'params' matches no parameter name") }
         return trainer
     }
@@ -93,6 +102,14 @@ enum TrainingModule {
             let distillation = try c.optionalObject(3, as: TargetDistribution.self).map { ($0, try c.integer(4, default: 1) - 1) }
             if !c.isNil(3) && distillation == nil { throw c.argumentError(3, "darwin.Targets") }
             c.push(try tr.step(tokens: Array(seqs.joined()), batch: seqs.count, distillation: distillation)); return 1
+        }),
+        ("share", { c in
+            // trainer:share(fraction): this rank's part of the next batches in data-parallel training (its rows / all rows).
+            let tr = try c.object(1, as: Trainer.self)
+            let f = try c.number(2)
+            guard f >= 0 && f <= 1 else { throw LuaError("trainer:share: the fraction must be in [0, 1], got \(f)") }
+            tr.gradientShare = Float(f)
+            return 0
         }),
         ("lr", { c in c.push(try c.object(1, as: Trainer.self).optimizer.currentLearningRate); return 1 }),
         ("steps", { c in c.push(try c.object(1, as: Trainer.self).optimizer.step); return 1 }),

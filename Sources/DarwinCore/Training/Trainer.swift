@@ -13,6 +13,11 @@ public final class Trainer {
     public var recompute: Bool?
     /// Tokens trained on so far.
     public private(set) var tokensSeen = 0
+    /// Data parallelism: each gradient is multiplied by `gradientShare` (this process's part of the batch) and handed
+    /// to `gradientReducer` (an all-reduce sum over the processes) before the optimizer uses it, parameter by
+    /// parameter in the same order in every process.
+    public var gradientShare: Float = 1
+    public var gradientReducer: ((Tensor) throws -> Void)?
 
     /// The tensors trained (float32 masters).
     private let trainable: [Tensor]
@@ -61,13 +66,16 @@ public final class Trainer {
             let lr = optimizer.beginStep()
             let (loss, _) = try model.lossAndGradients(tokens: tokens, batch: batch, ignoreIndex: ignoreIndex, distillation: distillation,
                                                        recompute: recomputing(tokens: tokens.count), trainable: trainable) { block, grads in
-                for p in block.map(\.floatParameters) ?? self.trainable { if let g = grads.take(p) { try self.optimizer.update(p, g, lr: lr) } }
+                for p in block.map(\.floatParameters) ?? self.trainable {
+                    if let g = grads.take(p) { try self.reduce(g); try self.optimizer.update(p, g, lr: lr) }
+                }
             }
             tokensSeen += tokens.count
             return loss
         }
         let (loss, grads) = try model.lossAndGradients(tokens: tokens, batch: batch, ignoreIndex: ignoreIndex, distillation: distillation,
                                                        recompute: recomputing(tokens: tokens.count), trainable: trainable)
+        for p in trainable { if let g = grads[p] { try reduce(g) } }
         tokensSeen += tokens.count
         if let pending {
             for p in trainable { if let g = grads[p] { try pending.accumulate(p, g) } }
@@ -80,6 +88,14 @@ public final class Trainer {
             pendingCount = 0
         }
         return loss
+    }
+}
+
+extension Trainer {
+    /// A gradient's data-parallel reduction (`gradientShare`, `gradientReducer`); nothing in a single process.
+    func reduce(_ g: Tensor) throws {
+        if gradientShare != 1 { g.binaryInPlace(.mul, scalar: gradientShare) }
+        try gradientReducer?(g)
     }
 }
 
