@@ -18,6 +18,18 @@ struct MPITests {
     /// mpirun's settings for tests: root allowed (containers), more ranks than cores.
     static let environment = ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1", "OMPI_MCA_rmaps_base_oversubscribe": "1"]
 
+    /// A script: the largest weight difference between models `arg[1]` and `arg[2]`, as a fraction of the largest
+    /// change from `arg[3]` (the weights before training) to `arg[2]`.
+    static let weightDifference = """
+            local a, b, before = darwin.load(arg[1]), darwin.load(arg[2]), darwin.load(arg[3])
+            local difference, update = 0, 0
+            for _, name in ipairs(a:parameter_names()) do
+              local x, y, w = a:parameter(name), b:parameter(name), before:parameter(name)
+              difference, update = math.max(difference, (x - y):abs():max()), math.max(update, (y - w):abs():max())
+            end
+            io.write(difference / update)
+        """
+
     /// Runs darwinhost under `mpirun -np ranks` (or alone when ranks is nil); a job that hangs is killed after 300 s
     /// and fails.
     static func run(_ ranks: Int?, _ arguments: [String], environment extra: [String: String] = [:], in dir: URL) throws -> (Int32, String, String) {
@@ -91,17 +103,8 @@ struct MPITests {
             let (status, _, err) = try Self.run(ranks, ["-e", script, "-", model, dir.appendingPathComponent(name).path], in: dir)
             #expect(status == 0, "\(name): \(err)")
         }
-        let compare = """
-            local a, b, before = darwin.load(arg[1]), darwin.load(arg[2]), darwin.load(arg[3])
-            local difference, update = 0, 0
-            for _, name in ipairs(a:parameter_names()) do
-              local x, y, w = a:parameter(name), b:parameter(name), before:parameter(name)
-              difference, update = math.max(difference, (x - y):abs():max()), math.max(update, (y - w):abs():max())
-            end
-            io.write(difference / update)
-            """
         for run in ["two", "three"] {
-            let (status, out, err) = try TestSupport.runExecutable(["-e", compare, "-", dir.appendingPathComponent(run).path,
+            let (status, out, err) = try TestSupport.runExecutable(["-e", Self.weightDifference, "-", dir.appendingPathComponent(run).path,
                                                                     dir.appendingPathComponent("one").path, model])
             #expect(status == 0 && (Double(out) ?? 1) < 1e-5, "\(run): \(out) of the update \(err)")
         }
@@ -154,17 +157,8 @@ struct MPITests {
         // the largest post-training change of the single process (SGD, which does not divide, is checked to 1e-5 of its update).
         let (z, _, ze) = try Self.run(nil, common.map { $0 == "64" ? "0" : $0 } + output("untrained"), in: dir)
         #expect(z == 0, "\(ze)")
-        let compare = """
-            local a, b, before = darwin.load(arg[1]), darwin.load(arg[2]), darwin.load(arg[3])
-            local difference, update = 0, 0
-            for _, name in ipairs(a:parameter_names()) do
-              local x, y, w = a:parameter(name), b:parameter(name), before:parameter(name)
-              difference, update = math.max(difference, (x - y):abs():max()), math.max(update, (y - w):abs():max())
-            end
-            io.write(difference / update)
-            """
         for run in ["two", "three", "resumed"] {
-            let (cs, co, ce) = try TestSupport.runExecutable(["-e", compare, "-", dir.appendingPathComponent(run + "/model").path,
+            let (cs, co, ce) = try TestSupport.runExecutable(["-e", Self.weightDifference, "-", dir.appendingPathComponent(run + "/model").path,
                                                               dir.appendingPathComponent("one/model").path, dir.appendingPathComponent("untrained/model").path])
             #expect(cs == 0 && (Double(co) ?? 1) < 0.25, "\(run): post-trained weights differ by \(co) of the update \(ce)")
             #expect(bytes(run, "model/config.json") == bytes("one", "model/config.json") && bytes("one", "model/config.json") != nil, "\(run): model shapes")
