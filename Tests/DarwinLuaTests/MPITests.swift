@@ -110,12 +110,33 @@ struct MPITests {
         }
     }
 
+    static let sharedModel = TestSupport.repoRoot.appendingPathComponent("../shared/models/darwin-pycode-16m").standardized.path
+
     @Test("a DarwinLM search on 2 and 3 ranks equals the single process; a failed job resumes on another count", .enabled(if: available))
     func search() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("darwin-mpi-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
-        let data = try PruningScriptTests.tokenFile(dir, count: 3000, vocab: 80)
+        let model = TestSupport.repoRoot.appendingPathComponent("Tests/Fixtures/models/llama3_bias_bf16_sharded").path
+        try Self.checkSearch(in: dir, inputs: ["--model", model, "--data", try PruningScriptTests.tokenFile(dir, count: 3000, vocab: 80),
+                                               "--seqlen", "8", "--offspring", "3", "--fitness-tokens", "32", "--train-tokens", "32", "--level", "2"])
+    }
+
+    @Test("on 2 ranks on darwin-pycode-16m: the same database, generation and model (skipped without ../shared)",
+          .enabled(if: available && FileManager.default.fileExists(atPath: sharedModel + "/config.json")))
+    func searchSharedModel() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("darwin-mpi-16m-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try Self.checkSearch(in: dir, inputs: ["--model", Self.sharedModel, "--data", Self.sharedModel + "/data/calib.txt.gz", "--seqlen", "64",
+                                               "--offspring", "2", "--fitness-tokens", "128", "--train-tokens", "64", "--level", "1"],
+                             generations: 1, full: false)
+    }
+
+    /// darwinlm.lua with `inputs` alone and on 2 ranks, and (`full`) on 3 ranks and failed on 2 ranks in generation 2
+    /// then resumed on 3: the same database, log and chosen levels, and post-trained weights within data
+    /// parallelism's rounding.
+    static func checkSearch(in dir: URL, inputs: [String], generations: Int = 3, full: Bool = true) throws {
         // A fitness that fails on rank 1 after a few candidates when told to: a rank lost in the middle of a search.
         try """
             local fitness = require("fitness")
@@ -127,22 +148,24 @@ struct MPITests {
             end
             """.write(to: dir.appendingPathComponent("flaky.lua"), atomically: true, encoding: .utf8)
         let script = TestSupport.repoRoot.appendingPathComponent("scripts/darwinlm.lua").path
-        let model = TestSupport.repoRoot.appendingPathComponent("Tests/Fixtures/models/llama3_bias_bf16_sharded").path
-        let common = [script, "--model", model, "--data", data, "--seqlen", "8", "--calibration-sequences", "4", "--offspring", "3",
-                      "--fitness-tokens", "32", "--train-tokens", "32", "--stages", "2", "--post-train-tokens", "64", "--eval-sequences", "2",
-                      "--levels", "4", "--level", "2", "--generations", "3", "--threads", "1", "--fitness", dir.appendingPathComponent("flaky.lua").path]
+        let settings = [script] + inputs + ["--calibration-sequences", "4", "--stages", "2", "--eval-sequences", "2", "--levels", "4",
+                                            "--generations", String(generations), "--threads", "1", "--fitness", dir.appendingPathComponent("flaky.lua").path]
+        let common = settings + ["--post-train-tokens", "64"]
         func output(_ name: String) -> [String] { ["--output", dir.appendingPathComponent(name).path] }
-        for (name, ranks) in [("one", nil), ("two", 2), ("three", 3)] as [(String, Int?)] {
-            let (status, _, err) = try Self.run(ranks, common + output(name), in: dir)
+        let jobs: [(String, Int?)] = full ? [("one", nil), ("two", 2), ("three", 3)] : [("one", nil), ("two", 2)]
+        for (name, ranks) in jobs {
+            let (status, _, err) = try run(ranks, common + output(name), in: dir)
             #expect(status == 0, "\(name): \(err)")
         }
-        // The failed job: rank 1 errors in generation 2; its state is that of generation 1; resumed on 3 ranks.
-        let (s4, _, e4) = try Self.run(2, common + output("resumed"), environment: ["FAIL_AFTER": "2"], in: dir)
-        #expect(s4 != 0 && e4.contains("rank 1 lost"), "\(e4)")
-        let saved = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("resumed/state.json"))) as? [String: Any]
-        #expect((saved?["generation"] as? Int) == 1)
-        let (s5, _, e5) = try Self.run(3, common + output("resumed") + ["--resume"], in: dir)
-        #expect(s5 == 0, "\(e5)")
+        if full {
+            // The failed job: rank 1 errors in generation 2; its state is that of generation 1; resumed on 3 ranks.
+            let (s4, _, e4) = try run(2, common + output("resumed"), environment: ["FAIL_AFTER": "2"], in: dir)
+            #expect(s4 != 0 && e4.contains("rank 1 lost"), "\(e4)")
+            let saved = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("resumed/state.json"))) as? [String: Any]
+            #expect((saved?["generation"] as? Int) == 1)
+            let (s5, _, e5) = try run(3, common + output("resumed") + ["--resume"], in: dir)
+            #expect(s5 == 0, "\(e5)")
+        }
 
         func bytes(_ run: String, _ file: String) -> Data? { try? Data(contentsOf: dir.appendingPathComponent(run + "/" + file)) }
         /// A file's text without its timing fields.
@@ -155,15 +178,15 @@ struct MPITests {
         // Post-training is data-parallel: AdamW divides each gradient by its own running size, so where a gradient
         // is near zero the summation order of the ranks shows in its update; the weights stay within a quarter of
         // the largest post-training change of the single process (SGD, which does not divide, is checked to 1e-5 of its update).
-        let (z, _, ze) = try Self.run(nil, common.map { $0 == "64" ? "0" : $0 } + output("untrained"), in: dir)
+        let (z, _, ze) = try run(nil, settings + ["--post-train-tokens", "0"] + output("untrained"), in: dir)
         #expect(z == 0, "\(ze)")
-        for run in ["two", "three", "resumed"] {
-            let (cs, co, ce) = try TestSupport.runExecutable(["-e", Self.weightDifference, "-", dir.appendingPathComponent(run + "/model").path,
+        for run in full ? ["two", "three", "resumed"] : ["two"] {
+            let (cs, co, ce) = try TestSupport.runExecutable(["-e", weightDifference, "-", dir.appendingPathComponent(run + "/model").path,
                                                               dir.appendingPathComponent("one/model").path, dir.appendingPathComponent("untrained/model").path])
             #expect(cs == 0 && (Double(co) ?? 1) < 0.25, "\(run): post-trained weights differ by \(co) of the update \(ce)")
             #expect(bytes(run, "model/config.json") == bytes("one", "model/config.json") && bytes("one", "model/config.json") != nil, "\(run): model shapes")
             #expect(bytes(run, "config.txt") == bytes("one", "config.txt"), "\(run): chosen levels")
-            #expect(untimed(run, "log.jsonl") == untimed("one", "log.jsonl") && untimed("one", "log.jsonl").split(separator: "\n").count == 3, "\(run): log")
+            #expect(untimed(run, "log.jsonl") == untimed("one", "log.jsonl") && untimed("one", "log.jsonl").split(separator: "\n").count == generations, "\(run): log")
             for file in databaseFiles {
                 #expect(untimed(run, "database/" + file) == untimed("one", "database/" + file), "\(run): database/\(file)")
             }
