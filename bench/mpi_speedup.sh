@@ -22,6 +22,20 @@ measure() {  # name, launcher...
   printf "%-8s whole run %6.1f s  database + setup %6.1f s  generation 1 %6.1f s  waiting %s s\n" "$name" "$total" \
     "$(echo "$total - $generation" | bc)" "$generation" "${waited:-0}"
 }
+# The database alone, from 32 x 256 calibration tokens (pipeline.build_database: block-parallel on several ranks).
+DB='local pipeline = require("pipeline")
+local m = darwin.load(arg[1])
+local calibration = darwin.data.sequences(arg[1] .. "/data/calib.txt.gz", darwin.tokenizer(arg[1]), {seqlen = 256, count = 32, seed = 0})
+darwin.mpi.barrier()
+local start = darwin.clock()
+pipeline.build_database(m, calibration, {path = arg[2], levels = 8, quiet = true})
+if darwin.mpi.rank() == 0 then print(string.format("database: %.1f s on %d rank(s)", darwin.clock() - start, darwin.mpi.size())) end'
+database() {  # name, launcher...
+  local name=$1; shift
+  "$@" "$BIN" --threads 1 -e "$DB" - "$M" "$OUT/db-$name"
+}
+database "np1" env
+for n in "${@:-2}"; do database "np$n" mpirun --oversubscribe -np "$n"; done
 measure "np1" env
 for n in "${@:-2}"; do measure "np$n" mpirun --oversubscribe -np "$n"; done
 cmp "$OUT/np1/config.txt" "$OUT/np${1:-2}/config.txt" && echo "same chosen levels"
