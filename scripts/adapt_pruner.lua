@@ -6,6 +6,7 @@ local pipeline = require("pipeline")
 local adapt = require("adapt_pruner")
 local json = require("json")
 
+pipeline.single_process("scripts/adapt_pruner.lua")
 local o = cli.parse({
   name = "scripts/adapt_pruner.lua",
   about = "Adapt-Pruner: adaptive layer-wise structured pruning, interleaved with training (Adapt-Accel).",

@@ -13,6 +13,7 @@ local search = require("search")
 local contracts = require("contracts")
 local zeroshot = require("eval")  -- `eval` below is the held-out data
 
+pipeline.single_process("scripts/compare.lua")
 local o = cli.parse({
   name = "scripts/compare.lua",
   about = "Compare uniform, EvoPress, DarwinLM and Adapt-Pruner (and a strategy of your own) at one target size and token budget.",

@@ -3,6 +3,7 @@
 local cli = require("cli")
 local pipeline = require("pipeline")
 local genome = require("genome")
+pipeline.single_process("scripts/uniform.lua")
 local o = cli.parse({
   name = "scripts/uniform.lua",
   about = "Uniform structured pruning baseline: one level for every attention and MLP unit.",

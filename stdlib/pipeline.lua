@@ -173,6 +173,14 @@ function pipeline.save(model, output, gguf, tok)
   end
 end
 
+--- Stops a script that runs in one process only when it was started on several MPI ranks (its ranks would build
+-- and write the same files), naming the script that runs distributed instead.
+function pipeline.single_process(name)
+  if distributed.size() > 1 then
+    error(string.format("%s runs in one process, not on %d MPI ranks (scripts/darwinlm.lua and evopress.lua run distributed)", name, distributed.size()), 0)
+  end
+end
+
 --- Builds (or resumes) the compression database of `model` with database.build's `options` (path, levels, ...). In an
 -- MPI job the ranks share the blocks, rank 0 joins their parts, and every rank returns the whole database.
 function pipeline.build_database(model, calibration, options)

@@ -80,6 +80,9 @@ struct MPITests {
         // An error on one rank ends the whole job with its message, not a hang.
         let (s2, _, e2) = try Self.run(2, ["-e", "if darwin.mpi.rank() == 1 then error('boom on rank 1') end; darwin.mpi.barrier()"], in: dir)
         #expect(s2 != 0 && e2.contains("boom on rank 1"), "\(e2)")
+        // A script that runs in one process says so instead of building and writing the same files twice.
+        let (s3, _, e3) = try Self.run(2, [TestSupport.repoRoot.appendingPathComponent("scripts/compare.lua").path, "--help"], in: dir)
+        #expect(s3 != 0 && e3.contains("scripts/compare.lua runs in one process, not on 2 MPI ranks"), "\(e3)")
     }
 
     @Test("data-parallel training (finetune.rows_distributed) on 2 and 3 ranks equals one process's (SGD), to float rounding", .enabled(if: available))
