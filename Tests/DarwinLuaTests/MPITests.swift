@@ -188,6 +188,10 @@ struct MPITests {
         // the largest post-training change of the single process (SGD, which does not divide, is checked to 1e-5 of its update).
         let (z, _, ze) = try run(nil, settings + ["--post-train-tokens", "0"] + output("untrained"), in: dir)
         #expect(z == 0, "\(ze)")
+        // Without post-training the exported model is the same file, byte for byte.
+        let (z2, _, ze2) = try run(2, settings + ["--post-train-tokens", "0"] + output("untrained-2"), in: dir)
+        #expect(z2 == 0, "\(ze2)")
+        #expect(bytes("untrained-2", "model/model.safetensors") == bytes("untrained", "model/model.safetensors") && bytes("untrained", "model/model.safetensors") != nil)
         for run in full ? ["two", "three", "resumed"] : ["two"] {
             let (cs, co, ce) = try TestSupport.runExecutable(["-e", weightDifference, "-", dir.appendingPathComponent(run + "/model").path,
                                                               dir.appendingPathComponent("one/model").path, dir.appendingPathComponent("untrained/model").path])
