@@ -115,14 +115,18 @@ struct MPITests {
 
     static let sharedModel = TestSupport.repoRoot.appendingPathComponent("../shared/models/darwin-pycode-16m").standardized.path
 
-    @Test("a DarwinLM search on 2 and 3 ranks equals the single process; a failed job resumes on another count", .enabled(if: available))
+    @Test("a DarwinLM search of the quickstart model on 2 and 3 ranks equals the single process; a killed job resumes on another count", .enabled(if: available))
     func search() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("darwin-mpi-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
-        let model = TestSupport.repoRoot.appendingPathComponent("Tests/Fixtures/models/llama3_bias_bf16_sharded").path
-        try Self.checkSearch(in: dir, inputs: ["--model", model, "--data", try PruningScriptTests.tokenFile(dir, count: 3000, vocab: 80),
-                                               "--seqlen", "8", "--offspring", "3", "--fitness-tokens", "32", "--train-tokens", "32", "--level", "2"])
+        // The quickstart model (a few training steps are enough: the comparison is between process counts).
+        let quickstart = dir.appendingPathComponent("qs").path
+        let (qs, _, qe) = try TestSupport.runExecutable([TestSupport.repoRoot.appendingPathComponent("scripts/quickstart.lua").path, "--steps", "60",
+                                                         "--generations", "0", "--post-train-steps", "0", "--save", quickstart])
+        #expect(qs == 0, "\(qe)")
+        try Self.checkSearch(in: dir, inputs: ["--model", quickstart + "/model", "--data", quickstart + "/train.bin", "--seqlen", "32",
+                                               "--offspring", "3", "--fitness-tokens", "64", "--train-tokens", "64", "--level", "2"])
     }
 
     @Test("on 2 ranks on darwin-pycode-16m: the same database, generation and model (skipped without ../shared)",
