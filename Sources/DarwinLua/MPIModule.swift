@@ -14,7 +14,50 @@ enum MPIModule {
 
     /// Raises a Lua error for a failed collective (a rank that ended, a network failure).
     static func check(_ code: Int32, _ what: String) throws {
-        guard code == 0 else { throw LuaError("darwin.mpi.\(what): MPI failed (error \(code)); another rank may have ended") }
+        guard code == 0 else { throw LuaError("MPI failed in \(what) (error \(code)); another rank may have ended") }
+    }
+
+    /// Root's values into `t` on every rank; the element counts must agree.
+    static func broadcast(_ t: Tensor, root: Int32) throws {
+        guard t.isContiguous else { throw LuaError("the tensor must be contiguous (t:contiguous())") }
+        var count = Int64(t.count)
+        var data: UnsafeMutablePointer<CChar>? = nil
+        let isRoot = root == darwin_mpi_rank()
+        var counts = withUnsafeBytes(of: &count) { [UInt8]($0) }
+        try counts.withUnsafeMutableBytes { raw in
+            var p: UnsafeMutablePointer<CChar>? = raw.baseAddress!.assumingMemoryBound(to: CChar.self)
+            var n = Int64(8)
+            try check(darwin_mpi_broadcast(&p, &n, root), "broadcast")
+            if !isRoot, let p { memcpy(&count, p, 8); free(p) }
+        }
+        guard count == Int64(t.count) else { throw LuaError("rank \(root)'s tensor has \(count) elements, this rank's \(t.count)") }
+        data = UnsafeMutableRawPointer(t.data).assumingMemoryBound(to: CChar.self)
+        var length = Int64(t.count * 4)
+        if isRoot {
+            try check(darwin_mpi_broadcast(&data, &length, root), "broadcast")
+        } else {
+            var received: UnsafeMutablePointer<CChar>? = nil
+            try check(darwin_mpi_broadcast(&received, &length, root), "broadcast")
+            if let received { memcpy(t.data, received, Int(length)); free(received) }
+        }
+    }
+
+    /// A tensor as bytes: its rank, its dimensions and its float32 values (little-endian, as in memory).
+    static func encode(_ t: Tensor) -> [UInt8] {
+        var out = [UInt8]()
+        for v in [Int64(t.shape.count)] + t.shape.map(Int64.init) { withUnsafeBytes(of: v) { out += $0 } }
+        t.toArray().withUnsafeBytes { out += $0 }
+        return out
+    }
+
+    /// The tensor `encode` wrote.
+    static func decode(_ bytes: [UInt8]) throws -> Tensor {
+        func int(at i: Int) -> Int { bytes.withUnsafeBytes { Int($0.loadUnaligned(fromByteOffset: i * 8, as: Int64.self)) } }
+        let rank = int(at: 0)
+        let shape = (0..<rank).map { int(at: $0 + 1) }
+        let t = Tensor(uninitializedShape: shape)
+        _ = bytes.withUnsafeBytes { memcpy(t.data, $0.baseAddress! + 8 * (rank + 1), t.count * 4) }
+        return t
     }
 
     static let functions: [(String, LuaFunction)] = [
@@ -24,10 +67,16 @@ enum MPIModule {
         ("size", { c in c.push(Int(darwin_mpi_size())); return 1 }),
         ("barrier", { c in try check(darwin_mpi_barrier(), "barrier"); return 0 }),
         ("broadcast", { c in
-            // broadcast(bytes or nil, root = 0): root's string on every rank.
+            // broadcast(bytes or nil, root = 0): root's string on every rank. broadcast(tensor, root = 0): root's values
+            // copied into every rank's tensor of the same shape (contiguous), which is returned.
             let root = try c.integer(2, default: 0)
-            guard root >= 0 && root < Int(darwin_mpi_size()) else { throw LuaError("darwin.mpi.broadcast: root must be in 0..\(darwin_mpi_size() - 1), got \(root)") }
+            guard root >= 0 && root < Int(darwin_mpi_size()) else { throw LuaError("root must be in 0..\(darwin_mpi_size() - 1), got \(root)") }
             let isRoot = root == Int(darwin_mpi_rank())
+            if let t = c.optionalObject(1, as: Tensor.self) {
+                try broadcast(t, root: Int32(root))
+                lua_pushvalue(c.host.state, 1)
+                return 1
+            }
             // One byte past the message: the buffer is never empty, so it always has an address.
             var buffer = (isRoot ? [UInt8](try c.bytes(1)) : []) + [0]
             var length = Int64(buffer.count - 1)
@@ -42,8 +91,10 @@ enum MPIModule {
             return 1
         }),
         ("allgather", { c in
-            // allgather(bytes): a list of every rank's string, in rank order, on every rank.
-            let mine = [UInt8](try c.bytes(1)) + [0]  // never empty, so it always has an address
+            // allgather(bytes): a list of every rank's string, in rank order, on every rank. allgather(tensor): a list
+            // of every rank's tensor (shapes may differ).
+            let tensor = c.optionalObject(1, as: Tensor.self)
+            let mine = (try tensor.map(encode) ?? [UInt8](try c.bytes(1))) + [0]  // never empty, so it always has an address
             let size = Int(darwin_mpi_size())
             var lengths = [Int64](repeating: 0, count: size)
             var all: UnsafeMutablePointer<CChar>? = nil
@@ -55,7 +106,8 @@ enum MPIModule {
             lua_createtable(L, Int32(size), 0)
             var at = 0
             for (r, n) in lengths.enumerated() {
-                c.host.push(bytes: [UInt8](UnsafeRawBufferPointer(start: all.map { UnsafeRawPointer($0) + at }, count: Int(n))))
+                let part = [UInt8](UnsafeRawBufferPointer(start: all.map { UnsafeRawPointer($0) + at }, count: Int(n)))
+                if tensor != nil { c.push(try decode(part)) } else { c.host.push(bytes: part) }
                 lua_rawseti(L, -2, lua_Integer(r + 1))
                 at += Int(n)
             }
@@ -64,7 +116,7 @@ enum MPIModule {
         ("allreduce", { c in
             // allreduce(tensor): the element-wise sum over the ranks, in place (a contiguous tensor); returns it.
             let t = try c.object(1, as: Tensor.self)
-            guard t.isContiguous else { throw LuaError("darwin.mpi.allreduce: the tensor must be contiguous (t:contiguous())") }
+            guard t.isContiguous else { throw LuaError("the tensor must be contiguous (t:contiguous())") }
             try check(darwin_mpi_allreduce_sum(t.data, Int64(t.count)), "allreduce")
             lua_pushvalue(c.host.state, 1)
             return 1

@@ -60,7 +60,7 @@ struct MPITests {
         #expect(s2 == 1 && e2.contains("root must be in 0..0, got 1"), "\(e2)")
     }
 
-    @Test("rank, size, broadcast, allgather, allreduce and barrier on 3 ranks", .enabled(if: available))
+    @Test("rank, size, broadcast and allgather of strings and tensors, allreduce and barrier on 3 ranks", .enabled(if: available))
     func collectives() throws {
         let script = """
             local m = darwin.mpi
@@ -70,13 +70,16 @@ struct MPITests {
             local t = tensor.ones(4) * (r + 1)
             m.allreduce(t)
             m.barrier()
-            print(string.format("rank %d/%d %s %s %g", r, m.size(), got, table.concat(all, ","), t:sum()))
+            local shared = r == 2 and tensor{{1, 2}, {3, 4}} or tensor.zeros(2, 2)
+            m.broadcast(shared, 2)
+            local parts = m.allgather(tensor.ones(r + 1) * r)
+            print(string.format("rank %d/%d %s %s %g %g %d %g", r, m.size(), got, table.concat(all, ","), t:sum(), shared:get(2, 1), parts[3]:size(1), parts[3]:sum()))
             """
         let dir = FileManager.default.temporaryDirectory
         let (status, out, err) = try Self.run(3, ["-e", script], environment: ["DARWIN_MPI_ALL_OUTPUT": "1"], in: dir)
         #expect(status == 0, "\(err)")
         let lines = out.split(separator: "\n").map(String.init).filter { $0.hasPrefix("rank ") }.sorted()
-        #expect(lines == (0..<3).map { "rank \($0)/3 from 1 0,x1,xx2 24" }, "\(out)")
+        #expect(lines == (0..<3).map { "rank \($0)/3 from 1 0,x1,xx2 24 3 3 6" }, "\(out)")
         // An error on one rank ends the whole job with its message, not a hang.
         let (s2, _, e2) = try Self.run(2, ["-e", "if darwin.mpi.rank() == 1 then error('boom on rank 1') end; darwin.mpi.barrier()"], in: dir)
         #expect(s2 != 0 && e2.contains("boom on rank 1"), "\(e2)")
