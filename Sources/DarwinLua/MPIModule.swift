@@ -17,29 +17,25 @@ enum MPIModule {
         guard code == 0 else { throw LuaError("MPI failed in \(what) (error \(code)); another rank may have ended") }
     }
 
+    /// Root's `count` bytes at `bytes` to every rank (one collective): what a rank other than the root received, nil
+    /// on the root.
+    static func broadcast(root: Int32, bytes: UnsafeMutableRawPointer, count: Int) throws -> [UInt8]? {
+        var data: UnsafeMutablePointer<CChar>? = bytes.assumingMemoryBound(to: CChar.self)
+        var length = Int64(count)
+        try check(darwin_mpi_broadcast(&data, &length, root), "broadcast")
+        guard root != darwin_mpi_rank() else { return nil }
+        defer { free(data) }
+        return [UInt8](UnsafeRawBufferPointer(start: data, count: Int(length)))
+    }
+
     /// Root's values into `t` on every rank; the element counts must agree.
     static func broadcast(_ t: Tensor, root: Int32) throws {
         guard t.isContiguous else { throw LuaError("the tensor must be contiguous (t:contiguous())") }
-        var count = Int64(t.count)
-        var data: UnsafeMutablePointer<CChar>? = nil
-        let isRoot = root == darwin_mpi_rank()
-        var counts = withUnsafeBytes(of: &count) { [UInt8]($0) }
-        try counts.withUnsafeMutableBytes { raw in
-            var p: UnsafeMutablePointer<CChar>? = raw.baseAddress!.assumingMemoryBound(to: CChar.self)
-            var n = Int64(8)
-            try check(darwin_mpi_broadcast(&p, &n, root), "broadcast")
-            if !isRoot, let p { memcpy(&count, p, 8); free(p) }
+        guard let received = try broadcast(root: root, bytes: UnsafeMutableRawPointer(t.data), count: t.count * 4) else { return }
+        guard received.count == t.count * 4 else {
+            throw LuaError("rank \(root)'s tensor has \(received.count / 4) elements, this rank's \(t.count)")
         }
-        guard count == Int64(t.count) else { throw LuaError("rank \(root)'s tensor has \(count) elements, this rank's \(t.count)") }
-        data = UnsafeMutableRawPointer(t.data).assumingMemoryBound(to: CChar.self)
-        var length = Int64(t.count * 4)
-        if isRoot {
-            try check(darwin_mpi_broadcast(&data, &length, root), "broadcast")
-        } else {
-            var received: UnsafeMutablePointer<CChar>? = nil
-            try check(darwin_mpi_broadcast(&received, &length, root), "broadcast")
-            if let received { memcpy(t.data, received, Int(length)); free(received) }
-        }
+        received.withUnsafeBytes { _ = memcpy(t.data, $0.baseAddress!, received.count) }
     }
 
     /// A tensor as bytes: its rank, its dimensions and its float32 values (little-endian, as in memory).
@@ -79,13 +75,9 @@ enum MPIModule {
             }
             // One byte past the message: the buffer is never empty, so it always has an address.
             var buffer = (isRoot ? [UInt8](try c.bytes(1)) : []) + [0]
-            var length = Int64(buffer.count - 1)
-            let received: [UInt8] = try buffer.withUnsafeMutableBytes { raw in
-                var data: UnsafeMutablePointer<CChar>? = raw.baseAddress!.assumingMemoryBound(to: CChar.self)
-                try check(darwin_mpi_broadcast(&data, &length, Int32(root)), "broadcast")
-                if isRoot { return Array(raw.prefix(Int(length))) }
-                defer { free(data) }
-                return [UInt8](UnsafeRawBufferPointer(start: data, count: Int(length)))
+            let length = buffer.count - 1
+            let received = try buffer.withUnsafeMutableBytes { raw in
+                try broadcast(root: Int32(root), bytes: raw.baseAddress!, count: length) ?? Array(raw.prefix(length))
             }
             c.host.push(bytes: received)
             return 1
