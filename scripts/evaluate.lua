@@ -25,8 +25,7 @@ local o = cli.parse({
 o.tasks = o.tasks or error("scripts/evaluate.lua: option --tasks is required (see --help)", 0)
 if o.threads then darwin.set_threads(o.threads) end
 -- Task files are read and checked before any model is loaded.
-local tasks = {}
-for k, path in ipairs(o.tasks) do tasks[k] = eval.read(path, {limit = o.task_limit, format = o.format}) end
+local tasks = pipeline.tasks(o)
 
 local rows, report = {}, {options = o, models = {}}
 for _, dir in ipairs(o.model) do

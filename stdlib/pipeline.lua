@@ -195,12 +195,13 @@ function pipeline.build_database(model, calibration, options)
   return darwin.database.open(options.path)
 end
 
---- The task files of --tasks (and --task-limit) read and checked before any long work: a list of eval tasks, or nil.
+--- The task files of --tasks (with --task-limit, and --format where a script has it) read and checked before any long
+-- work: a list of eval tasks, or nil.
 function pipeline.tasks(o)
   if not o.tasks then return nil end
   local eval = require("eval")
   local tasks = {}
-  for k, path in ipairs(o.tasks) do tasks[k] = eval.read(path, {limit = o.task_limit}) end
+  for k, path in ipairs(o.tasks) do tasks[k] = eval.read(path, {limit = o.task_limit, format = o.format}) end
   return tasks
 end
 
