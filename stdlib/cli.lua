@@ -131,7 +131,8 @@ function cli.parse(spec, args)
       -- Every argument up to the next option: --tasks arc.jsonl piqa.jsonl --limit 100
       local files = {}
       while args[i + 1] ~= nil and args[i + 1]:sub(1, 2) ~= "--" do i = i + 1; files[#files + 1] = args[i] end
-      raw = #files > 0 and files or nil
+      if #files == 0 then error(spec.name .. ": option --" .. name .. " needs a value", 0) end
+      raw = files
     end
     if raw == nil then
       if o[2] == "boolean" and (args[i + 1] == nil or args[i + 1]:sub(1, 2) == "--") then raw = "true"

@@ -85,5 +85,8 @@ struct ZeroShotScriptTests {
         #expect(!FileManager.default.fileExists(atPath: out + "-bad"))
         let (s5, _, e5) = try TestSupport.runExecutable([Self.script("evaluate.lua"), "--model", Self.model])
         #expect(s5 == 1 && e5.contains("option --tasks is required"), "\(e5)")
+        // An option right after --tasks is not taken for a file.
+        let (s7, _, e7) = try TestSupport.runExecutable([Self.script("evaluate.lua"), "--model", Self.model, "--tasks", "--task-limit", "3"])
+        #expect(s7 == 1 && e7.contains("option --tasks needs a value"), "\(e7)")
     }
 }
