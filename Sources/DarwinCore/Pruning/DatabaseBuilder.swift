@@ -141,9 +141,8 @@ public struct DatabaseBuilder {
         }
         var blocks = Dictionary(merged.blocks.map { ($0.index, $0) }, uniquingKeysWith: { a, _ in a })
         for (file, part) in parts {
-            guard part.modelFingerprint == merged.modelFingerprint, part.calibrationFingerprint == merged.calibrationFingerprint,
-                  part.attentionLevels == merged.attentionLevels, part.mlpLevels == merged.mlpLevels, part.blockCount == merged.blockCount else {
-                throw FormatError(file: file, "was built for another model, calibration or levels than the database it joins")
+            if let mismatch = part.differingSetting(from: merged) {
+                throw FormatError(file: file, "was built with a different \(mismatch) than the database it joins")
             }
             for b in part.blocks where blocks[b.index] == nil { blocks[b.index] = b }
         }
@@ -158,14 +157,8 @@ public struct DatabaseBuilder {
 
     /// An existing manifest at the path must describe the same model, calibration and settings.
     func checkResumable(_ old: DatabaseManifest, _ new: DatabaseManifest, path: String) throws {
-        let checks: [(String, Bool)] = [
-            ("model fingerprint", old.modelFingerprint == new.modelFingerprint),
-            ("calibration data", old.calibrationFingerprint == new.calibrationFingerprint && old.calibrationLength == new.calibrationLength),
-            ("levels", old.attentionLevels == new.attentionLevels && old.mlpLevels == new.mlpLevels),
-            ("rel_damp", old.relDamp == new.relDamp), ("block count", old.blockCount == new.blockCount),
-        ]
-        if let mismatch = checks.first(where: { !$0.1 }) {
-            throw FormatError(file: path, "a database built with a different \(mismatch.0) is already there; choose another path or delete it")
+        if let mismatch = old.differingSetting(from: new) {
+            throw FormatError(file: path, "a database built with a different \(mismatch) is already there; choose another path or delete it")
         }
     }
 

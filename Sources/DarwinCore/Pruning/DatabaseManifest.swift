@@ -50,6 +50,18 @@ public struct DatabaseManifest: Codable {
 
     /// True when every block is finished.
     public var isComplete: Bool { blocks.count == blockCount }
+
+    /// The first setting that makes `other` a different database (model, calibration, levels, damping, block
+    /// count), or nil when its blocks can join this one's.
+    func differingSetting(from other: DatabaseManifest) -> String? {
+        let checks: [(String, Bool)] = [
+            ("model fingerprint", modelFingerprint == other.modelFingerprint),
+            ("calibration data", calibrationFingerprint == other.calibrationFingerprint && calibrationLength == other.calibrationLength),
+            ("levels", attentionLevels == other.attentionLevels && mlpLevels == other.mlpLevels),
+            ("rel_damp", relDamp == other.relDamp), ("block count", blockCount == other.blockCount),
+        ]
+        return checks.first(where: { !$0.1 })?.0
+    }
 }
 
 /// Default levels: equal steps from 0 to all `structures` removed, so every step removes the same number of
