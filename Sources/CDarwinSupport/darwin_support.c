@@ -44,6 +44,12 @@ void darwin_tune_malloc(void) {
 #endif
 }
 
+void darwin_release_free_heap(void) {
+#ifdef M_MMAP_THRESHOLD
+    malloc_trim(0);
+#endif
+}
+
 int darwin_exchange_paths(const char *a, const char *b) {
 #ifdef SYS_renameat2
     return (int)syscall(SYS_renameat2, AT_FDCWD, a, AT_FDCWD, b, RENAME_EXCHANGE);

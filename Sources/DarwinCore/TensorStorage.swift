@@ -68,6 +68,13 @@ enum LargeBlockCache {
         return address.flatMap { UnsafeMutableRawPointer(bitPattern: $0) }
     }
 
+    /// Frees every kept block: for work that is about to need memory in blocks of other sizes, which would not
+    /// reuse them (the backward pass after the forward pass's full-width MLP products and the head's logits).
+    static func releaseAll() {
+        let kept = blocks.withLock { list -> [(Int, Int)] in defer { list.removeAll() }; return list }
+        for (_, block) in kept { free(UnsafeMutableRawPointer(bitPattern: block)) }
+    }
+
     /// Keeps `block` for reuse when it is large and there is room; false when the caller should free it.
     static func keep(_ block: UnsafeMutableRawPointer, bytes: Int) -> Bool {
         guard bytes >= minimumBytes else { return false }

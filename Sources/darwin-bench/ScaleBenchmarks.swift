@@ -16,9 +16,10 @@ enum ScaleBenchmarks {
 
     /// Measures one shape; its checkpoint is written to `directory/name` unless already there. With `training`, two
     /// training steps (forward, backward, AdamW on every parameter, or on all but the embeddings and LM head) of the
-    /// calibration batch run first (moments stored as `optimizer` says), and their time and the process's peak memory above the loaded model are reported.
+    /// calibration batch run first (moments stored as `optimizer` says, activations recomputed as `recompute` says, nil: the
+    /// trainer's default), and their time and the process's peak memory above the loaded model are reported.
     static func run(shape name: String, directory: String, calibration: (batch: Int, seq: Int), training: TrainedParameters?,
-                    optimizer: OptimizerSettings = OptimizerSettings(), trainingOnly: Bool = false) throws -> [BenchRow] {
+                    optimizer: OptimizerSettings = OptimizerSettings(), recompute: Bool? = nil, trainingOnly: Bool = false) throws -> [BenchRow] {
         let path = directory + "/" + name
         if !FileManager.default.fileExists(atPath: path + "/model.safetensors") {
             print("writing a random \(name) checkpoint to \(path) ...")
@@ -42,8 +43,11 @@ enum ScaleBenchmarks {
             let frozen = training == .frozenEmbeddings
             let include: ((String) -> Bool)? = frozen ? { !$0.contains("embed_tokens") && !$0.contains("lm_head") } : nil
             let trainer = Trainer(model: model.clone(), settings: optimizer, include: include)
-            let label = (frozen ? "training (embeddings frozen" : "training (all parameters") + ", \(optimizer.stateFormat.rawValue) moments)"
+            trainer.recompute = recompute
             let tokens = Array(sequences.joined())
+            let activations = trainer.recomputing(tokens: tokens.count) ? "recomputed" : "kept"
+            let label = (frozen ? "training (embeddings frozen" : "training (all parameters")
+                + ", \(optimizer.stateFormat.rawValue) moments, activations \(activations)\(recompute == nil ? " by default" : ""))"
             try trainer.step(tokens: tokens, batch: sequences.count)
             let step = try seconds { try trainer.step(tokens: tokens, batch: sequences.count) }
             rows += [
@@ -74,8 +78,13 @@ enum ScaleBenchmarks {
             floatForward = try medianSeconds(repeats: 2) { _ = try float.forward(tokens: flat, batch: sequences.count) }
         }
         let tokenCount = Double(flat.count)
-        rows.append(BenchRow(name: "\(name): forward \(calibration.batch)x\(seq), bf16 weights (base: float32 weights)",
-                             value: tokenCount / forward, unit: "tok/s", baseline: tokenCount / floatForward))
+        let ceiling = try sgemmCeiling(size: 1024, repeats: 9)
+        rows += [
+            BenchRow(name: "\(name): forward \(calibration.batch)x\(seq), bf16 weights (base: float32 weights)",
+                     value: tokenCount / forward, unit: "tok/s", baseline: tokenCount / floatForward),
+            BenchRow(name: "\(name): forward useful FLOP rate (base: sgemm 1024^3 of this run)",
+                     value: model.forwardFlops(batch: sequences.count, seq: seq) / forward / 1e9, unit: "GFLOP/s", baseline: ceiling),
+        ]
         // The search's fitness: KL to the dense model's top-64 targets, against a model of the same shape with an
         // 8192-token vocabulary (the KL path gathers 64 logits per position, so the vocabulary should not matter).
         let targetsTime = try seconds { _ = try model.targets(sequences, topK: 64, batchSize: sequences.count) }

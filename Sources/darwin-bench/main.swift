@@ -2,7 +2,7 @@ import DarwinCore
 import Foundation
 
 /// darwin-bench: performance checks printed as ratios against baselines measured in the same run.
-/// Usage: darwin-bench [matmul|elementwise|forward|generate|obs|scale|all|serve] [--shape NAME] [--dir DIR] [--training | --training-frozen-embeddings] [--training-only] [--state-dtype float32|bf16] [--threads N] [--size N] [--repeats N]
+/// Usage: darwin-bench [matmul|elementwise|forward|generate|obs|scale|all|serve] [--shape NAME] [--dir DIR] [--training | --training-frozen-embeddings] [--training-only] [--state-dtype float32|bf16] [--activations auto|kept|recomputed] [--threads N] [--size N] [--repeats N]
 func benchMain() throws {
     var args = Array(CommandLine.arguments.dropFirst())
     var suite = "all", size = 1024, repeats = 5
@@ -21,12 +21,19 @@ func benchMain() throws {
         guard let format = OptimizerSettings.StateFormat(rawValue: name) else { print("--state-dtype must be float32 or bf16"); exit(2) }
         optimizer.stateFormat = format
     }
+    var recompute: Bool?
+    if let mode = take("--activations") {
+        guard let choice = ["auto": Bool?.none, "kept": false, "recomputed": true][mode] else {
+            print("--activations must be auto, kept or recomputed"); exit(2)
+        }
+        recompute = choice
+    }
     let trainingOnly = args.contains("--training-only")
     let training = args.contains("--training") || args.contains("--training-frozen-embeddings") || trainingOnly
     let frozenEmbeddings = args.contains("--training-frozen-embeddings")
     args.removeAll { $0 == "--training" || $0 == "--training-frozen-embeddings" || $0 == "--training-only" }
     if args.contains("-h") || args.contains("--help") {
-        print("usage: darwin-bench [matmul|elementwise|forward|generate|obs|scale|all|serve] [--shape NAME] [--dir DIR] [--training | --training-frozen-embeddings] [--training-only] [--state-dtype float32|bf16] [--threads N] [--size N] [--repeats N]")
+        print("usage: darwin-bench [matmul|elementwise|forward|generate|obs|scale|all|serve] [--shape NAME] [--dir DIR] [--training | --training-frozen-embeddings] [--training-only] [--state-dtype float32|bf16] [--activations auto|kept|recomputed] [--threads N] [--size N] [--repeats N]")
         return
     }
     if let s = args.first { suite = s }
@@ -44,7 +51,7 @@ func benchMain() throws {
         for shape in shapes {
             let measured = try ScaleBenchmarks.run(shape: shape, directory: directory, calibration: (4, 512),
                                                    training: training ? (frozenEmbeddings ? .frozenEmbeddings : .all) : nil,
-                                                   optimizer: optimizer, trainingOnly: trainingOnly)
+                                                   optimizer: optimizer, recompute: recompute, trainingOnly: trainingOnly)
             for row in measured { print(row.line) }
             rows += measured
         }

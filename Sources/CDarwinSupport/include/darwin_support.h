@@ -8,6 +8,8 @@
 /// (glibc `mallopt`: mmap threshold 32 MiB, trim threshold 512 MiB). Without it each new output tensor
 /// page-faults its memory in again, which made a fresh 16 MB add 7x slower than the add itself.
 void darwin_tune_malloc(void);
+/// Returns the heap's free pages to the system (glibc `malloc_trim`); nothing elsewhere.
+void darwin_release_free_heap(void);
 /* Ctrl-C for long work in Swift: the SIGINT handler requests, loops poll and clear (async-signal-safe). */
 void darwin_interrupt_request(void);
 int darwin_interrupt_pending(void);

@@ -81,6 +81,13 @@ enum LayerKernels {
         }
     }
 
+    /// `silu(gate) * up` in a new tensor (the training path keeps gate and up for the backward pass).
+    static func swigluOutput(gate: Tensor, up: Tensor) -> Tensor {
+        let out = gate.clone()
+        swiglu(gate: out, up: up)
+        return out
+    }
+
     /// `g[i] = silu(g[i]) * u[i]` in portable Swift SIMD.
     static func swigluPortable(_ g: UnsafeMutablePointer<Float>, _ u: UnsafePointer<Float>, _ n: Int) {
         var i = 0

@@ -1,3 +1,4 @@
+import CDarwinSupport
 import Foundation
 
 
@@ -8,6 +9,15 @@ struct BlockActivations {
     /// Queries and keys before their per-head norms (families with `q_norm` / `k_norm`).
     var rawQuery: Tensor?, rawKey: Tensor?
     var mlpNormed: Tensor?, gate: Tensor?, up: Tensor?, activation: Tensor?
+
+    /// What is kept between the forward and the backward pass: without the normed inputs and the SwiGLU output, which
+    /// the backward pass recomputes from the block's input, its attention output and gate/up (cheap elementwise work:
+    /// the matrix products are not repeated), a third less memory.
+    var kept: BlockActivations {
+        var slim = self
+        slim.attentionNormed = nil; slim.mlpNormed = nil; slim.activation = nil
+        return slim
+    }
 }
 
 extension LanguageModel {
@@ -20,8 +30,9 @@ extension LanguageModel {
     /// each block's input is kept during the forward pass and the block's activations are recomputed just before its
     /// backward pass: one more forward pass of compute (a step about 35% slower) for the activation memory of one
     /// block instead of all. With `trainable`, only those tensors' gradients are computed and kept (16-bit weights
-    /// are never trained). `mlpChunkRows` overrides the rows per chunk of the recomputed MLP (tests). `blockDone` is called after each block's backward pass with the block, whose gradients are
-    /// then complete, and at the end with nil (an optimizer can apply and free each block's gradients right away).
+    /// are never trained). `mlpChunkRows` overrides the rows per chunk of the recomputed MLP (tests). `blockDone` is called with the block after each block's MLP backward pass and after its
+    /// whole backward pass, when the gradients present are complete, and at the end with nil (an optimizer can apply
+    /// and free each block's gradients right away, the MLP's before the attention's are computed).
     public func lossAndGradients(tokens: [Int32], batch: Int, ignoreIndex: Int32? = nil,
                                  distillation: (target: TargetDistribution, firstSequence: Int)? = nil,
                                  headChunkRows chunkRows: Int? = nil, recompute: Bool? = nil, mlpChunkRows: Int? = nil, trainable: [Tensor]? = nil,
@@ -39,20 +50,27 @@ extension LanguageModel {
         try MemoryLimit.require(kept + head + 8 * Double(tokens.count) * blockWorkingFloats(), for: "a training step of \(tokens.count) tokens")
         var saved: [BlockActivations] = []
         for block in blocks {
-            let acts = try trainingForward(block, &x, batch: batch, seq: seq, rope: rope)
-            saved.append(recomputing ? BlockActivations(input: acts.input, afterAttention: acts.input) : acts)
+            let mlp = recomputing ? MLPForward.chunked(rows: block.mlp.map { rowsPerMLPChunk($0, requested: mlpChunkRows) } ?? 1) : .kept
+            let acts = try trainingForward(block, &x, batch: batch, seq: seq, rope: rope, mlp: mlp)
+            saved.append(recomputing ? BlockActivations(input: acts.input, afterAttention: acts.input) : acts.kept)
         }
         let finalInput = x
         let normed = LayerKernels.rmsNorm(finalInput, finalNorm, eps: config.rmsNormEps)
         let (loss, dNormed) = try headLossAndGradient(normed, tokens: tokens, batch: batch, seq: seq, ignoreIndex: ignoreIndex,
                                                       distillation: distillation, grads: grads, chunkRows: chunkRows)
         var dx = try BackwardKernels.rmsNorm(finalInput, finalNorm, eps: config.rmsNormEps, dy: dNormed, grads: grads)
-        for (block, acts) in zip(blocks, saved).reversed() {
+        // The forward pass's large blocks (full-width MLP products, the head's logits) and its freed heap pages are
+        // not reused by the backward pass, whose blocks are smaller: returned now, they do not sit on top of its peak.
+        LargeBlockCache.releaseAll()
+        darwin_release_free_heap()
+        for block in blocks.reversed() {
+            let acts = saved.removeLast()  // released after this block's backward pass
             var input = acts.input
             // Recomputing: the attention half again, while the MLP is recomputed a chunk of rows at a time inside
             // its backward pass (its activations are the largest of a block).
-            let full = recomputing ? try trainingForward(block, &input, batch: batch, seq: seq, rope: rope, keepMLP: false) : acts
-            dx = try trainingBackward(block, full, dx, batch: batch, seq: seq, rope: rope, grads: grads, mlpChunkRows: mlpChunkRows)
+            let full = recomputing ? try trainingForward(block, &input, batch: batch, seq: seq, rope: rope, mlp: .skipped).kept : acts
+            dx = try trainingBackward(block, full, dx, batch: batch, seq: seq, rope: rope, grads: grads, mlpChunkRows: mlpChunkRows,
+                                      mlpDone: blockDone.map { done in { try done(block, grads) } })
             try blockDone?(block, grads)
         }
         // Embedding rows receive the input gradient (and, when tied, the LM head gradient already added).
@@ -106,19 +124,38 @@ extension LanguageModel {
         return loss / positions
     }
 
-    /// Bytes of the activations the backward pass keeps for all blocks at `tokens` tokens (float32).
+    /// Bytes of the activations the backward pass keeps for all blocks at `tokens` tokens (float32): each block's
+    /// input, attention output, queries, keys, values (also before their norms where the family has them) and
+    /// context, gate and up (`BlockActivations.kept`).
     func activationBytes(tokens: Int) -> Int {
         let perToken = blocks.map { b -> Int in
-            let attention = b.attention.map { 2 * config.hiddenSize + 2 * $0.q.shape[0] + 2 * $0.k.shape[0] } ?? 0
-            return attention + config.hiddenSize + (b.mlp.map { 4 * $0.width } ?? 0)
+            let attention = b.attention.map { a -> Int in
+                let (q, k) = (a.q.shape[0], a.k.shape[0])
+                return config.hiddenSize + 2 * q + 2 * k + (a.qNorm != nil || a.kNorm != nil ? q + k : 0)
+            } ?? 0
+            return config.hiddenSize + attention + (b.mlp.map { 2 * $0.width } ?? 0)
         }.reduce(0, +)
         return perToken * tokens * MemoryLayout<Float>.stride
     }
 
-    /// One block forward, keeping the activations its backward pass uses. Without `keepMLP` the forward stops after
-    /// attention (`x` is then the block's attention output): the MLP backward recomputes its part by chunks.
+    /// How `trainingForward` runs a block's MLP.
+    enum MLPForward {
+        /// Full width, gate and up kept for the backward pass.
+        case kept
+        /// A chunk of rows at a time, only the block's input kept (the forward pass when activations are recomputed
+        /// later).
+        case chunked(rows: Int)
+        /// Not at all: `x` is left at the attention output (the recomputation before a backward pass, whose MLP part
+        /// recomputes itself by chunks).
+        case skipped
+    }
+
+    /// Rows per chunk of an MLP run by chunks: about 4 MiB of each `[rows, width]` product, at least 64 rows.
+    func rowsPerMLPChunk(_ m: MLPWeights, requested: Int?) -> Int { max(1, requested ?? max(64, (1 << 20) / max(m.width, 1))) }
+
+    /// One block forward, keeping the activations its backward pass uses (the MLP's as `mlp` says).
     func trainingForward(_ block: TransformerBlock, _ x: inout Tensor, batch: Int, seq: Int, rope: RopeTables,
-                         keepMLP: Bool = true) throws -> BlockActivations {
+                         mlp: MLPForward = .kept) throws -> BlockActivations {
         try Interrupt.check()
         var acts = BlockActivations(input: x, afterAttention: x)
         if let a = block.attention {
@@ -132,10 +169,24 @@ extension LanguageModel {
             acts.attentionNormed = h; acts.q = q; acts.k = k; acts.v = v; acts.context = context
         }
         acts.afterAttention = x
-        if let m = block.mlp, keepMLP {
+        guard let m = block.mlp else { return acts }
+        switch mlp {
+        case .kept:
             let (h, gate, up, act) = try mlpActivations(block, m, x)
             x = try x.binary(.add, try LayerKernels.linear(act, m.down, m.downBias))
             acts.mlpNormed = h; acts.gate = gate; acts.up = up; acts.activation = act
+        case .chunked(let chunk):
+            // In place (each chunk of rows is read before it is overwritten with its output), except on the block's
+            // input itself, which is kept (a block whose attention was pruned away).
+            x = x === acts.input ? x.clone() : x.contiguous()
+            for first in stride(from: 0, to: x.shape[0], by: chunk) {
+                let n = min(chunk, x.shape[0] - first), rows = try x.narrow(0, first, n)
+                let (_, _, _, act) = try mlpActivations(block, m, rows)
+                try rows.binaryInPlace(.add, try LayerKernels.linear(act, m.down, m.downBias))
+            }
+            return BlockActivations(input: acts.input, afterAttention: acts.input)
+        case .skipped:
+            break
         }
         return acts
     }
@@ -144,22 +195,23 @@ extension LanguageModel {
     private func mlpActivations(_ block: TransformerBlock, _ m: MLPWeights, _ x: Tensor) throws -> (Tensor, Tensor, Tensor, Tensor) {
         let h = LayerKernels.rmsNorm(x, block.postAttentionNorm, eps: config.rmsNormEps)
         let gate = try LayerKernels.linear(h, m.gate, m.gateBias), up = try LayerKernels.linear(h, m.up, m.upBias)
-        let act = gate.clone()
-        LayerKernels.swiglu(gate: act, up: up)
-        return (h, gate, up, act)
+        return (h, gate, up, LayerKernels.swigluOutput(gate: gate, up: up))
     }
 
-    /// One block backward: gradient of the block input from the gradient of its output.
+    /// One block backward: gradient of the block input from the gradient of its output. `mlpDone` is called once
+    /// the MLP's gradients (and its norm's) are complete, before the attention half.
     func trainingBackward(_ block: TransformerBlock, _ acts: BlockActivations, _ dOut: Tensor, batch: Int, seq: Int,
-                          rope: RopeTables, grads: Gradients, mlpChunkRows: Int? = nil) throws -> Tensor {
+                          rope: RopeTables, grads: Gradients, mlpChunkRows: Int? = nil, mlpDone: (() throws -> Void)? = nil) throws -> Tensor {
         try Interrupt.check()
         var dx = dOut
         if let m = block.mlp {
-            if let h = acts.mlpNormed, let gate = acts.gate, let up = acts.up, let act = acts.activation {
+            if let gate = acts.gate, let up = acts.up {
+                let h = acts.mlpNormed ?? LayerKernels.rmsNorm(acts.afterAttention, block.postAttentionNorm, eps: config.rmsNormEps)
+                let act = acts.activation ?? LayerKernels.swigluOutput(gate: gate, up: up)
                 dx = try dx.binary(.add, try mlpBackward(block, m, acts.afterAttention, h, gate, up, act, dy: dx, grads: grads))
             } else {
                 // Chunks of rows: forward and backward of the MLP, its weight gradients accumulating chunk by chunk.
-                let rows = dx.shape[0], chunk = max(1, mlpChunkRows ?? max(64, (1 << 21) / max(m.width, 1)))
+                let rows = dx.shape[0], chunk = rowsPerMLPChunk(m, requested: mlpChunkRows)
                 dx = dx.contiguous()
                 for first in stride(from: 0, to: rows, by: chunk) {
                     let n = min(chunk, rows - first)
@@ -168,8 +220,10 @@ extension LanguageModel {
                     try dy.binaryInPlace(.add, try mlpBackward(block, m, x, h, gate, up, act, dy: dy, grads: grads))
                 }
             }
+            try mlpDone?()
         }
-        if let a = block.attention, let h = acts.attentionNormed, let q = acts.q, let k = acts.k, let v = acts.v, let context = acts.context {
+        if let a = block.attention, let q = acts.q, let k = acts.k, let v = acts.v, let context = acts.context {
+            let h = acts.attentionNormed ?? LayerKernels.rmsNorm(acts.input, block.inputNorm, eps: config.rmsNormEps)
             let dContext = try BackwardKernels.linear(context, a.o, a.oBias, dy: dx, grads: grads)
             let (dq, dk, dv) = BackwardKernels.causalAttention(q: q, k: k, v: v, kvOfQuery: a.kvOfQuery, batch: batch, seq: seq,
                                                                headDim: a.headDim, window: block.window, dContext: dContext)
@@ -195,11 +249,12 @@ extension LanguageModel {
     }
 
     /// The MLP's backward pass for its input rows `x` (before the norm; `h` after it) and the recorded gate, up and
-    /// activation: accumulates the weight gradients, returns the gradient of `x`.
+    /// activation: accumulates the weight gradients, returns the gradient of `x`. Overwrites `act` (no longer needed
+    /// once the down projection's gradient is in) with the gradient of `up`: two fewer `[rows, width]` buffers.
     private func mlpBackward(_ block: TransformerBlock, _ m: MLPWeights, _ x: Tensor, _ h: Tensor, _ gate: Tensor, _ up: Tensor,
                              _ act: Tensor, dy: Tensor, grads: Gradients) throws -> Tensor {
         let da = try BackwardKernels.linear(act, m.down, m.downBias, dy: dy, grads: grads)
-        let (dg, du) = BackwardKernels.swiglu(gate: gate, up: up, da: da)
+        let (dg, du) = BackwardKernels.swiglu(gate: gate, up: up, da: da, into: act.isContiguous ? (da, act) : nil)
         let dh = try BackwardKernels.linear(h, m.gate, m.gateBias, dy: dg, grads: grads)
         _ = try BackwardKernels.linear(h, m.up, m.upBias, dy: du, grads: grads, addingInto: dh)
         return try BackwardKernels.rmsNorm(x, block.postAttentionNorm, eps: config.rmsNormEps, dy: dh, grads: grads)

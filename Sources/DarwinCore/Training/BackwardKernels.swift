@@ -6,7 +6,7 @@ enum BackwardKernels {
     /// returns dx = dy W, or adds dy W into `sum` (a contiguous `[rows, in]` gradient of a shared input) in the same
     /// product and returns it. A 16-bit `W` (not trained) is converted a tile at a time.
     static func linear(_ x: Tensor, _ w: Weight, _ bias: Tensor?, dy: Tensor, grads: Gradients, addingInto sum: Tensor? = nil) throws -> Tensor {
-        if grads.wants(w) { try grads.accumulate(w.tensor, try dy.t().matmul(x)) }
+        if grads.wants(w) { try grads.accumulateProduct(w.tensor, dy: dy, x: x) }
         if let bias, grads.wants(bias) { try grads.accumulate(bias, try dy.reduce(.sum, dim: 0)) }
         let rows = dy.shape[0], inputs = w.shape[1]
         let dyc = dy.contiguous()
@@ -50,9 +50,10 @@ enum BackwardKernels {
         return dx
     }
 
-    /// For `a = silu(g) ⊙ u`: returns (dg, du), eight lanes at a time.
-    static func swiglu(gate: Tensor, up: Tensor, da: Tensor) -> (Tensor, Tensor) {
-        let dg = Tensor(uninitializedShape: gate.shape), du = Tensor(uninitializedShape: up.shape)
+    /// For `a = silu(g) ⊙ u`: returns (dg, du), eight lanes at a time, written into `outputs` when given (contiguous
+    /// tensors of gate's shape; `da` itself may be one of them: each element is read before it is written).
+    static func swiglu(gate: Tensor, up: Tensor, da: Tensor, into outputs: (Tensor, Tensor)? = nil) -> (Tensor, Tensor) {
+        let (dg, du) = outputs ?? (Tensor(uninitializedShape: gate.shape), Tensor(uninitializedShape: up.shape))
         let g = gate.data, u = up.data, d = da.data, pg = dg.data, pu = du.data
         Parallel.forEachChunk(count: gate.count, minimumChunk: 1 << 14) { range in
             var i = range.lowerBound

@@ -91,6 +91,24 @@ public final class Gradients {
         if let existing = table[ObjectIdentifier(parameter)] { try existing.binaryInPlace(.add, g) } else { table[ObjectIdentifier(parameter)] = g.contiguous() === g ? g : g.clone() }
     }
 
+    /// Adds `dyᵀ x` (the weight gradient of a linear layer, `dy [rows, out]`, `x [rows, in]`) into the gradient of
+    /// `parameter` inside the product itself (beta 1) when there is one: no `[out, in]` temporary and no pass to add it.
+    func accumulateProduct(_ parameter: Tensor, dy: Tensor, x: Tensor) throws {
+        guard wants(parameter) else { return }
+        let dyc = dy.contiguous(), xc = x.contiguous()
+        let rows = dyc.shape[0], outputs = dyc.shape[1], inputs = xc.shape[1]
+        let existing = table[ObjectIdentifier(parameter)]
+        guard existing.map({ $0.isContiguous && $0.shape == [outputs, inputs] }) ?? true, xc.shape[0] == rows else {
+            try accumulate(parameter, try dy.t().matmul(x))
+            return
+        }
+        let target = existing ?? Tensor(uninitializedShape: [outputs, inputs])
+        sgemm(GemmOperand(pointer: dyc.data, transposed: true, leadingDimension: outputs),
+              GemmOperand(pointer: xc.data, transposed: false, leadingDimension: inputs),
+              target.data, m: outputs, n: inputs, k: rows, ldc: inputs, beta: existing == nil ? 0 : 1)
+        if existing == nil { table[ObjectIdentifier(parameter)] = target }
+    }
+
     /// Scales every gradient (gradient accumulation, clipping).
     func scale(by s: Float) { for g in table.values { g.binaryInPlace(.mul, scalar: s) } }
 

@@ -43,12 +43,14 @@ public final class Trainer {
     }
 
     /// Whether this step recomputes activations: as set, or by default when keeping them for all blocks would take
-    /// more than the trainer's own memory (its float32 masters and optimizer state) or than 1 GiB, whichever is less,
-    /// so that a step never needs much more than the trainer itself (a search fine-tunes many candidates in turn).
-    func recomputing(tokens: Int) -> Bool {
+    /// more than the trainer's own memory (its float32 masters and optimizer state) or more than a quarter of the
+    /// memory available, so that a step never needs much more than the trainer itself (a search fine-tunes many
+    /// candidates in turn) and keeps them, about a quarter faster, where memory is plentiful.
+    public func recomputing(tokens: Int) -> Bool {
         if let recompute { return recompute }
         let own = Double(trainable.reduce(0) { $0 + $1.count * 4 } + optimizer.stateBytes)
-        return Double(model.activationBytes(tokens: tokens)) > min(Double(1 << 30), own)
+        let activations = Double(model.activationBytes(tokens: tokens))
+        return activations > min(own, MemoryLimit.availableBytes(for: activations) / 4)
     }
 
     /// Bytes this trainer holds beyond its model: the optimizer state (once allocated) and, with gradient
