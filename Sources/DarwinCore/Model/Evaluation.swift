@@ -106,7 +106,9 @@ extension LanguageModel {
     /// position are computed (k dot products with LM-head rows instead of the whole vocabulary's projection).
     func sparseKL(_ sequences: [[Int32]], to target: TargetDistribution, k: Int, batchSize: Int) throws -> Double {
         let h = config.hiddenSize
-        let head = lmHead.floatValues()  // the k rows of each position are read from anywhere in the head
+        // The k rows of each position are read from anywhere in the head: a 16-bit head is converted a row at a time
+        // as it is read (the same values as a float32 copy, without a vocabulary-sized copy: 2 GB at 8B shapes).
+        let half = lmHead.half, head = half == nil ? lmHead.floatValues() : nil
         var perPosition = [Double](repeating: 0, count: sequences.count * target.sequenceLength)
         try perPosition.withUnsafeMutableBufferPointer { out in
             let klOut = out.baseAddress!
@@ -116,10 +118,16 @@ extension LanguageModel {
                 try forEachBatchNormed(sequences, batchSize: batchSize) { normed, batch, seq, first in
                     Parallel.forEachChunk(count: batch * seq, minimumChunk: 64) { range in
                         let gathered = UnsafeMutablePointer<Float>.allocate(capacity: k)
-                        defer { gathered.deallocate() }
+                        let converted = UnsafeMutablePointer<Float>.allocate(capacity: half == nil ? 0 : h)
+                        defer { gathered.deallocate(); converted.deallocate() }
+                        func headRow(_ id: Int) -> UnsafePointer<Float> {
+                            guard let half else { return UnsafePointer(head!.data + id * h) }
+                            half.convertRows(id..<(id + 1), into: converted, parallel: false)
+                            return UnsafePointer(converted)
+                        }
                         for r in range {
                             let x = normed.data + r * h, base = (first * seq + r) * k
-                            for j in 0..<k { gathered[j] = cblas_sdot(Int32(h), x, 1, head.data + Int(ids[base + j]) * h, 1) }
+                            for j in 0..<k { gathered[j] = cblas_sdot(Int32(h), x, 1, headRow(Int(ids[base + j])), 1) }
                             let lse = LanguageModel.logSumExp(gathered, k)
                             var kl = 0.0
                             for j in 0..<k {
