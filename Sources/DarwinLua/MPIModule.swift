@@ -46,13 +46,24 @@ enum MPIModule {
         return out
     }
 
-    /// The tensor `encode` wrote.
-    static func decode(_ bytes: [UInt8]) throws -> Tensor {
-        func int(at i: Int) -> Int { bytes.withUnsafeBytes { Int($0.loadUnaligned(fromByteOffset: i * 8, as: Int64.self)) } }
-        let rank = int(at: 0)
-        let shape = (0..<rank).map { int(at: $0 + 1) }
+    /// The tensor `encode` wrote; an error for bytes of another kind (a rank that passed a string where this one
+    /// passed a tensor), checked before anything is read past their end or allocated.
+    static func decode(_ bytes: [UInt8], from rank: Int) throws -> Tensor {
+        func int(at i: Int) -> Int? {
+            guard bytes.count >= (i + 1) * 8 else { return nil }
+            return bytes.withUnsafeBytes { Int($0.loadUnaligned(fromByteOffset: i * 8, as: Int64.self)) }
+        }
+        let notATensor = LuaError("rank \(rank) did not pass a tensor to allgather (\(bytes.count) bytes)")
+        guard let dimensions = int(at: 0), (0...64).contains(dimensions) else { throw notATensor }
+        var shape: [Int] = []
+        for i in 0..<dimensions {
+            guard let size = int(at: i + 1) else { throw notATensor }
+            shape.append(size)
+        }
+        let payload = bytes.count - 8 * (dimensions + 1)  // not negative: every size above was read
+        guard let count = Shape.checkedProduct(shape), payload % 4 == 0, count == payload / 4 else { throw notATensor }
         let t = Tensor(uninitializedShape: shape)
-        _ = bytes.withUnsafeBytes { memcpy(t.data, $0.baseAddress! + 8 * (rank + 1), t.count * 4) }
+        _ = bytes.withUnsafeBytes { memcpy(t.data, $0.baseAddress! + 8 * (dimensions + 1), t.count * 4) }
         return t
     }
 
@@ -99,7 +110,7 @@ enum MPIModule {
             var at = 0
             for (r, n) in lengths.enumerated() {
                 let part = [UInt8](UnsafeRawBufferPointer(start: all.map { UnsafeRawPointer($0) + at }, count: Int(n)))
-                if tensor != nil { c.push(try decode(part)) } else { c.host.push(bytes: part) }
+                if tensor != nil { c.push(try decode(part, from: r)) } else { c.host.push(bytes: part) }
                 lua_rawseti(L, -2, lua_Integer(r + 1))
                 at += Int(n)
             }
