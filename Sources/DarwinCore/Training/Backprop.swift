@@ -50,8 +50,8 @@ extension LanguageModel {
         try MemoryLimit.require(kept + head + 8 * Double(tokens.count) * blockWorkingFloats(), for: "a training step of \(tokens.count) tokens")
         var saved: [BlockActivations] = []
         for block in blocks {
-            let mlp = recomputing ? MLPForward.chunked(rows: block.mlp.map { rowsPerMLPChunk($0, requested: mlpChunkRows) } ?? 1) : .kept
-            let acts = try trainingForward(block, &x, batch: batch, seq: seq, rope: rope, mlp: mlp)
+            let acts = try trainingForward(block, &x, batch: batch, seq: seq, rope: rope,
+                                           mlp: recomputing ? .chunked(requestedRows: mlpChunkRows) : .kept)
             saved.append(recomputing ? BlockActivations(input: acts.input, afterAttention: acts.input) : acts.kept)
         }
         let finalInput = x
@@ -142,9 +142,9 @@ extension LanguageModel {
     enum MLPForward {
         /// Full width, gate and up kept for the backward pass.
         case kept
-        /// A chunk of rows at a time, only the block's input kept (the forward pass when activations are recomputed
-        /// later).
-        case chunked(rows: Int)
+        /// A chunk of rows at a time (`rowsPerMLPChunk`), only the block's input kept (the forward pass when
+        /// activations are recomputed later).
+        case chunked(requestedRows: Int?)
         /// Not at all: `x` is left at the attention output (the recomputation before a backward pass, whose MLP part
         /// recomputes itself by chunks).
         case skipped
@@ -175,7 +175,8 @@ extension LanguageModel {
             let (h, gate, up, act) = try mlpActivations(block, m, x)
             x = try x.binary(.add, try LayerKernels.linear(act, m.down, m.downBias))
             acts.mlpNormed = h; acts.gate = gate; acts.up = up; acts.activation = act
-        case .chunked(let chunk):
+        case .chunked(let requestedRows):
+            let chunk = rowsPerMLPChunk(m, requested: requestedRows)
             // In place (each chunk of rows is read before it is overwritten with its output), except on the block's
             // input itself, which is kept (a block whose attention was pruned away).
             x = x === acts.input ? x.clone() : x.contiguous()
