@@ -53,7 +53,7 @@ let package = Package(
         // The Lua host: state, binding layer, bound modules, REPL logic.
         .target(name: "DarwinLua", dependencies: ["CLua", "CLuaGlue", "DarwinCore", "CDarwinMPI"]),
         .executableTarget(name: "darwinhost", dependencies: ["DarwinLua", "CEdit", "CDarwinSupport", "CDarwinMPI"]),
-        .executableTarget(name: "darwin-bench", dependencies: ["DarwinLua", "DarwinCore", "COpenBLAS"]),
+        .executableTarget(name: "darwin-bench", dependencies: ["DarwinLua", "DarwinCore", "COpenBLAS", "CDarwinSupport"]),
         .testTarget(name: "DarwinCoreTests", dependencies: ["DarwinCore"]),
         .testTarget(name: "DarwinLuaTests", dependencies: ["DarwinLua", "DarwinCore", "CLua", "CLuaGlue"]),
     ],

@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
 
 static volatile sig_atomic_t interrupt_flag = 0;
 void darwin_interrupt_request(void) { interrupt_flag = 1; }
@@ -47,6 +48,16 @@ void darwin_tune_malloc(void) {
 void darwin_release_free_heap(void) {
 #ifdef M_MMAP_THRESHOLD
     malloc_trim(0);
+#endif
+}
+
+void darwin_advise_huge_pages(void *p, long bytes) {
+#ifdef MADV_HUGEPAGE
+    const uintptr_t huge = (uintptr_t)2 << 20;
+    uintptr_t start = ((uintptr_t)p + huge - 1) & ~(huge - 1), end = ((uintptr_t)p + (uintptr_t)bytes) & ~(huge - 1);
+    if (bytes > 0 && end > start) madvise((void *)start, end - start, MADV_HUGEPAGE);
+#else
+    (void)p; (void)bytes;
 #endif
 }
 

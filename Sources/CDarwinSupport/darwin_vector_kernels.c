@@ -3,6 +3,7 @@
 // only (per-function target attribute), so the binary still runs on CPUs without them.
 #include "darwin_support.h"
 #include <math.h>
+#include <string.h>
 
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
 #include <immintrin.h>
@@ -78,6 +79,57 @@ DARWIN_AVX2 float darwin_bf16_dot_avx2(const uint16_t *w, const float *x, long n
     float total = _mm_cvtss_f32(h);
     for (; i < n; i++) { union { uint32_t u; float f; } v = {.u = (uint32_t)w[i] << 16}; total += v.f * x[i]; }
     return total;
+}
+
+/// One AdamW update of 8 values in place, in exactly the scalar loop's order of operations (no fused multiply-adds,
+/// IEEE square root and division): the vector and scalar paths agree bit for bit.
+DARWIN_AVX2 static inline void adamw8(float *p, const float *g, float *m, float *v, const darwin_adamw_constants *c) {
+    __m256 gv = _mm256_loadu_ps(g);
+    __m256 pv = _mm256_mul_ps(_mm256_loadu_ps(p), _mm256_set1_ps(c->decay));
+    __m256 mv = _mm256_add_ps(_mm256_mul_ps(_mm256_set1_ps(c->beta1), _mm256_loadu_ps(m)),
+                              _mm256_mul_ps(_mm256_set1_ps(1 - c->beta1), gv));
+    __m256 vv = _mm256_add_ps(_mm256_mul_ps(_mm256_set1_ps(c->beta2), _mm256_loadu_ps(v)),
+                              _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(1 - c->beta2), gv), gv));
+    __m256 denominator = _mm256_add_ps(_mm256_div_ps(_mm256_sqrt_ps(vv), _mm256_set1_ps(c->sqrt_bias2)),
+                                       _mm256_set1_ps(c->epsilon));
+    pv = _mm256_sub_ps(pv, _mm256_div_ps(_mm256_mul_ps(_mm256_set1_ps(c->step_size), mv), denominator));
+    _mm256_storeu_ps(m, mv);
+    _mm256_storeu_ps(v, vv);
+    _mm256_storeu_ps(p, pv);
+}
+
+DARWIN_AVX2 void darwin_adamw_avx2(float *p, const float *g, float *m, float *v, long n, const darwin_adamw_constants *c) {
+    long i = 0;
+    for (; i + 8 <= n; i += 8) adamw8(p + i, g + i, m + i, v + i, c);
+    if (i == n) return;
+    // The last few values go through the same 8-lane arithmetic on a padded copy.
+    float tp[8] = {0}, tg[8] = {0}, tm[8] = {0}, tv[8] = {0};
+    long rest = n - i;
+    memcpy(tp, p + i, rest * sizeof(float)); memcpy(tg, g + i, rest * sizeof(float));
+    memcpy(tm, m + i, rest * sizeof(float)); memcpy(tv, v + i, rest * sizeof(float));
+    adamw8(tp, tg, tm, tv, c);
+    memcpy(p + i, tp, rest * sizeof(float)); memcpy(m + i, tm, rest * sizeof(float)); memcpy(v + i, tv, rest * sizeof(float));
+}
+
+DARWIN_AVX2 double darwin_fma_peak_avx2(long iterations) {
+    const __m256 scale = _mm256_set1_ps(0.999f), shift = _mm256_set1_ps(0.001f);
+    // 12 independent chains in registers cover the FMA units' latency (4 cycles x 2 units, with room to spare)
+    __m256 a0 = _mm256_set1_ps(0), a1 = _mm256_set1_ps(1), a2 = _mm256_set1_ps(2), a3 = _mm256_set1_ps(3);
+    __m256 a4 = _mm256_set1_ps(4), a5 = _mm256_set1_ps(5), a6 = _mm256_set1_ps(6), a7 = _mm256_set1_ps(7);
+    __m256 a8 = _mm256_set1_ps(8), a9 = _mm256_set1_ps(9), a10 = _mm256_set1_ps(10), a11 = _mm256_set1_ps(11);
+    for (long k = 0; k < iterations; k++) {
+#define DARWIN_FMA4(x, y, z, w) x = _mm256_fmadd_ps(x, scale, shift); y = _mm256_fmadd_ps(y, scale, shift); \
+        z = _mm256_fmadd_ps(z, scale, shift); w = _mm256_fmadd_ps(w, scale, shift)
+        DARWIN_FMA4(a0, a1, a2, a3); DARWIN_FMA4(a4, a5, a6, a7); DARWIN_FMA4(a8, a9, a10, a11);
+#undef DARWIN_FMA4
+        // every chain opaque to the compiler: none may be folded away (1 is a fixed point of x·0.999 + 0.001)
+        __asm__ volatile("" : "+x"(a0), "+x"(a1), "+x"(a2), "+x"(a3), "+x"(a4), "+x"(a5), "+x"(a6), "+x"(a7), "+x"(a8),
+                         "+x"(a9), "+x"(a10), "+x"(a11));
+    }
+    __m256 sum = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)),
+                               _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a4, a5), _mm256_add_ps(a6, a7)),
+                                             _mm256_add_ps(_mm256_add_ps(a8, a9), _mm256_add_ps(a10, a11))));
+    return _mm256_cvtss_f32(sum);
 }
 
 DARWIN_AVX2 void darwin_swiglu_avx2(float *gate, const float *up, long n) {
@@ -180,6 +232,10 @@ DARWIN_AVX2 void darwin_causal_attention_head_avx2(const float *q, long ldq, con
 int darwin_has_avx2_fma(void) { return 0; }
 double darwin_exp_shifted_avx2(const float *x, float *out, long n, float shift) { (void)x; (void)out; (void)n; (void)shift; return 0; }
 void darwin_swiglu_avx2(float *gate, const float *up, long n) { (void)gate; (void)up; (void)n; }
+double darwin_fma_peak_avx2(long iterations) { (void)iterations; return 0; }
+void darwin_adamw_avx2(float *p, const float *g, float *m, float *v, long n, const darwin_adamw_constants *c) {
+    (void)p; (void)g; (void)m; (void)v; (void)n; (void)c;
+}
 float darwin_bf16_dot_avx2(const uint16_t *w, const float *x, long n) { (void)w; (void)x; (void)n; return 0; }
 void darwin_causal_attention_head_avx2(const float *q, long ldq, const float *kT, long ldk, const float *v, long ldv,
                                        float *out, long ldo, long seq, long hd, float scale, float *scratch, long window) {

@@ -23,6 +23,7 @@ public final class TensorStorage {
         guard let raw = LargeBlockCache.take(bytes: bytes) ?? malloc(bytes) else {
             fatalError("darwinhost: out of memory allocating a tensor of \(count) floats")
         }
+        if bytes >= TensorStorage.hugePageBytes { darwin_advise_huge_pages(raw, bytes) }
         block = raw
         blockBytes = bytes
         let aligned = (Int(bitPattern: raw) + 63) & ~63
@@ -36,6 +37,11 @@ public final class TensorStorage {
         self.init(count: count)
         pointer.initialize(repeating: value, count: count)
     }
+
+    /// Buffers this large ask for transparent huge pages. A training step that follows a trim of the heap faults
+    /// its activations and gradients back in: at 0.36B that was 660,000 page faults and 8% of the step's CPU time in
+    /// the kernel, and is 95,000 and 5% with huge pages.
+    static let hugePageBytes = 4 << 20
 
     /// Applies the allocator settings once, before the first tensor buffer is allocated.
     private static let mallocTuned: Void = darwin_tune_malloc()

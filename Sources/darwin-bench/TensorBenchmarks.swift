@@ -17,7 +17,8 @@ enum TensorBenchmarks {
         try host.load("return A:matmul(B)", chunkName: "=bench")
         host.setGlobal("product")
         let viaLua = try medianSeconds(repeats: repeats) { try host.run("product()") }
-        return [
+        let peak = fmaPeak().map { [BenchRow(name: "the cores' FMA peak (base: the ceiling)", value: $0, unit: "GFLOP/s", baseline: ceiling)] } ?? []
+        return peak + [
             BenchRow(name: "sgemm \(n)^3 direct cblas_sgemm (ceiling)", value: ceiling, unit: "GFLOP/s", baseline: ceiling),
             BenchRow(name: "sgemm \(n)^3 Tensor.matmul", value: flops / viaTensor / 1e9, unit: "GFLOP/s", baseline: ceiling),
             BenchRow(name: "sgemm \(n)^3 Tensor.matmul, B transposed view", value: flops / viaTransposed / 1e9, unit: "GFLOP/s", baseline: ceiling),

@@ -1,3 +1,4 @@
+import CDarwinSupport
 import COpenBLAS
 import DarwinCore
 import Dispatch
@@ -15,6 +16,17 @@ func sgemmCeiling(size n: Int, repeats: Int) throws -> Double {
                     a.data, Int32(n), b.data, Int32(n), 0, c.data, Int32(n))
     }
     return 2.0 * Double(n * n * n) / seconds / 1e9
+}
+
+/// The cores' arithmetic peak: GFLOP/s of chains of AVX2 fused multiply-adds on `Parallel.threads` threads at once
+/// (nil without AVX2). The sgemm ceiling is a fraction of it; with both cores busy, a smaller one (shared caches
+/// and memory).
+func fmaPeak() -> Double? {
+    guard darwin_has_avx2_fma() != 0 else { return nil }
+    let iterations = 50_000_000, threads = Parallel.threads
+    _ = darwin_fma_peak_avx2(1_000_000)
+    let time = seconds { DispatchQueue.concurrentPerform(iterations: threads) { _ in _ = darwin_fma_peak_avx2(iterations) } }
+    return 192 * Double(iterations * threads) / time / 1e9
 }
 
 /// Wall time of one call of `body`, in seconds.

@@ -1,3 +1,4 @@
+import CDarwinSupport
 import Foundation
 import Testing
 @testable import DarwinCore
@@ -50,6 +51,32 @@ struct OptimizerStateTests {
                 let step = Swift.abs(expected.data[i] - old.data[i])
                 #expect(Swift.abs(p.data[i] - expected.data[i]) <= 0.02 * step + 1e-7, "\(family) \(name)[\(i)]")
             }
+        }
+    }
+
+    /// The AVX2 AdamW kernel and the portable loop over the same random state for three steps, at lengths that end
+    /// inside a vector, with gradients that include zeros and values far apart in scale: the same bits.
+    @Test("the vectorised AdamW update gives the portable loop's bits", arguments: [1, 7, 8, 13, 1000])
+    func vectorisedAdamW(count: Int) throws {
+        guard VectorMath.useAVX2 else { return }  // nothing to compare on a CPU without AVX2
+        let g = RandomGenerator(seed: UInt64(count))
+        // parameters, first and second moments (kept positive) of each path
+        let start = [Tensor(shape: [count], repeating: 0), Tensor(shape: [count], repeating: 0), Tensor(shape: [count], repeating: 0)]
+        for (k, t) in start.enumerated() { for i in 0..<count { t.data[i] = Float(g.uniform() - (k == 2 ? 0 : 0.5)) * 0.2 } }
+        let paths = [start.map { $0.clone() }, start.map { $0.clone() }]
+        let gradient = Tensor(shape: [count], repeating: 0)
+        for step in 1...3 {
+            for i in 0..<count { gradient.data[i] = i % 5 == 0 ? 0 : Float(g.uniform() - 0.5) * (i % 2 == 0 ? 1e-6 : 3) }
+            let c1 = 1 - Foundation.pow(0.9, Double(step)), c2 = 1 - Foundation.pow(0.95, Double(step))
+            let constants = darwin_adamw_constants(beta1: 0.9, beta2: 0.95, step_size: Float(1e-2 / c1), decay: Float(1 - 1e-3),
+                                                   sqrt_bias2: Float(c2.squareRoot()), epsilon: 1e-8)
+            for (path, vectorised) in zip(paths, [true, false]) {
+                Optimizer.adamwUpdate(path[0].data, gradient.data, path[1].data, path[2].data, count: count, constants, vectorised: vectorised)
+            }
+        }
+        for k in 0..<3 {
+            #expect(paths[0][k].toArray().map(\.bitPattern) == paths[1][k].toArray().map(\.bitPattern), "state \(k)")
+            #expect(paths[0][k].toArray() != start[k].toArray())
         }
     }
 

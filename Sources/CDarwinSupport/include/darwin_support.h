@@ -10,6 +10,10 @@
 void darwin_tune_malloc(void);
 /// Returns the heap's free pages to the system (glibc `malloc_trim`); nothing elsewhere.
 void darwin_release_free_heap(void);
+/// Asks the kernel to back the 2 MiB-aligned pages inside [p, p + bytes) with transparent huge pages (Linux
+/// `madvise(MADV_HUGEPAGE)`, which the default `madvise` mode of THP waits for): one page fault and one TLB entry
+/// per 2 MiB instead of 512. Nothing where the range holds no whole huge page or the system does not have them.
+void darwin_advise_huge_pages(void *p, long bytes);
 /* Ctrl-C for long work in Swift: the SIGINT handler requests, loops poll and clear (async-signal-safe). */
 void darwin_interrupt_request(void);
 int darwin_interrupt_pending(void);
@@ -32,10 +36,23 @@ int darwin_has_avx2_fma(void);
 /// `out[i] = exp(x[i] - shift)` (out may be NULL) for n values; returns their sum in float64. AVX2 + FMA only.
 double darwin_exp_shifted_avx2(const float *x, float *out, long n, float shift);
 
-/// `gate[i] = silu(gate[i]) * up[i]` for n values. AVX2 + FMA only.
 /// Σ w[i]·x[i] of a bfloat16 row (raw bits) and a float32 vector (decoding one token against 16-bit weights).
 float darwin_bf16_dot_avx2(const uint16_t *w, const float *x, long n);
+/// `gate[i] = silu(gate[i]) * up[i]` for n values. AVX2 + FMA only.
 void darwin_swiglu_avx2(float *gate, const float *up, long n);
+
+/// Runs `iterations` rounds of 12 independent 8-lane fused multiply-adds (192 FLOPs a round) on one core: the
+/// core's arithmetic peak, for benchmarks. Returns a value that depends on the work (so it is not optimised away).
+double darwin_fma_peak_avx2(long iterations);
+
+/// The per-step constants of an AdamW update (see `darwin_adamw_avx2`).
+typedef struct {
+    float beta1, beta2, step_size, decay, sqrt_bias2, epsilon;
+} darwin_adamw_constants;
+
+/// AdamW on n values in place, AVX2 only: p *= decay; m = β1·m + (1-β1)·g; v = β2·v + (1-β2)·g·g;
+/// p -= step_size·m / (√v / sqrt_bias2 + ε). The same operations in the same order as the scalar loop.
+void darwin_adamw_avx2(float *p, const float *g, float *m, float *v, long n, const darwin_adamw_constants *c);
 
 /// Causal attention of one query head over `seq` positions, AVX2 + FMA only; `hd` a multiple of 8.
 /// q: row i at q + i*ldq; kT: the head's keys transposed (hd rows of ldk >= seq rounded up to 16, zero beyond seq);

