@@ -18,6 +18,23 @@ func sgemmCeiling(size n: Int, repeats: Int) throws -> Double {
     return 2.0 * Double(n * n * n) / seconds / 1e9
 }
 
+/// The sgemm ceiling at this moment: the faster of OpenBLAS's own threads and darwinhost's split of a product over
+/// its workers (`Tensor.matmul`), each the median GFLOP/s of 31 products of 1024³ (about half a second in all).
+func sgemmCeilingNow() throws -> Double {
+    let a = try Tensor.randn([1024, 1024]), b = try Tensor.randn([1024, 1024])
+    let split = 2.0 * Double(1 << 30) / (try medianSeconds(repeats: 15) { _ = try a.matmul(b) }) / 1e9
+    return max(split, try sgemmCeiling(size: 1024, repeats: 15))
+}
+
+/// The seconds of one call of `body` and the mean sgemm ceiling (`sgemmCeilingNow`) measured right before and right
+/// after it. This machine's speed drifts by tens of percent within minutes, so a ceiling measured once, at another
+/// moment, is not the one the work met.
+func secondsAgainstCeiling(_ body: () throws -> Void) throws -> (seconds: Double, ceiling: Double) {
+    let before = try sgemmCeilingNow()
+    let time = try seconds(body)
+    return (time, (before + (try sgemmCeilingNow())) / 2)
+}
+
 /// The cores' arithmetic peak: GFLOP/s of chains of AVX2 fused multiply-adds on `Parallel.threads` threads at once
 /// (nil without AVX2). The sgemm ceiling is a fraction of it; with both cores busy, a smaller one (shared caches
 /// and memory).
