@@ -19,7 +19,7 @@ func sgemmCeiling(size n: Int, repeats: Int) throws -> Double {
 }
 
 /// The sgemm ceiling at this moment: the faster of OpenBLAS's own threads and darwinhost's split of a product over
-/// its workers (`Tensor.matmul`), each the median GFLOP/s of 31 products of 1024³ (about half a second in all).
+/// its workers (`Tensor.matmul`), each the median GFLOP/s of 15 products of 1024³ (about half a second in all).
 func sgemmCeilingNow() throws -> Double {
     let a = try Tensor.randn([1024, 1024]), b = try Tensor.randn([1024, 1024])
     let split = 2.0 * Double(1 << 30) / (try medianSeconds(repeats: 15) { _ = try a.matmul(b) }) / 1e9
