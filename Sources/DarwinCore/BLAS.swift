@@ -47,8 +47,11 @@ func withOpenBLASThreads<T>(_ body: () throws -> T) rethrows -> T {
 private let parallelGemmWork = 1 << 21
 
 /// `C = alpha * op(A) * op(B) + beta * C` on row-major float32 matrices (C is m×n with leading dimension ldc).
-/// Large products are split into bands of C's rows (or of its columns when it has few rows), one single-threaded
-/// OpenBLAS call per worker of `Parallel`; inside a parallel loop the product runs on the calling worker.
+/// Large products are split into bands of C's rows or of its columns, one single-threaded OpenBLAS call per worker
+/// of `Parallel`; inside a parallel loop the product runs on the calling worker. Every band packs the whole of the
+/// operand it shares (B for bands of rows, A for bands of columns), so the split goes along C's longer side, which
+/// shares the smaller operand: for the LM head's `[512, hidden] × [hidden, vocabulary]` chunk, bands of rows had
+/// each worker pack the whole head.
 func sgemm(_ a: GemmOperand, _ b: GemmOperand, _ c: UnsafeMutablePointer<Float>, m: Int, n: Int, k: Int,
            ldc: Int, alpha: Float = 1, beta: Float = 0) {
     _ = singleThreadedOpenBLAS
@@ -57,7 +60,7 @@ func sgemm(_ a: GemmOperand, _ b: GemmOperand, _ c: UnsafeMutablePointer<Float>,
         serialSgemm(a, b, c, m: m, n: n, k: k, ldc: ldc, alpha: alpha, beta: beta)
         return
     }
-    if m >= 16 * workers || m >= n {
+    if m >= n {
         Parallel.forEachChunk(count: m, minimumChunk: Swift.max(1, m / workers)) { r in
             serialSgemm(a.droppingRows(r.lowerBound), b, c + r.lowerBound * ldc, m: r.count, n: n, k: k, ldc: ldc, alpha: alpha, beta: beta)
         }
