@@ -20,10 +20,12 @@ public final class TensorStorage {
         // malloc + manual alignment rather than memalign: glibc's memalign trims the block it returns, so a freed
         // buffer is too small for the next request of the same size and the heap grows instead of reusing it.
         let bytes = max(count, 1) * MemoryLayout<Float>.stride + 64
-        guard let raw = LargeBlockCache.take(bytes: bytes) ?? malloc(bytes) else {
+        let reused = LargeBlockCache.take(bytes: bytes)
+        guard let raw = reused ?? malloc(bytes) else {
             fatalError("darwinhost: out of memory allocating a tensor of \(count) floats")
         }
-        if bytes >= TensorStorage.hugePageBytes { darwin_advise_huge_pages(raw, bytes) }
+        // A block from the cache was advised when it was first allocated.
+        if reused == nil && bytes >= TensorStorage.hugePageBytes { darwin_advise_huge_pages(raw, bytes) }
         block = raw
         blockBytes = bytes
         let aligned = (Int(bitPattern: raw) + 63) & ~63
