@@ -155,60 +155,55 @@ DARWIN_AVX2 static inline float max_avx2(const float *x, long n) {
     return r;
 }
 
-/// Scores of query rows q[0..3] against keys [j, j+16): 4×16 dot products of length hd, times `scale`.
-DARWIN_AVX2 static inline void scores_4x16(const float *const q[4], const float *kT, long ldk, long j, long hd,
+/// Scores of query rows q[0..5] against keys [j, j+16): 6×16 dot products of length hd, times `scale`.
+DARWIN_AVX2 static inline void scores_6x16(const float *const q[6], const float *kT, long ldk, long j, long hd,
                                            float scale, float *s, long lds) {
-    __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
+    __m256 a[6][2];
+    for (int r = 0; r < 6; r++) { a[r][0] = _mm256_setzero_ps(); a[r][1] = _mm256_setzero_ps(); }
     for (long d = 0; d < hd; d++) {
         const float *k = kT + d * ldk + j;
         __m256 k0 = _mm256_loadu_ps(k), k1 = _mm256_loadu_ps(k + 8);
-        __m256 b = _mm256_broadcast_ss(q[0] + d);
-        a00 = _mm256_fmadd_ps(b, k0, a00); a01 = _mm256_fmadd_ps(b, k1, a01);
-        b = _mm256_broadcast_ss(q[1] + d);
-        a10 = _mm256_fmadd_ps(b, k0, a10); a11 = _mm256_fmadd_ps(b, k1, a11);
-        b = _mm256_broadcast_ss(q[2] + d);
-        a20 = _mm256_fmadd_ps(b, k0, a20); a21 = _mm256_fmadd_ps(b, k1, a21);
-        b = _mm256_broadcast_ss(q[3] + d);
-        a30 = _mm256_fmadd_ps(b, k0, a30); a31 = _mm256_fmadd_ps(b, k1, a31);
-    }
-    const __m256 sc = _mm256_set1_ps(scale);
-    _mm256_storeu_ps(s + j, _mm256_mul_ps(a00, sc)); _mm256_storeu_ps(s + j + 8, _mm256_mul_ps(a01, sc));
-    _mm256_storeu_ps(s + lds + j, _mm256_mul_ps(a10, sc)); _mm256_storeu_ps(s + lds + j + 8, _mm256_mul_ps(a11, sc));
-    _mm256_storeu_ps(s + 2 * lds + j, _mm256_mul_ps(a20, sc)); _mm256_storeu_ps(s + 2 * lds + j + 8, _mm256_mul_ps(a21, sc));
-    _mm256_storeu_ps(s + 3 * lds + j, _mm256_mul_ps(a30, sc)); _mm256_storeu_ps(s + 3 * lds + j + 8, _mm256_mul_ps(a31, sc));
-}
-
-/// out0/out1[c*8 ..] = scale0 * sum over j < n of p0[j] v[j] (and the same for row 1), for `w` (1 to 4) vectors of 8
-/// columns; the scales are the softmax normalisations, applied once per output instead of once per weight.
-DARWIN_AVX2 static inline void context_2rows(const float *p0, const float *p1, const float *v, long ldv, long n, int w,
-                                             float scale0, float scale1, float *out0, float *out1) {
-    __m256 a0[4], a1[4];
-    for (int c = 0; c < 4; c++) { a0[c] = _mm256_setzero_ps(); a1[c] = _mm256_setzero_ps(); }
-    for (long j = 0; j < n; j++) {
-        const float *vr = v + j * ldv;
-        __m256 b0 = _mm256_broadcast_ss(p0 + j), b1 = _mm256_broadcast_ss(p1 + j);
-        for (int c = 0; c < w; c++) {
-            __m256 x = _mm256_loadu_ps(vr + 8 * c);
-            a0[c] = _mm256_fmadd_ps(b0, x, a0[c]);
-            a1[c] = _mm256_fmadd_ps(b1, x, a1[c]);
+        for (int r = 0; r < 6; r++) {
+            __m256 b = _mm256_broadcast_ss(q[r] + d);
+            a[r][0] = _mm256_fmadd_ps(b, k0, a[r][0]); a[r][1] = _mm256_fmadd_ps(b, k1, a[r][1]);
         }
     }
-    const __m256 s0 = _mm256_set1_ps(scale0), s1 = _mm256_set1_ps(scale1);
-    for (int c = 0; c < w; c++) {
-        _mm256_storeu_ps(out0 + 8 * c, _mm256_mul_ps(a0[c], s0));
-        if (out1) _mm256_storeu_ps(out1 + 8 * c, _mm256_mul_ps(a1[c], s1));
+    const __m256 sc = _mm256_set1_ps(scale);
+    for (int r = 0; r < 6; r++) {
+        _mm256_storeu_ps(s + r * lds + j, _mm256_mul_ps(a[r][0], sc)); _mm256_storeu_ps(s + r * lds + j + 8, _mm256_mul_ps(a[r][1], sc));
+    }
+}
+
+/// out_r[c*8 ..] = scale_r * sum over j < n of p_r[j] v[j] for 3 rows r, and `w` (1 to 4) vectors of 8 columns.
+DARWIN_AVX2 static inline void context_3rows(const float *const p[3], const float *v, long ldv, long n, int w,
+                                             const float scale[3], float *const out[3], int rows) {
+    __m256 a[3][4];
+    for (int r = 0; r < 3; r++) for (int c = 0; c < 4; c++) a[r][c] = _mm256_setzero_ps();
+    for (long j = 0; j < n; j++) {
+        const float *vr = v + j * ldv;
+        __m256 b0 = _mm256_broadcast_ss(p[0] + j), b1 = _mm256_broadcast_ss(p[1] + j), b2 = _mm256_broadcast_ss(p[2] + j);
+        for (int c = 0; c < w; c++) {
+            __m256 x = _mm256_loadu_ps(vr + 8 * c);
+            a[0][c] = _mm256_fmadd_ps(b0, x, a[0][c]);
+            a[1][c] = _mm256_fmadd_ps(b1, x, a[1][c]);
+            a[2][c] = _mm256_fmadd_ps(b2, x, a[2][c]);
+        }
+    }
+    for (int r = 0; r < rows; r++) {
+        const __m256 s = _mm256_set1_ps(scale[r]);
+        for (int c = 0; c < w; c++) _mm256_storeu_ps(out[r] + 8 * c, _mm256_mul_ps(a[r][c], s));
     }
 }
 
 DARWIN_AVX2 void darwin_causal_attention_head_avx2(const float *q, long ldq, const float *kT, long ldk, const float *v,
                                                    long ldv, float *out, long ldo, long seq, long hd, float scale,
                                                    float *scratch, long window) {
-    for (long i0 = 0; i0 < seq; i0 += 4) {
-        const long rows = seq - i0 < 4 ? seq - i0 : 4, keys = i0 + rows;
-        const float *qr[4];
-        for (long r = 0; r < 4; r++) qr[r] = q + (i0 + (r < rows ? r : 0)) * ldq;
-        for (long j = 0; j < keys; j += 16) scores_4x16(qr, kT, ldk, j, hd, scale, scratch, ldk);
-        float inverse[4] = {0, 0, 0, 0};
+    for (long i0 = 0; i0 < seq; i0 += 6) {
+        const long rows = seq - i0 < 6 ? seq - i0 : 6, keys = i0 + rows;
+        const float *qr[6];
+        for (long r = 0; r < 6; r++) qr[r] = q + (i0 + (r < rows ? r : 0)) * ldq;
+        for (long j = 0; j < keys; j += 16) scores_6x16(qr, kT, ldk, j, hd, scale, scratch, ldk);
+        float inverse[6] = {0, 0, 0, 0, 0, 0};
         for (long r = 0; r < rows; r++) {
             float *row = scratch + r * ldk;
             const long n = i0 + r + 1, first = window > 0 && n > window ? n - window : 0;
@@ -216,14 +211,25 @@ DARWIN_AVX2 void darwin_causal_attention_head_avx2(const float *q, long ldq, con
             for (long j = 0; j < first; j++) row[j] = 0;  // keys before a sliding window
             for (long j = n; j < keys; j++) row[j] = 0;  // the causal mask within the block
         }
-        for (long r = 0; r < rows; r += 2) {
-            const int pair = r + 1 < rows;
-            const long n = i0 + r + 1 + pair;
-            const float *p0 = scratch + r * ldk, *p1 = pair ? p0 + ldk : p0;
-            float *o0 = out + (i0 + r) * ldo, *o1 = pair ? o0 + ldo : NULL;
+        for (long r = 0; r < rows; r += 3) {  // the context of 3 rows at a time, over the keys the last of them sees
+            const int group = rows - r < 3 ? (int)(rows - r) : 3;
+            const long n = i0 + r + group;
+            const float *p[3];
+            float *o[3];
+            for (int g = 0; g < 3; g++) {
+                const int used = g < group ? g : 0;
+                p[g] = scratch + (r + used) * ldk;
+                o[g] = out + (i0 + r + used) * ldo;
+            }
             long c = 0;
-            for (; c + 32 <= hd; c += 32) context_2rows(p0, p1, v + c, ldv, n, 4, inverse[r], inverse[r + 1], o0 + c, o1 ? o1 + c : NULL);
-            if (c < hd) context_2rows(p0, p1, v + c, ldv, n, (int)((hd - c) / 8), inverse[r], inverse[r + 1], o0 + c, o1 ? o1 + c : NULL);
+            for (; c + 32 <= hd; c += 32) {
+                float *oc[3] = {o[0] + c, o[1] + c, o[2] + c};
+                context_3rows(p, v + c, ldv, n, 4, inverse + r, oc, group);
+            }
+            if (c < hd) {
+                float *oc[3] = {o[0] + c, o[1] + c, o[2] + c};
+                context_3rows(p, v + c, ldv, n, (int)((hd - c) / 8), inverse + r, oc, group);
+            }
         }
     }
 }

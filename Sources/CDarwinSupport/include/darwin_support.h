@@ -56,7 +56,7 @@ void darwin_adamw_avx2(float *p, const float *g, float *m, float *v, long n, con
 
 /// Causal attention of one query head over `seq` positions, AVX2 + FMA only; `hd` a multiple of 8.
 /// q: row i at q + i*ldq; kT: the head's keys transposed (hd rows of ldk >= seq rounded up to 16, zero beyond seq);
-/// v: row j at v + j*ldv; out: row i at out + i*ldo; scratch: 4*ldk floats. `window` > 0: query i sees only the
+/// v: row j at v + j*ldv; out: row i at out + i*ldo; scratch: 6*ldk floats. `window` > 0: query i sees only the
 /// keys i-window+1...i (a sliding window); 0: every key up to i.
 void darwin_causal_attention_head_avx2(const float *q, long ldq, const float *kT, long ldk, const float *v, long ldv,
                                        float *out, long ldo, long seq, long hd, float scale, float *scratch, long window);

@@ -119,7 +119,7 @@ enum LayerKernels {
     @inline(__always)
     static func firstKey(_ row: Int, window: Int?) -> Int { window.map { max(0, row + 1 - $0) } ?? 0 }
 
-    /// `causalAttention` with the fused AVX2 kernel: per query head, blocks of 4 query rows compute their scores
+    /// `causalAttention` with the fused AVX2 kernel: per query head, blocks of 6 query rows compute their scores
     /// against exactly the keys they see, the softmax and the context while the scores are still in L1 cache.
     static func causalAttentionAVX2(q: Tensor, k: Tensor, v: Tensor, kvOfQuery: [Int], batch: Int, seq: Int, headDim hd: Int,
                                     window: Int? = nil) -> Tensor {
@@ -129,7 +129,7 @@ enum LayerKernels {
         let ldk = (seq + 15) / 16 * 16
         // Chunks of one KV head's worth of query heads (their keys are transposed once), handed out dynamically.
         Parallel.forEachDynamicChunk(count: batch * nq, chunk: max(1, nq / max(nkv, 1))) { range in
-            let keysT = UnsafeMutablePointer<Float>.allocate(capacity: hd * ldk + 4 * ldk)
+            let keysT = UnsafeMutablePointer<Float>.allocate(capacity: hd * ldk + 6 * ldk)
             let scratch = keysT + hd * ldk
             defer { keysT.deallocate() }
             keysT.initialize(repeating: 0, count: hd * ldk)
