@@ -83,7 +83,9 @@ enum BackwardKernels {
         let dq = Tensor(shape: q.shape, repeating: 0), dk = Tensor(shape: k.shape, repeating: 0), dv = Tensor(shape: v.shape, repeating: 0)
         let scale = Float(1 / Double(hd).squareRoot())
         let pairs = batch * nkv, tile = min(LayerKernels.attentionTile, seq)
-        Parallel.forEachChunk(count: pairs, minimumChunk: 1) { range in
+        // One (sequence, KV head) pair at a time to whichever worker is free: a fixed half each left one worker waiting
+        // for the other on this shared machine.
+        Parallel.forEachDynamicChunk(count: pairs, chunk: 1) { range in
             let p = UnsafeMutablePointer<Float>.allocate(capacity: 2 * tile * seq)
             defer { p.deallocate() }
             let dp = p + tile * seq
