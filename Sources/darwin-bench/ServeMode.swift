@@ -7,10 +7,13 @@ import Foundation
 /// --interleave` drives it and the PyTorch companion's `--serve` call by call, so both sides see the same machine
 /// speed to within a second.
 /// With `model`, a checkpoint directory (a real shape from `darwin-bench scale`) is served instead, with its 16-bit
-/// weights as loaded.
+/// weights as loaded, or converted to float32 at load with `float32Weights` (`--float32-weights`: two servers of one
+/// binary, alternated call by call, compare the two).
 enum ServeMode {
-    static func run(batch: Int = 8, seq: Int = 512, model directory: String? = nil) throws {
-        let (model, name) = try directory.map { (try ModelLoader.load(directory: $0), URL(fileURLWithPath: $0).lastPathComponent) }
+    static func run(batch: Int = 8, seq: Int = 512, model directory: String? = nil, float32Weights: Bool = false) throws {
+        let (model, name) = try directory.map {
+            (try ModelLoader.load(directory: $0, keepHalf: !float32Weights), URL(fileURLWithPath: $0).lastPathComponent)
+        }
             ?? ModelBenchmarks.referenceModel()
         let g = RandomGenerator(seed: 1)
         let tokens = (0..<(batch * seq)).map { _ in Int32(g.integer(0, model.config.vocabSize - 1)) }

@@ -38,7 +38,8 @@ func benchMain() throws {
     }
     if let s = args.first { suite = s }
     if suite == "serve" {
-        try ServeMode.run(batch: take("--batch").flatMap(Int.init) ?? 8, seq: take("--seq").flatMap(Int.init) ?? 512, model: take("--model"))
+        try ServeMode.run(batch: take("--batch").flatMap(Int.init) ?? 8, seq: take("--seq").flatMap(Int.init) ?? 512, model: take("--model"),
+                          float32Weights: args.contains("--float32-weights"))
         return
     }
     print("darwin-bench: threads=\(Parallel.threads) (build with -c release for meaningful numbers)")
