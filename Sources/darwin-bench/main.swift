@@ -2,7 +2,7 @@ import DarwinCore
 import Foundation
 
 /// darwin-bench: performance checks printed as ratios against baselines measured in the same run.
-/// Usage: darwin-bench [matmul|elementwise|forward|generate|obs|scale|all|serve] [--shape NAME] [--dir DIR] [--training | --training-frozen-embeddings] [--training-only] [--state-dtype float32|bf16] [--activations auto|kept|recomputed] [--threads N] [--size N] [--repeats N]
+/// Usage: darwin-bench [matmul|elementwise|forward|generate|obs|scale|all|serve] [--shape NAME] [--dir DIR] [--training | --training-frozen-embeddings] [--training-only] [--state-dtype float32|bf16] [--activations auto|kept|recomputed] [--threads N] [--size N] [--repeats N]; serve: [--model DIR] [--batch N] [--seq N] [--float32-weights]
 func benchMain() throws {
     var args = Array(CommandLine.arguments.dropFirst())
     var suite = "all", size = 1024, repeats = 5
@@ -33,7 +33,7 @@ func benchMain() throws {
     let frozenEmbeddings = args.contains("--training-frozen-embeddings")
     args.removeAll { $0 == "--training" || $0 == "--training-frozen-embeddings" || $0 == "--training-only" }
     if args.contains("-h") || args.contains("--help") {
-        print("usage: darwin-bench [matmul|elementwise|forward|generate|obs|scale|all|serve] [--shape NAME] [--dir DIR] [--training | --training-frozen-embeddings] [--training-only] [--state-dtype float32|bf16] [--activations auto|kept|recomputed] [--threads N] [--size N] [--repeats N]")
+        print("usage: darwin-bench [matmul|elementwise|forward|generate|obs|scale|all|serve] [--shape NAME] [--dir DIR] [--training | --training-frozen-embeddings] [--training-only] [--state-dtype float32|bf16] [--activations auto|kept|recomputed] [--threads N] [--size N] [--repeats N]; serve: [--model DIR] [--batch N] [--seq N] [--float32-weights]")
         return
     }
     if let s = args.first { suite = s }

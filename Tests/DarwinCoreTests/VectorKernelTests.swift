@@ -99,7 +99,8 @@ struct VectorKernelTests {
     }
 
     @Test("causal attention: fused AVX2 kernel and sgemm path match float64, uneven head groups and odd lengths, with and without sliding windows",
-          arguments: [(2, 1, 8, [0]), (1, 5, 32, [0, 0, 0, 1, 1, 1]), (1, 9, 8, [0, 0]), (2, 37, 16, [0, 0, 2, 2, 2]), (1, 130, 24, [1, 0, 1]), (1, 70, 64, [0, 1])],
+          arguments: [(2, 1, 8, [0]), (1, 5, 32, [0, 0, 0, 1, 1, 1]), (1, 9, 8, [0, 0]), (2, 20, 8, [0]), (2, 37, 16, [0, 0, 2, 2, 2]),
+                      (1, 64, 16, [0, 1, 1]), (1, 130, 24, [1, 0, 1]), (1, 70, 64, [0, 1])],  // 20 and 64 positions: key rows padded
           [nil, 1, 3, 64] as [Int?])
     func attention(shape: (batch: Int, seq: Int, hd: Int, kvOfQuery: [Int]), window: Int?) throws {
         let (batch, seq, hd, kvOfQuery) = shape
