@@ -14,13 +14,16 @@ enum ScaleBenchmarks {
     /// Which parameters the training measurement trains.
     enum TrainedParameters { case all, frozenEmbeddings }
 
-    /// Measures one shape; its checkpoint is written to `directory/name` unless already there. With `training`, three
+    /// Measures one shape; its checkpoint is written to `directory/name` unless already there (`directory` may also be
+    /// that shape's own checkpoint folder, as `serve --model` takes it). With `training`, three
     /// training steps (forward, backward, AdamW on every parameter, or on all but the embeddings and LM head) of the
     /// calibration batch run first (moments stored as `optimizer` says, activations recomputed as `recompute` says, nil: the
     /// trainer's default), and their time and the process's peak memory above the loaded model are reported.
     static func run(shape name: String, directory: String, calibration: (batch: Int, seq: Int), training: TrainedParameters?,
                     optimizer: OptimizerSettings = OptimizerSettings(), recompute: Bool? = nil, trainingOnly: Bool = false) throws -> [BenchRow] {
-        let path = directory + "/" + name
+        let isShapeFolder = URL(fileURLWithPath: directory).lastPathComponent == name
+            && FileManager.default.fileExists(atPath: directory + "/config.json")
+        let path = isShapeFolder ? directory : directory + "/" + name
         if !FileManager.default.fileExists(atPath: path + "/model.safetensors") {
             print("writing a random \(name) checkpoint to \(path) ...")
             try RealShapes.writeCheckpoint(name, to: path)
