@@ -174,7 +174,8 @@ DARWIN_AVX2 static inline void scores_6x16(const float *const q[6], const float 
     }
 }
 
-/// out_r[c*8 ..] = scale_r * sum over j < n of p_r[j] v[j] for 3 rows r, and `w` (1 to 4) vectors of 8 columns.
+/// out_r[c*8 ..] = scale_r * sum over j < n of p_r[j] v[j] for the first `rows` of 3 rows r, and `w` (1 to 4) vectors
+/// of 8 columns; the scales are the softmax normalisations, applied once per output instead of once per weight.
 DARWIN_AVX2 static inline void context_3rows(const float *const p[3], const float *v, long ldv, long n, int w,
                                              const float scale[3], float *const out[3], int rows) {
     __m256 a[3][4];
@@ -221,14 +222,9 @@ DARWIN_AVX2 void darwin_causal_attention_head_avx2(const float *q, long ldq, con
                 p[g] = scratch + (r + used) * ldk;
                 o[g] = out + (i0 + r + used) * ldo;
             }
-            long c = 0;
-            for (; c + 32 <= hd; c += 32) {
+            for (long c = 0; c < hd; c += 32) {  // 32 columns at a time, the last 8 to 24 in one narrower call
                 float *oc[3] = {o[0] + c, o[1] + c, o[2] + c};
-                context_3rows(p, v + c, ldv, n, 4, inverse + r, oc, group);
-            }
-            if (c < hd) {
-                float *oc[3] = {o[0] + c, o[1] + c, o[2] + c};
-                context_3rows(p, v + c, ldv, n, (int)((hd - c) / 8), inverse + r, oc, group);
+                context_3rows(p, v + c, ldv, n, hd - c >= 32 ? 4 : (int)((hd - c) / 8), inverse + r, oc, group);
             }
         }
     }
