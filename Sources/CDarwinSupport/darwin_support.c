@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "darwin_support.h"
 #include <fcntl.h>
+#include <limits.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <sys/syscall.h>
@@ -42,6 +43,15 @@ void darwin_tune_malloc(void) {
 #ifdef M_MMAP_THRESHOLD
     mallopt(M_MMAP_THRESHOLD, 32 << 20);
     mallopt(M_TRIM_THRESHOLD, 512 << 20);
+#endif
+}
+
+void darwin_keep_freed_heap(int keep) {
+#ifdef M_MMAP_THRESHOLD
+    mallopt(M_TRIM_THRESHOLD, keep ? INT_MAX : 512 << 20);
+    if (!keep) malloc_trim(0);
+#else
+    (void)keep;
 #endif
 }
 

@@ -51,14 +51,24 @@ enum ScaleBenchmarks {
             let activations = trainer.recomputing(tokens: tokens.count) ? "recomputed" : "kept"
             let label = (frozen ? "training (embeddings frozen" : "training (all parameters")
                 + ", \(optimizer.stateFormat.rawValue) moments, activations \(activations)\(recompute == nil ? " by default" : ""))"
-            // The first step maps the optimizer state and the second faults the heap back in after the first one's
-            // trims; a training run's steps are like the third, which is the one timed (the first is the baseline).
-            let first = try seconds { try trainer.step(tokens: tokens, batch: sequences.count) }
+            // The first step maps the optimizer state and the second may still fault parts of the heap in; a training
+            // run's steps are like the third, which is the one timed (the first is the baseline). Its page faults and
+            // system time show memory returned and faulted in again every step (a recomputing trainer trims the heap
+            // each step; one that keeps activations holds its pages: `HeapRetention`).
+            var first = 0.0
+            let firstKernel = try faultsAndSystemSeconds { first = try seconds { try trainer.step(tokens: tokens, batch: sequences.count) } }
             try trainer.step(tokens: tokens, batch: sequences.count)
-            let (step, stepCeiling) = try secondsAgainstCeiling { try trainer.step(tokens: tokens, batch: sequences.count) }
+            var (step, stepCeiling) = (0.0, 0.0)
+            let kernel = try faultsAndSystemSeconds {
+                (step, stepCeiling) = try secondsAgainstCeiling { try trainer.step(tokens: tokens, batch: sequences.count) }
+            }
             rows += [
                 BenchRow(name: "\(name): \(label) step \(calibration.batch)x\(calibration.seq) (third step; baseline the first)",
                          value: Double(tokens.count) / step, unit: "tok/s", baseline: Double(tokens.count) / first),
+                BenchRow(name: "\(name): \(label) page faults in the third step (baseline: the first)", value: Double(kernel.faults),
+                         unit: "faults", baseline: Double(max(firstKernel.faults, 1))),
+                BenchRow(name: "\(name): \(label) system CPU time in the third step (baseline: the first)", value: kernel.system,
+                         unit: "s", baseline: max(firstKernel.system, 0.01)),
                 BenchRow(name: "\(name): \(label) peak RSS above the bf16 model", value: peakGiB() - before - loaded, unit: "GiB", baseline: 3),
                 BenchRow(name: "\(name): \(label) peak RSS above float32 model bytes",
                          value: peakGiB() - before - Double(model.parameterCount * 4) / Double(1 << 30), unit: "GiB", baseline: 3),

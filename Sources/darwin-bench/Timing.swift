@@ -2,6 +2,7 @@ import CDarwinSupport
 import COpenBLAS
 import DarwinCore
 import Dispatch
+import Glibc
 
 /// The machine's sgemm ceiling: GFLOP/s of a direct `cblas_sgemm` on n×n matrices with OpenBLAS's own
 /// threading at `Parallel.threads` threads (darwinhost otherwise keeps OpenBLAS single-threaded and splits
@@ -51,6 +52,20 @@ func seconds(_ body: () throws -> Void) rethrows -> Double {
     let start = DispatchTime.now().uptimeNanoseconds
     try body()
     return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+}
+
+/// Minor page faults and system CPU seconds of `body` (the kernel's share of its work: faulting in and clearing
+/// memory the process had returned).
+func faultsAndSystemSeconds(_ body: () throws -> Void) rethrows -> (faults: Int, system: Double) {
+    func usage() -> (Int, Double) {
+        var u = rusage()
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &u)
+        return (u.ru_minflt, Double(u.ru_stime.tv_sec) + Double(u.ru_stime.tv_usec) / 1e6)
+    }
+    let before = usage()
+    try body()
+    let after = usage()
+    return (after.0 - before.0, after.1 - before.1)
 }
 
 /// Median wall time of `body` over `repeats` runs after one warm-up run, in seconds.

@@ -55,6 +55,25 @@ struct RecomputeTests {
         trainer.recompute = true
         #expect(trainer.recomputing(tokens: 2))
     }
+
+    @Test("a trainer that keeps activations holds the heap's freed pages from its first step to its release; recomputing steps do not")
+    func heapPagesHeldWhileActivationsKept() throws {
+        let model = try LanguageModel.random(vocab: 24, hidden: 16, layers: 2, heads: 4, kvHeads: 2, intermediate: 20, headDim: 4, std: 0.3, seed: 4)
+        let tokens = (0..<16).map { Int32($0 % 24) }
+        let kept = Trainer(model: model.clone(), settings: OptimizerSettings()), recomputing = Trainer(model: model.clone(), settings: OptimizerSettings())
+        kept.recompute = false
+        recomputing.recompute = true
+        #expect(!kept.holdsHeapPages)
+        let keptLoss = try kept.step(tokens: tokens, batch: 2), recomputedLoss = try recomputing.step(tokens: tokens, batch: 2)
+        #expect(kept.holdsHeapPages && HeapRetention.isHeld)
+        #expect(!recomputing.holdsHeapPages)
+        #expect(Swift.abs(keptLoss - recomputedLoss) < 1e-6)
+        // Same updates either way: the second step's losses agree too.
+        #expect(Swift.abs(try kept.step(tokens: tokens, batch: 2) - (try recomputing.step(tokens: tokens, batch: 2))) < 1e-5)
+        kept.recompute = true
+        _ = try kept.step(tokens: tokens, batch: 2)
+        #expect(!kept.holdsHeapPages)
+    }
 }
 
 @Suite("training: optimizers and learning")

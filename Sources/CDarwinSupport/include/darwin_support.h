@@ -10,6 +10,9 @@
 void darwin_tune_malloc(void);
 /// Returns the heap's free pages to the system (glibc `malloc_trim`); nothing elsewhere.
 void darwin_release_free_heap(void);
+/// keep != 0: the heap keeps the pages of freed memory (no automatic trim); 0: back to trimming above 512 MiB of free
+/// memory at the top of the heap, and every free page is returned now.
+void darwin_keep_freed_heap(int keep);
 /// Asks the kernel to back the 2 MiB-aligned pages inside [p, p + bytes) with transparent huge pages (Linux
 /// `madvise(MADV_HUGEPAGE)`, which the default `madvise` mode of THP waits for): one page fault and one TLB entry
 /// per 2 MiB instead of 512. Nothing where the range holds no whole huge page or the system does not have them.

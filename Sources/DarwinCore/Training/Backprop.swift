@@ -60,9 +60,9 @@ extension LanguageModel {
                                                       distillation: distillation, grads: grads, chunkRows: chunkRows)
         var dx = try BackwardKernels.rmsNorm(finalInput, finalNorm, eps: config.rmsNormEps, dy: dNormed, grads: grads)
         // The forward pass's large blocks (full-width MLP products, the head's logits) and its freed heap pages are
-        // not reused by the backward pass, whose blocks are smaller: returned now, they do not sit on top of its peak.
-        LargeBlockCache.releaseAll()
-        darwin_release_free_heap()
+        // not reused by the backward pass, whose blocks are smaller: returned now, they do not sit on top of its peak
+        // (unless a trainer that keeps activations holds them for its next step: `HeapRetention`).
+        HeapRetention.releaseFreePages()
         for block in blocks.reversed() {
             let acts = saved.removeLast()  // released after this block's backward pass
             var input = acts.input

@@ -21,6 +21,11 @@ public final class Trainer {
 
     /// The tensors trained (float32 masters).
     private let trainable: [Tensor]
+    /// Held while steps keep their activations: each step then reuses the previous one's heap pages instead of
+    /// faulting them in again (released with the trainer, or when a step recomputes).
+    private var heapHold: HeapRetention?
+    /// True while this trainer keeps the heap's freed pages for its next step (after a step that kept activations).
+    var holdsHeapPages: Bool { heapHold != nil }
 
     /// Trains `model`'s parameters whose names match `include` (all when nil). The trained parameters are copied
     /// first into float32 masters, so training a `clone()` never changes the model it was cloned from; the others
@@ -62,12 +67,14 @@ public final class Trainer {
     /// `firstSequence...` these are).
     @discardableResult
     public func step(tokens: [Int32], batch: Int, distillation: (target: TargetDistribution, firstSequence: Int)? = nil) throws -> Double {
+        let recompute = recomputing(tokens: tokens.count)
+        heapHold = recompute ? nil : heapHold ?? HeapRetention()
         if accumulation == 1 && optimizer.settings.clipNorm == nil {
             // Each block's parameters are updated as soon as its backward pass has completed their gradients, which
             // are then freed: only one block's gradients exist at a time (same result as one update at the end).
             let lr = optimizer.beginStep()
             let (loss, _) = try model.lossAndGradients(tokens: tokens, batch: batch, ignoreIndex: ignoreIndex, distillation: distillation,
-                                                       recompute: recomputing(tokens: tokens.count), trainable: trainable) { block, grads in
+                                                       recompute: recompute, trainable: trainable) { block, grads in
                 for p in block.map(\.floatParameters) ?? self.trainable {
                     if let g = grads.take(p) { try self.reduce(g); try self.optimizer.update(p, g, lr: lr) }
                 }
@@ -76,7 +83,7 @@ public final class Trainer {
             return loss
         }
         let (loss, grads) = try model.lossAndGradients(tokens: tokens, batch: batch, ignoreIndex: ignoreIndex, distillation: distillation,
-                                                       recompute: recomputing(tokens: tokens.count), trainable: trainable)
+                                                       recompute: recompute, trainable: trainable)
         for p in trainable { if let g = grads[p] { try reduce(g) } }
         tokensSeen += tokens.count
         if let pending {
