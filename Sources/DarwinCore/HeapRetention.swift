@@ -4,12 +4,13 @@ import Synchronization
 /// A hold on the pages of freed heap memory, for work that repeats the same allocations: a trainer that keeps every
 /// block's activations frees about as much memory after each step as the next step allocates again. Returned to the
 /// system, those pages were faulted in and cleared by the kernel again every step: 110,000–124,000 page faults and
-/// 3–5 s of system time per SmolLM2-360M step of 4 × 512 tokens, none with the hold. The hold adds nothing to the
+/// 3–5 s of system time per SmolLM2-360M step of 4 × 512 tokens; a few hundred faults at most with the hold. The hold adds nothing to the
 /// peak (the memory was resident at the step's own peak); the pages go back when the last holder is released.
 final class HeapRetention {
     private static let holders = Mutex<Int>(0)
 
-    /// While true, freed heap pages stay with the process and `releaseFreePages` does nothing.
+    /// While true, freed heap pages stay with the process (`releaseFreePages` returns only the large kept blocks).
+    /// The setting is the process's: other work running meanwhile keeps its freed pages too.
     static var isHeld: Bool { holders.withLock { $0 > 0 } }
 
     init() {

@@ -70,7 +70,8 @@ public final class Optimizer {
     private func moment(_ buffers: inout [ObjectIdentifier: MomentBuffer], _ p: Tensor) throws -> MomentBuffer {
         if let m = buffers[ObjectIdentifier(p)] { return m }
         // The state is mapped during the first step, between the backward pass's short-lived buffers: the heap's
-        // free pages go back first, so that the state does not stack on memory the heap keeps but no longer uses.
+        // free pages go back first, so that the state does not stack on memory the heap keeps but no longer uses
+        // (not under a `HeapRetention` hold: a trim inside the first step left every later step faulting pages in).
         if !HeapRetention.isHeld { darwin_release_free_heap() }
         let format: MomentBuffer.Format = settings.stateFormat == .float32 ? .float32 : .bf16
         let m = try MomentBuffer(format: format, count: p.count)
