@@ -39,16 +39,19 @@ void darwin_prompt_interrupt_begin(void) {
 
 void darwin_prompt_interrupt_end(void) { signal(SIGINT, SIG_DFL); }
 
+/* Free memory at the top of the heap beyond this goes back to the system on its own (when no hold is in place). */
+static const int trim_threshold = 512 << 20;
+
 void darwin_tune_malloc(void) {
 #ifdef M_MMAP_THRESHOLD
     mallopt(M_MMAP_THRESHOLD, 32 << 20);
-    mallopt(M_TRIM_THRESHOLD, 512 << 20);
+    mallopt(M_TRIM_THRESHOLD, trim_threshold);
 #endif
 }
 
 void darwin_keep_freed_heap(int keep) {
 #ifdef M_MMAP_THRESHOLD
-    mallopt(M_TRIM_THRESHOLD, keep ? INT_MAX : 512 << 20);
+    mallopt(M_TRIM_THRESHOLD, keep ? INT_MAX : trim_threshold);
     if (!keep) malloc_trim(0);
 #else
     (void)keep;

@@ -9,8 +9,9 @@ import Synchronization
 final class HeapRetention {
     private static let holders = Mutex<Int>(0)
 
-    /// While true, freed heap pages stay with the process (`releaseFreePages` returns only the large kept blocks).
-    /// The setting is the process's: other work running meanwhile keeps its freed pages too.
+    /// While true, freed heap pages stay with the process (`returnFreeHeapPages` does nothing, `releaseFreePages`
+    /// returns only the large kept blocks). The setting is the process's: other work running meanwhile keeps its freed
+    /// pages too.
     static var isHeld: Bool { holders.withLock { $0 > 0 } }
 
     init() {
@@ -31,6 +32,13 @@ final class HeapRetention {
     /// for work about to need memory in blocks of other sizes (a training step's backward pass after its forward).
     static func releaseFreePages() {
         LargeBlockCache.releaseAll()
+        returnFreeHeapPages()
+    }
+
+    /// Returns the heap's free pages to the system (`malloc_trim`) unless a hold is in place: the one way darwinhost
+    /// trims, so that no trim undoes a hold (one inside a held trainer's first step left every later step faulting
+    /// pages in).
+    static func returnFreeHeapPages() {
         if !isHeld { darwin_release_free_heap() }
     }
 }

@@ -55,13 +55,11 @@ enum ScaleBenchmarks {
             // run's steps are like the third, which is the one timed (the first is the baseline). Its page faults and
             // system time show memory returned and faulted in again every step (a recomputing trainer trims the heap
             // each step; one that keeps activations holds its pages: `HeapRetention`).
-            var first = 0.0
-            let firstKernel = try faultsAndSystemSeconds { first = try seconds { try trainer.step(tokens: tokens, batch: sequences.count) } }
+            let firstKernel = try withKernelUsage { try seconds { try trainer.step(tokens: tokens, batch: sequences.count) } }
+            let first = firstKernel.result
             try trainer.step(tokens: tokens, batch: sequences.count)
-            var (step, stepCeiling) = (0.0, 0.0)
-            let kernel = try faultsAndSystemSeconds {
-                (step, stepCeiling) = try secondsAgainstCeiling { try trainer.step(tokens: tokens, batch: sequences.count) }
-            }
+            let kernel = try withKernelUsage { try secondsAgainstCeiling { try trainer.step(tokens: tokens, batch: sequences.count) } }
+            let (step, stepCeiling) = kernel.result
             rows += [
                 BenchRow(name: "\(name): \(label) step \(calibration.batch)x\(calibration.seq) (third step; baseline the first)",
                          value: Double(tokens.count) / step, unit: "tok/s", baseline: Double(tokens.count) / first),

@@ -54,18 +54,18 @@ func seconds(_ body: () throws -> Void) rethrows -> Double {
     return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
 }
 
-/// Minor page faults and system CPU seconds of `body` (the kernel's share of its work: faulting in and clearing
-/// memory the process had returned).
-func faultsAndSystemSeconds(_ body: () throws -> Void) rethrows -> (faults: Int, system: Double) {
+/// `body`'s result with the minor page faults and system CPU seconds it took (the kernel's share of its work:
+/// faulting in and clearing memory the process had returned).
+func withKernelUsage<T>(_ body: () throws -> T) rethrows -> (result: T, faults: Int, system: Double) {
     func usage() -> (Int, Double) {
         var u = rusage()
         getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &u)
         return (u.ru_minflt, Double(u.ru_stime.tv_sec) + Double(u.ru_stime.tv_usec) / 1e6)
     }
     let before = usage()
-    try body()
+    let result = try body()
     let after = usage()
-    return (after.0 - before.0, after.1 - before.1)
+    return (result, after.0 - before.0, after.1 - before.1)
 }
 
 /// Median wall time of `body` over `repeats` runs after one warm-up run, in seconds.

@@ -71,8 +71,8 @@ public final class Optimizer {
         if let m = buffers[ObjectIdentifier(p)] { return m }
         // The state is mapped during the first step, between the backward pass's short-lived buffers: the heap's
         // free pages go back first, so that the state does not stack on memory the heap keeps but no longer uses
-        // (not under a `HeapRetention` hold: a trim inside the first step left every later step faulting pages in).
-        if !HeapRetention.isHeld { darwin_release_free_heap() }
+        // (unless a trainer holds them: `HeapRetention`).
+        HeapRetention.returnFreeHeapPages()
         let format: MomentBuffer.Format = settings.stateFormat == .float32 ? .float32 : .bf16
         let m = try MomentBuffer(format: format, count: p.count)
         buffers[ObjectIdentifier(p)] = m
