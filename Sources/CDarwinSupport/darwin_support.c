@@ -58,6 +58,16 @@ void darwin_keep_freed_heap(int keep) {
 #endif
 }
 
+static _Thread_local int in_parallel_worker;
+
+int darwin_in_parallel_worker(void) { return in_parallel_worker; }
+
+int darwin_set_parallel_worker(int worker) {
+    int previous = in_parallel_worker;
+    in_parallel_worker = worker;
+    return previous;
+}
+
 void darwin_release_free_heap(void) {
 #ifdef M_MMAP_THRESHOLD
     malloc_trim(0);

@@ -1,5 +1,6 @@
 import Dispatch
 import Synchronization
+import CDarwinSupport
 import COpenBLAS
 
 /// Thread settings shared by OpenBLAS and darwinhost's own loops.
@@ -14,25 +15,30 @@ public enum Parallel {
         set { configuredThreads = max(1, newValue) }
     }
 
-    /// True while a parallel loop runs: BLAS calls made from its workers stay on their thread.
-    nonisolated(unsafe) public private(set) static var insideParallelLoop = false
+    /// True on a thread while it runs the body of a parallel loop: loops and BLAS calls made there stay on that thread.
+    public static var insideParallelLoop: Bool { darwin_in_parallel_worker() != 0 }
+
+    /// Runs `body` as a worker of a parallel loop on the calling thread (see `insideParallelLoop`).
+    private static func asWorker(_ body: () -> Void) {
+        let outer = darwin_set_parallel_worker(1)
+        defer { _ = darwin_set_parallel_worker(outer) }
+        body()
+    }
 
     /// Below this many elements a loop runs on the calling thread (threading costs more than it saves).
     public static let grainElements = 1 << 16
 
-    /// Splits `0..<count` into contiguous chunks and runs `body` on each, in parallel when `enabled`.
+    /// Splits `0..<count` into contiguous chunks and runs `body` on each, in parallel when `enabled` (and not already
+    /// inside a parallel loop).
     public static func forEachChunk(count: Int, minimumChunk: Int = 1, enabled: Bool = true,
                                     _ body: (Range<Int>) -> Void) {
         let workers = min(threads, count / max(minimumChunk, 1))
-        if !enabled || workers <= 1 { body(0..<count); return }
+        if !enabled || workers <= 1 || insideParallelLoop { body(0..<count); return }
         let chunk = (count + workers - 1) / workers
-        let outer = insideParallelLoop
-        insideParallelLoop = true
-        defer { insideParallelLoop = outer }
         DispatchQueue.concurrentPerform(iterations: workers) { w in
             let start = w * chunk
             let end = min(count, start + chunk)
-            if start < end { body(start..<end) }
+            if start < end { asWorker { body(start..<end) } }
         }
     }
 
@@ -42,16 +48,15 @@ public enum Parallel {
     public static func forEachDynamicChunk(count: Int, chunk: Int, _ body: (Range<Int>) -> Void) {
         let size = max(chunk, 1), chunks = (count + size - 1) / size
         let workers = min(threads, chunks)
-        if workers <= 1 { if count > 0 { body(0..<count) }; return }
-        let outer = insideParallelLoop
-        insideParallelLoop = true
-        defer { insideParallelLoop = outer }
+        if workers <= 1 || insideParallelLoop { if count > 0 { body(0..<count) }; return }
         let next = Atomic<Int>(0)
         DispatchQueue.concurrentPerform(iterations: workers) { _ in
-            while true {
-                let c = next.add(1, ordering: .relaxed).oldValue
-                guard c < chunks else { return }
-                body((c * size)..<min(count, (c + 1) * size))
+            asWorker {
+                while true {
+                    let c = next.add(1, ordering: .relaxed).oldValue
+                    guard c < chunks else { return }
+                    body((c * size)..<min(count, (c + 1) * size))
+                }
             }
         }
     }

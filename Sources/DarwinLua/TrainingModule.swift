@@ -18,11 +18,11 @@ enum TrainingModule {
 
     static let options = ["lr", "optimizer", "beta1", "beta2", "eps", "weight_decay", "momentum", "warmup", "total_steps",
                           "min_lr_ratio", "schedule_offset", "clip", "accumulate", "params", "ignore_index", "recompute", "state_dtype",
-                          "allreduce"]
+                          "allreduce", "thread_split"]
 
     /// `darwin.trainer(model, {lr=, optimizer="adamw"|"sgd", beta1=, beta2=, eps=, weight_decay=, momentum=,
     /// warmup=, total_steps=, min_lr_ratio=, schedule_offset=, clip=, accumulate=, params={patterns}, ignore_index=,
-    /// recompute=, state_dtype="float32"|"bf16"})`. Every number is checked against its range before anything is built.
+    /// recompute=, state_dtype="float32"|"bf16", thread_split="sequences"|"products"})`. Every number is checked against its range before anything is built.
     static func makeTrainer(_ c: LuaCall) throws -> Trainer {
         let model = try c.object(1, as: LanguageModel.self)
         let o = try LuaOptions(c, 2, allowed: options)
@@ -63,6 +63,12 @@ enum TrainingModule {
         let trainer = Trainer(model: model, settings: s, include: include, accumulation: try o.integer("accumulate", in: 1...1_000_000) ?? 1,
                               ignoreIndex: (try o.integer("ignore_index", in: Int(Int32.min)...Int(Int32.max))).map(Int32.init))
         trainer.recompute = try o.boolean("recompute")
+        if let name = try o.string("thread_split") {
+            guard let split = Trainer.ThreadSplit(rawValue: name) else {
+                throw LuaError("option 'thread_split' must be 'sequences' (each thread trains on its share of the batch's sequences) or 'products' (every matrix product split across the threads), got '\(name)'")
+            }
+            trainer.threadSplit = split
+        }
         if try o.boolean("allreduce") ?? false {
             // Data parallelism over an MPI job: each gradient is summed over the ranks (after `share` scaled it).
             trainer.gradientReducer = { g in

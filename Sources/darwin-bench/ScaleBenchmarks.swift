@@ -18,9 +18,11 @@ enum ScaleBenchmarks {
     /// that shape's own checkpoint folder, as `serve --model` takes it). With `training`, three
     /// training steps (forward, backward, AdamW on every parameter, or on all but the embeddings and LM head) of the
     /// calibration batch run first (moments stored as `optimizer` says, activations recomputed as `recompute` says, nil: the
-    /// trainer's default), and their time and the process's peak memory above the loaded model are reported.
+    /// trainer's default; threads used as `threadSplit` says), and their time and the process's peak memory above the
+    /// loaded model are reported.
     static func run(shape name: String, directory: String, calibration: (batch: Int, seq: Int), training: TrainedParameters?,
-                    optimizer: OptimizerSettings = OptimizerSettings(), recompute: Bool? = nil, trainingOnly: Bool = false) throws -> [BenchRow] {
+                    optimizer: OptimizerSettings = OptimizerSettings(), recompute: Bool? = nil,
+                    threadSplit: Trainer.ThreadSplit = .sequences, trainingOnly: Bool = false) throws -> [BenchRow] {
         let isShapeFolder = URL(fileURLWithPath: directory).lastPathComponent == name
             && FileManager.default.fileExists(atPath: directory + "/config.json")
         let path = isShapeFolder ? directory : directory + "/" + name
@@ -47,10 +49,12 @@ enum ScaleBenchmarks {
             let include: ((String) -> Bool)? = frozen ? { !$0.contains("embed_tokens") && !$0.contains("lm_head") } : nil
             let trainer = Trainer(model: model.clone(), settings: optimizer, include: include)
             trainer.recompute = recompute
+            trainer.threadSplit = threadSplit
             let tokens = Array(sequences.joined())
             let activations = trainer.recomputing(tokens: tokens.count) ? "recomputed" : "kept"
             let label = (frozen ? "training (embeddings frozen" : "training (all parameters")
-                + ", \(optimizer.stateFormat.rawValue) moments, activations \(activations)\(recompute == nil ? " by default" : ""))"
+                + ", \(optimizer.stateFormat.rawValue) moments, activations \(activations)\(recompute == nil ? " by default" : "")"
+                + (threadSplit == .products ? ", products split across threads)" : ")")
             // The first step maps the optimizer state and the second may still fault parts of the heap in; a training
             // run's steps are like the third, which is the one timed (the first is the baseline). Its page faults and
             // system time show memory returned and faulted in again every step (a recomputing trainer trims the heap

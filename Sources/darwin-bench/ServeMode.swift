@@ -8,9 +8,11 @@ import Foundation
 /// speed to within a second.
 /// With `model`, a checkpoint directory (a real shape from `darwin-bench scale`) is served instead, with its 16-bit
 /// weights as loaded, or converted to float32 at load with `float32Weights` (`--float32-weights`: two servers of one
-/// binary, alternated call by call, compare the two).
+/// binary, alternated call by call, compare the two). Its trainers use the threads as `threadSplit` says
+/// (`--thread-split`: two servers compare the two ways).
 enum ServeMode {
-    static func run(batch: Int = 8, seq: Int = 512, model directory: String? = nil, float32Weights: Bool = false) throws {
+    static func run(batch: Int = 8, seq: Int = 512, model directory: String? = nil, float32Weights: Bool = false,
+                    threadSplit: Trainer.ThreadSplit = .sequences) throws {
         let (model, name) = try directory.map {
             (try ModelLoader.load(directory: $0, keepHalf: !float32Weights), URL(fileURLWithPath: $0).lastPathComponent)
         }
@@ -27,6 +29,7 @@ enum ServeMode {
                 trainer = nil
                 let made = Trainer(model: model.clone(), settings: OptimizerSettings())
                 if kept { made.recompute = false }
+                made.threadSplit = threadSplit
                 trainer = (kept, made)
             }
             try trainer!.trainer.step(tokens: tokens, batch: batch)

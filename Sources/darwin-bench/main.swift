@@ -2,7 +2,7 @@ import DarwinCore
 import Foundation
 
 /// darwin-bench: performance checks printed as ratios against baselines measured in the same run.
-/// Usage: darwin-bench [matmul|elementwise|forward|generate|obs|scale|all|serve] [--shape NAME] [--dir DIR] [--training | --training-frozen-embeddings] [--training-only] [--state-dtype float32|bf16] [--activations auto|kept|recomputed] [--threads N] [--size N] [--repeats N]; serve: [--model DIR] [--batch N] [--seq N] [--float32-weights]
+/// Usage: darwin-bench [matmul|elementwise|forward|generate|obs|scale|all|serve] [--shape NAME] [--dir DIR] [--training | --training-frozen-embeddings] [--training-only] [--state-dtype float32|bf16] [--activations auto|kept|recomputed] [--thread-split sequences|products] [--threads N] [--size N] [--repeats N]; serve: [--model DIR] [--batch N] [--seq N] [--float32-weights]
 func benchMain() throws {
     var args = Array(CommandLine.arguments.dropFirst())
     var suite = "all", size = 1024, repeats = 5
@@ -28,18 +28,23 @@ func benchMain() throws {
         }
         recompute = choice
     }
+    var threadSplit = Trainer.ThreadSplit.sequences
+    if let name = take("--thread-split") {
+        guard let split = Trainer.ThreadSplit(rawValue: name) else { print("--thread-split must be sequences or products"); exit(2) }
+        threadSplit = split
+    }
     let trainingOnly = args.contains("--training-only")
     let training = args.contains("--training") || args.contains("--training-frozen-embeddings") || trainingOnly
     let frozenEmbeddings = args.contains("--training-frozen-embeddings")
     args.removeAll { $0 == "--training" || $0 == "--training-frozen-embeddings" || $0 == "--training-only" }
     if args.contains("-h") || args.contains("--help") {
-        print("usage: darwin-bench [matmul|elementwise|forward|generate|obs|scale|all|serve] [--shape NAME] [--dir DIR] [--training | --training-frozen-embeddings] [--training-only] [--state-dtype float32|bf16] [--activations auto|kept|recomputed] [--threads N] [--size N] [--repeats N]; serve: [--model DIR] [--batch N] [--seq N] [--float32-weights]")
+        print("usage: darwin-bench [matmul|elementwise|forward|generate|obs|scale|all|serve] [--shape NAME] [--dir DIR] [--training | --training-frozen-embeddings] [--training-only] [--state-dtype float32|bf16] [--activations auto|kept|recomputed] [--thread-split sequences|products] [--threads N] [--size N] [--repeats N]; serve: [--model DIR] [--batch N] [--seq N] [--float32-weights]")
         return
     }
     if let s = args.first { suite = s }
     if suite == "serve" {
         try ServeMode.run(batch: take("--batch").flatMap(Int.init) ?? 8, seq: take("--seq").flatMap(Int.init) ?? 512, model: take("--model"),
-                          float32Weights: args.contains("--float32-weights"))
+                          float32Weights: args.contains("--float32-weights"), threadSplit: threadSplit)
         return
     }
     print("darwin-bench: threads=\(Parallel.threads) (build with -c release for meaningful numbers)")
@@ -52,7 +57,8 @@ func benchMain() throws {
         for shape in shapes {
             let measured = try ScaleBenchmarks.run(shape: shape, directory: directory, calibration: (4, 512),
                                                    training: training ? (frozenEmbeddings ? .frozenEmbeddings : .all) : nil,
-                                                   optimizer: optimizer, recompute: recompute, trainingOnly: trainingOnly)
+                                                   optimizer: optimizer, recompute: recompute, threadSplit: threadSplit,
+                                                   trainingOnly: trainingOnly)
             for row in measured { print(row.line) }
             rows += measured
         }

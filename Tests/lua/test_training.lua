@@ -32,6 +32,15 @@ check.raises(function() darwin.trainer(parent, {optimizer = "adam"}) end, "'adam
 check.raises(function() darwin.trainer(parent, {params = {"nothing"}}) end, "matches no parameter name")
 check.raises(function() darwin.trainer(parent, {warmup = 5}) end, "needs 'total_steps'")
 check.raises(function() darwin.trainer(parent, {state_dtype = "fp8"}) end, "option 'state_dtype' must be 'float32' or 'bf16'")
+check.raises(function() darwin.trainer(parent, {thread_split = "layers"}) end, "option 'thread_split' must be 'sequences'")
+
+-- The threads split the batch's sequences (the default) or every product: the same steps up to float32 sums.
+local function second_loss(split)
+  local t = darwin.trainer(parent:clone(), {optimizer = "sgd", lr = 0.1, recompute = false, thread_split = split})
+  t:step(ids)
+  return t:step(ids)
+end
+check.near(second_loss("sequences"), second_loss("products"), 1e-5, "sequences and products split among the threads")
 
 -- Moments in bf16 (half the optimizer memory) train as float32 moments do, to within their precision.
 local function trained(state)

@@ -13,6 +13,11 @@ void darwin_release_free_heap(void);
 /// keep != 0: the heap keeps the pages of freed memory (no automatic trim); 0: back to trimming above 512 MiB of free
 /// memory at the top of the heap, and every free page is returned now.
 void darwin_keep_freed_heap(int keep);
+/// Whether the calling thread is running the body of one of darwinhost's parallel loops (a thread-local flag: loops
+/// and matrix products started there stay on that thread).
+int darwin_in_parallel_worker(void);
+/// Sets the calling thread's flag; returns its previous value.
+int darwin_set_parallel_worker(int worker);
 /// Asks the kernel to back the 2 MiB-aligned pages inside [p, p + bytes) with transparent huge pages (Linux
 /// `madvise(MADV_HUGEPAGE)`, which the default `madvise` mode of THP waits for): one page fault and one TLB entry
 /// per 2 MiB instead of 512. Nothing where the range holds no whole huge page or the system does not have them.

@@ -32,10 +32,12 @@ extension LanguageModel {
     /// block instead of all. With `trainable`, only those tensors' gradients are computed and kept (16-bit weights
     /// are never trained). `mlpChunkRows` overrides the rows per chunk of the recomputed MLP (tests). `blockDone` is called with the block after each block's MLP backward pass and after its
     /// whole backward pass, when the gradients present are complete, and at the end with nil (an optimizer can apply
-    /// and free each block's gradients right away, the MLP's before the attention's are computed).
+    /// and free each block's gradients right away, the MLP's before the attention's are computed). `lossDivisor`:
+    /// see `headLossAndGradient` (these sequences as one part of a larger batch).
     public func lossAndGradients(tokens: [Int32], batch: Int, ignoreIndex: Int32? = nil,
                                  distillation: (target: TargetDistribution, firstSequence: Int)? = nil,
                                  headChunkRows chunkRows: Int? = nil, recompute: Bool? = nil, mlpChunkRows: Int? = nil, trainable: [Tensor]? = nil,
+                                 lossDivisor: Int? = nil,
                                  blockDone: ((TransformerBlock?, Gradients) throws -> Void)? = nil) throws -> (loss: Double, gradients: Gradients) {
         let grads = Gradients(trainable: trainable)
         guard batch > 0, tokens.count % batch == 0 else { throw TensorError("train: \(tokens.count) tokens do not split into \(batch) equal sequences") }
@@ -57,7 +59,8 @@ extension LanguageModel {
         let finalInput = x
         let normed = LayerKernels.rmsNorm(finalInput, finalNorm, eps: config.rmsNormEps)
         let (loss, dNormed) = try headLossAndGradient(normed, tokens: tokens, batch: batch, seq: seq, ignoreIndex: ignoreIndex,
-                                                      distillation: distillation, grads: grads, chunkRows: chunkRows)
+                                                      distillation: distillation, grads: grads, chunkRows: chunkRows,
+                                                      lossDivisor: lossDivisor)
         var dx = try BackwardKernels.rmsNorm(finalInput, finalNorm, eps: config.rmsNormEps, dy: dNormed, grads: grads)
         // The forward pass's large blocks (full-width MLP products, the head's logits) and its freed heap pages are
         // not reused by the backward pass, whose blocks are smaller: returned now, they do not sit on top of its peak

@@ -8,20 +8,14 @@ extension LanguageModel {
     /// Mean next-token cross-entropy (targets equal to `ignoreIndex` left out), or with `distillation` the mean KL
     /// from those targets, of the final normalised hidden states `normed` (`[batch*seq, hidden]`); accumulates the
     /// head's weight gradient into `grads` and returns the loss and the gradient with respect to `normed`.
-    /// `chunkRows` overrides the chunk size (tests).
+    /// `chunkRows` overrides the chunk size (tests). `lossDivisor` is what the loss is averaged over when these
+    /// sequences are one part of a larger batch: that batch's predicted targets (cross-entropy) or positions (KL).
     func headLossAndGradient(_ normed: Tensor, tokens: [Int32], batch: Int, seq: Int, ignoreIndex: Int32?,
                              distillation: (target: TargetDistribution, firstSequence: Int)?, grads: Gradients,
-                             chunkRows: Int? = nil) throws -> (Double, Tensor) {
+                             chunkRows: Int? = nil, lossDivisor: Int? = nil) throws -> (Double, Tensor) {
         let v = config.vocabSize, h = config.hiddenSize, rows = batch * seq
-        var count = 0
-        if let (target, first) = distillation {
-            guard target.vocabSize == v, target.sequenceLength == seq, first >= 0, first + batch <= target.sequenceCount else {
-                throw TensorError("train: distillation targets (\(target.sequenceCount)x\(target.sequenceLength), vocab \(target.vocabSize)) do not cover sequences \(first + 1)...\(first + batch) of length \(seq)")
-            }
-        } else {
-            for b in 0..<batch { for t in 1..<seq where tokens[b * seq + t] != ignoreIndex { count += 1 } }
-            guard count > 0 else { throw TensorError("train: every target is the ignored id \(ignoreIndex ?? -1)") }
-        }
+        try checkTargets(distillation, batch: batch, seq: seq)
+        let divisor = try lossDivisor ?? (distillation == nil ? LanguageModel.predictedTargets(tokens, seq: seq, ignoreIndex: ignoreIndex) : rows)
         let x = normed.contiguous()
         let dNormed = Tensor(uninitializedShape: [rows, h])
         let dW = grads.wants(lmHead) ? Tensor(shape: lmHead.shape, repeating: 0) : nil
@@ -34,9 +28,9 @@ extension LanguageModel {
             let xChunk = GemmOperand(pointer: x.data + start * h, transposed: false, leadingDimension: h)
             try WeightProducts.timesTransposed(x.data + start * h, rows: c, lmHead, into: logits.data, ldc: v, beta: 0)
             if let (target, first) = distillation {
-                loss += distillationLoss(logits, dlogits, target: target, firstSequence: first, seq: seq, rows: range, positions: Double(rows))
+                loss += distillationLoss(logits, dlogits, target: target, firstSequence: first, seq: seq, rows: range, positions: Double(divisor))
             } else {
-                loss += crossEntropy(logits, dlogits, tokens: tokens, seq: seq, rows: range, ignoreIndex: ignoreIndex, count: count)
+                loss += crossEntropy(logits, dlogits, tokens: tokens, seq: seq, rows: range, ignoreIndex: ignoreIndex, count: divisor)
             }
             try WeightProducts.times(dlogits.data, rows: c, lda: v, lmHead, into: dNormed.data + start * h, beta: 0)
             if let dW {
@@ -45,6 +39,24 @@ extension LanguageModel {
         }
         if let dW { try grads.accumulate(lmHead.tensor, dW) }
         return (loss, dNormed)
+    }
+
+    /// Throws unless `distillation`'s targets (if any) are this model's vocabulary and cover sequences
+    /// `firstSequence + 1 ... firstSequence + batch` of length `seq`.
+    func checkTargets(_ distillation: (target: TargetDistribution, firstSequence: Int)?, batch: Int, seq: Int) throws {
+        guard let (target, first) = distillation else { return }
+        guard target.vocabSize == config.vocabSize, target.sequenceLength == seq, first >= 0, first + batch <= target.sequenceCount else {
+            throw TensorError("train: distillation targets (\(target.sequenceCount)x\(target.sequenceLength), vocab \(target.vocabSize)) do not cover sequences \(first + 1)...\(first + batch) of length \(seq)")
+        }
+    }
+
+    /// The number of positions of `tokens` (sequences of `seq`) whose next token is a target: all but each sequence's
+    /// last and those whose next token is `ignoreIndex`; an error when there is none.
+    static func predictedTargets(_ tokens: [Int32], seq: Int, ignoreIndex: Int32?) throws -> Int {
+        var count = 0
+        for b in 0..<(tokens.count / seq) { for t in 1..<seq where tokens[b * seq + t] != ignoreIndex { count += 1 } }
+        guard count > 0 else { throw TensorError("train: every target is the ignored id \(ignoreIndex ?? -1)") }
+        return count
     }
 
     /// The cross-entropy terms of the batch positions `rows` (logits in the rows of `logits`) divided by `count`;

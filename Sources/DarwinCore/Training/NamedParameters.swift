@@ -109,6 +109,15 @@ public final class Gradients {
         if existing == nil { table[ObjectIdentifier(parameter)] = target }
     }
 
+    /// Moves the gradients of `parameters` (every one when nil) out of this set and adds them into `sum`'s.
+    func move(_ parameters: [Tensor]?, into sum: Gradients) throws {
+        let keys = parameters.map { $0.map(ObjectIdentifier.init) } ?? Array(table.keys)
+        for key in keys {
+            guard let g = table.removeValue(forKey: key) else { continue }
+            if let existing = sum.table[key] { try existing.binaryInPlace(.add, g) } else { sum.table[key] = g }
+        }
+    }
+
     /// Scales every gradient (gradient accumulation, clipping).
     func scale(by s: Float) { for g in table.values { g.binaryInPlace(.mul, scalar: s) } }
 

@@ -11,6 +11,16 @@ public final class Trainer {
     private var pendingCount = 0
     /// Recompute each block's activations in the backward pass (nil: when memory is short; see `lossAndGradients`).
     public var recompute: Bool?
+    /// How a step uses the threads of `Parallel`.
+    public enum ThreadSplit: String, Sendable {
+        /// Each thread runs the forward and backward pass of its share of the batch's sequences (when the activations
+        /// are kept, the batch divides evenly among the threads and no gradient is all-reduced; otherwise `products`).
+        case sequences
+        /// Every large matrix product and elementwise loop is split across the threads.
+        case products
+    }
+    /// How a step uses the threads (default: `sequences`, where it applies).
+    public var threadSplit = ThreadSplit.sequences
     /// Tokens trained on so far.
     public private(set) var tokensSeen = 0
     /// Data parallelism: each gradient is multiplied by `gradientShare` (this process's part of the batch) and handed
@@ -73,8 +83,7 @@ public final class Trainer {
             // Each block's parameters are updated as soon as its backward pass has completed their gradients, which
             // are then freed: only one block's gradients exist at a time (same result as one update at the end).
             let lr = optimizer.beginStep()
-            let (loss, _) = try model.lossAndGradients(tokens: tokens, batch: batch, ignoreIndex: ignoreIndex, distillation: distillation,
-                                                       recompute: recompute, trainable: trainable) { block, grads in
+            let (loss, _) = try lossAndGradients(tokens: tokens, batch: batch, distillation: distillation, recompute: recompute) { block, grads in
                 for p in block.map(\.floatParameters) ?? self.trainable {
                     if let g = grads.take(p) { try self.reduce(g); try self.optimizer.update(p, g, lr: lr) }
                 }
@@ -82,8 +91,7 @@ public final class Trainer {
             tokensSeen += tokens.count
             return loss
         }
-        let (loss, grads) = try model.lossAndGradients(tokens: tokens, batch: batch, ignoreIndex: ignoreIndex, distillation: distillation,
-                                                       recompute: recompute, trainable: trainable)
+        let (loss, grads) = try lossAndGradients(tokens: tokens, batch: batch, distillation: distillation, recompute: recompute)
         for p in trainable { if let g = grads[p] { try reduce(g) } }
         tokensSeen += tokens.count
         if let pending {
@@ -101,6 +109,19 @@ public final class Trainer {
 }
 
 extension Trainer {
+    /// The step's forward and backward pass, its batch split among the threads (`threadSplit`) where that applies.
+    /// (Not with an all-reduce: its MPI calls must come from the main thread, and `blockDone` may run on another.)
+    private func lossAndGradients(tokens: [Int32], batch: Int, distillation: (target: TargetDistribution, firstSequence: Int)?,
+                                  recompute: Bool, blockDone: ((TransformerBlock?, Gradients) throws -> Void)? = nil) throws -> (loss: Double, gradients: Gradients) {
+        let parts = min(Parallel.threads, batch)
+        if threadSplit == .sequences, !recompute, gradientReducer == nil, parts > 1, batch % parts == 0 {
+            return try model.lossAndGradients(inParts: parts, tokens: tokens, batch: batch, ignoreIndex: ignoreIndex, distillation: distillation,
+                                              trainable: trainable, blockDone: blockDone)
+        }
+        return try model.lossAndGradients(tokens: tokens, batch: batch, ignoreIndex: ignoreIndex, distillation: distillation,
+                                          recompute: recompute, trainable: trainable, blockDone: blockDone)
+    }
+
     /// A gradient's data-parallel reduction (`gradientShare`, `gradientReducer`); nothing in a single process.
     func reduce(_ g: Tensor) throws {
         if gradientShare != 1 { g.binaryInPlace(.mul, scalar: gradientShare) }
