@@ -90,6 +90,28 @@ struct SequenceSplitTests {
         #expect(Set(seen.flatMap(\.0.parameters)).count == model.namedParameters.count)
     }
 
+    /// Products large enough to be split across the threads in one pass (`[256, 128] x [128, 384]`); each part's stay on
+    /// its worker (OpenBLAS blocks a product of other extents differently, so the last bits may differ).
+    @Test("a forward pass whose batch is split by sequences among the threads gives one pass's logits")
+    func forwardBySequences() throws {
+        Parallel.threads = 2
+        let model = try LanguageModel.random(vocab: 64, hidden: 128, layers: 2, heads: 4, kvHeads: 2, intermediate: 384, std: 0.1, seed: 6)
+        let tokens = (0..<256).map { Int32(($0 * 13 + 5) % 64) }
+        let split = try model.forward(tokens: tokens, batch: 4).logits
+        let whole = try model.forward(tokens: tokens, batch: 4, keepHiddenStates: true).logits  // kept states: one pass
+        let error = relativeError(split, whole)
+        #expect(error < 1e-6)
+        let sequences = (0..<4).map { Array(tokens[($0 * 64)..<(($0 + 1) * 64)]) }
+        let student = model.clone()
+        student.detachParameters()
+        student.blocks[0].mlp = try student.blocks[0].mlp!.keeping(neurons: Array(0..<200))
+        let target = try model.targets(sequences, topK: 8)
+        // Batches of 4 sequences split in two; of 3 and 1 (3 does not divide between two threads) each in one pass.
+        let splitKL = try student.klDivergence(sequences, to: target, batchSize: 4), wholeKL = try student.klDivergence(sequences, to: target, batchSize: 3)
+        #expect(splitKL > 1e-4 && Swift.abs(splitKL - wholeKL) < 1e-6 * wholeKL)
+        #expect(throws: TensorError.self) { try model.forward(tokens: tokens + [1, 2], batch: 4) }
+    }
+
     @Test("trainers that split sequences or products among the threads take the same steps (per-block updates, accumulation)",
           arguments: [1, 2])
     func trainersAgree(accumulation: Int) throws {

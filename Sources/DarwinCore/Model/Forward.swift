@@ -27,7 +27,10 @@ extension LanguageModel {
         guard batch > 0, tokens.count % batch == 0, !tokens.isEmpty else {
             throw TensorError("forward: \(tokens.count) tokens do not split into \(batch) equal sequences")
         }
-        let seq = tokens.count / batch
+        let seq = tokens.count / batch, parts = min(Parallel.threads, batch)
+        if !keepHiddenStates, parts > 1, batch % parts == 0, !Parallel.insideParallelLoop {
+            return (try hiddenInParts(tokens, batch: batch, parts: parts), [])
+        }
         var x = try embed(tokens)
         var states: [Tensor] = keepHiddenStates ? [x.clone()] : []
         let rope = ropeTables(length: seq)
@@ -36,6 +39,29 @@ extension LanguageModel {
             if keepHiddenStates { states.append(x.clone()) }
         }
         return (x, states)
+    }
+
+    /// The last hidden state of `batch` sequences split into `parts` equal parts that run at the same time, each on one
+    /// worker whose products, attention and loops are not split again: the workers never wait for each other inside
+    /// the pass (on a machine whose cores change speed from moment to moment, splitting every product leaves one
+    /// waiting at each). The values of one pass over the whole batch, up to the last bits of float32 sums.
+    private func hiddenInParts(_ tokens: [Int32], batch: Int, parts: Int) throws -> Tensor {
+        let partTokens = tokens.count / parts, h = config.hiddenSize
+        let out = Tensor(uninitializedShape: [tokens.count, h])
+        var failures = [Error?](repeating: nil, count: parts)
+        failures.withUnsafeMutableBufferPointer { failure in
+            Parallel.forEachChunk(count: parts) { range in
+                for part in range {
+                    do {
+                        let x = try hidden(tokens: Array(tokens[(part * partTokens)..<((part + 1) * partTokens)]), batch: batch / parts,
+                                           keepHiddenStates: false).last.contiguous()
+                        (out.data + part * partTokens * h).update(from: x.data, count: partTokens * h)
+                    } catch { failure[part] = error }
+                }
+            }
+        }
+        if let error = failures.lazy.compactMap({ $0 }).first { throw error }
+        return out
     }
 
     /// Floats per token that one block's forward pass holds at once (residual, normed input, q/k/v, context, MLP).
