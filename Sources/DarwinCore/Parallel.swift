@@ -42,6 +42,26 @@ public enum Parallel {
         }
     }
 
+    /// Into how many equal parts a batch of `batch` sequences splits, one per thread, for work whose parts each run
+    /// on one worker (`mapParts`); nil where it does not split: one thread, a batch that does not divide among the
+    /// threads, or a caller already inside a parallel loop.
+    public static func sequenceParts(batch: Int) -> Int? {
+        let parts = min(threads, batch)
+        return parts > 1 && batch % parts == 0 && !insideParallelLoop ? parts : nil
+    }
+
+    /// `body(part)` for every part of `0..<count`, the parts handed to the workers as `forEachChunk` hands out
+    /// indices; their results in order. An error thrown by a part is rethrown once every part has finished.
+    public static func mapParts<T>(_ count: Int, _ body: (Int) throws -> T) throws -> [T] {
+        var outcomes = [Result<T, Error>?](repeating: nil, count: count)
+        outcomes.withUnsafeMutableBufferPointer { outcome in
+            forEachChunk(count: count) { range in
+                for part in range { outcome[part] = Result { try body(part) } }
+            }
+        }
+        return try outcomes.map { try $0!.get() }
+    }
+
     /// Runs `body` on chunks of `chunk` consecutive indices of `0..<count`, each handed to whichever worker is free
     /// next: for loops of many equal pieces on a machine whose threads do not all run at the same speed (a shared
     /// virtual machine), where a fixed split leaves one thread waiting for the other.

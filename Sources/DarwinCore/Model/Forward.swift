@@ -27,8 +27,8 @@ extension LanguageModel {
         guard batch > 0, tokens.count % batch == 0, !tokens.isEmpty else {
             throw TensorError("forward: \(tokens.count) tokens do not split into \(batch) equal sequences")
         }
-        let seq = tokens.count / batch, parts = min(Parallel.threads, batch)
-        if !keepHiddenStates, parts > 1, batch % parts == 0, !Parallel.insideParallelLoop {
+        let seq = tokens.count / batch
+        if !keepHiddenStates, let parts = Parallel.sequenceParts(batch: batch) {
             return (try hiddenInParts(tokens, batch: batch, parts: parts), [])
         }
         var x = try embed(tokens)
@@ -48,19 +48,11 @@ extension LanguageModel {
     private func hiddenInParts(_ tokens: [Int32], batch: Int, parts: Int) throws -> Tensor {
         let partTokens = tokens.count / parts, h = config.hiddenSize
         let out = Tensor(uninitializedShape: [tokens.count, h])
-        var failures = [Error?](repeating: nil, count: parts)
-        failures.withUnsafeMutableBufferPointer { failure in
-            Parallel.forEachChunk(count: parts) { range in
-                for part in range {
-                    do {
-                        let x = try hidden(tokens: Array(tokens[(part * partTokens)..<((part + 1) * partTokens)]), batch: batch / parts,
-                                           keepHiddenStates: false).last.contiguous()
-                        (out.data + part * partTokens * h).update(from: x.data, count: partTokens * h)
-                    } catch { failure[part] = error }
-                }
-            }
+        _ = try Parallel.mapParts(parts) { part in
+            let x = try hidden(tokens: Array(tokens[(part * partTokens)..<((part + 1) * partTokens)]), batch: batch / parts,
+                               keepHiddenStates: false).last.contiguous()
+            (out.data + part * partTokens * h).update(from: x.data, count: partTokens * h)
         }
-        if let error = failures.lazy.compactMap({ $0 }).first { throw error }
         return out
     }
 

@@ -53,24 +53,17 @@ extension LanguageModel {
         let divisor = distillation == nil ? try LanguageModel.predictedTargets(tokens, seq: seq, ignoreIndex: ignoreIndex) : tokens.count
         let rendezvous = GradientRendezvous(parts: parts, trainable: trainable)
         let result = Gradients(trainable: trainable)
-        var outcomes = [Result<Double, Error>](repeating: .success(0), count: parts)
-        outcomes.withUnsafeMutableBufferPointer { outcome in
-            Parallel.forEachChunk(count: parts) { range in
-                for part in range {
-                    var points = 0
-                    outcome[part] = Result {
-                        try lossAndGradients(tokens: Array(tokens[(part * partTokens)..<((part + 1) * partTokens)]), batch: sequences,
-                                             ignoreIndex: ignoreIndex,
-                                             distillation: distillation.map { ($0.target, $0.firstSequence + part * sequences) },
-                                             recompute: false, trainable: trainable, lossDivisor: divisor) { block, grads in
-                            defer { points += 1 }
-                            guard let sum = try rendezvous.arrive(at: points, moving: block?.floatParameters, from: grads) else { return }
-                            if let blockDone { try blockDone(block, sum) } else { try sum.move(nil, into: result) }
-                        }.loss
-                    }
-                }
-            }
+        let losses = try Parallel.mapParts(parts) { part in
+            var points = 0
+            return try lossAndGradients(tokens: Array(tokens[(part * partTokens)..<((part + 1) * partTokens)]), batch: sequences,
+                                        ignoreIndex: ignoreIndex,
+                                        distillation: distillation.map { ($0.target, $0.firstSequence + part * sequences) },
+                                        recompute: false, trainable: trainable, lossDivisor: divisor) { block, grads in
+                defer { points += 1 }
+                guard let sum = try rendezvous.arrive(at: points, moving: block?.floatParameters, from: grads) else { return }
+                if let blockDone { try blockDone(block, sum) } else { try sum.move(nil, into: result) }
+            }.loss
         }
-        return (try outcomes.reduce(0) { $0 + (try $1.get()) }, result)
+        return (losses.reduce(0, +), result)
     }
 }

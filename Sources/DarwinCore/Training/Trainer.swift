@@ -113,8 +113,7 @@ extension Trainer {
     /// (Not with an all-reduce: its MPI calls must come from the main thread, and `blockDone` may run on another.)
     private func lossAndGradients(tokens: [Int32], batch: Int, distillation: (target: TargetDistribution, firstSequence: Int)?,
                                   recompute: Bool, blockDone: ((TransformerBlock?, Gradients) throws -> Void)? = nil) throws -> (loss: Double, gradients: Gradients) {
-        let parts = min(Parallel.threads, batch)
-        if threadSplit == .sequences, !recompute, gradientReducer == nil, parts > 1, batch % parts == 0 {
+        if threadSplit == .sequences, !recompute, gradientReducer == nil, let parts = Parallel.sequenceParts(batch: batch) {
             return try model.lossAndGradients(inParts: parts, tokens: tokens, batch: batch, ignoreIndex: ignoreIndex, distillation: distillation,
                                               trainable: trainable, blockDone: blockDone)
         }
