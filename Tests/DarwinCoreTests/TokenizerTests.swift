@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 @testable import DarwinCore
 
@@ -43,6 +44,21 @@ struct TokenizerTests {
         let cases = try TokenizerFixtures.cases(TokenizerFixtures.dir(kind) + "/cases.json")
         #expect(cases.count >= (kind.hasPrefix("added_") ? 8 : 15))
         Self.check(tok, cases, label: kind)
+    }
+
+    @Test("one tokenizer shared by several threads gives each thread the ids it gives alone (its word cache is locked)")
+    func sharedBetweenThreads() throws {
+        let tok = try Tokenizer(path: TokenizerFixtures.dir("bytelevel_gpt2"))
+        let g = RandomGenerator(seed: 9)
+        let words = ["def", "class", "return", "naïve", "👍", "x**2", "IT'S", "12345", "  ", "\n", "self", "é"]
+        let texts = (0..<8).map { _ in (0..<3000).map { _ in words[g.integer(0, words.count - 1)] + String(g.integer(0, 999)) }.joined(separator: " ") }
+        let alone = texts.map { try! Tokenizer(path: TokenizerFixtures.dir("bytelevel_gpt2")).encode($0, addSpecialTokens: false) }
+        let together = Mutex<[Int: [Int32]]>([:])
+        DispatchQueue.concurrentPerform(iterations: texts.count) { i in
+            let ids = tok.encode(texts[i], addSpecialTokens: false)
+            together.withLock { $0[i] = ids }
+        }
+        for i in texts.indices { #expect(together.withLock { $0[i] } == alone[i], "text \(i)") }
     }
 
     @Test("the shared reference model's tokenizer (skipped without ../shared)",

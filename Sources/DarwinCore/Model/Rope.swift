@@ -59,11 +59,13 @@ struct RopeTables {
 }
 
 extension LanguageModel {
-    /// RoPE tables covering at least `length` positions (cached).
+    /// RoPE tables covering at least `length` positions (cached; safe to call from several threads).
     func ropeTables(length: Int) -> RopeTables {
-        if let cached = ropeCache, cached.length >= length { return cached }
-        let tables = RopeTables(settings: config.rope, headDim: config.headDim, length: max(length, 64))
-        ropeCache = tables
-        return tables
+        ropeCache.withLock { cache in
+            if let cached = cache, cached.length >= length { return cached }
+            let tables = RopeTables(settings: config.rope, headDim: config.headDim, length: max(length, 64))
+            cache = tables
+            return tables
+        }
     }
 }

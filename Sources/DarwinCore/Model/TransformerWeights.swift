@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Attention weights of one block, possibly pruned: each block keeps its own number of query heads and
 /// the KV heads they still use. Linear weights are `[out, in]` as in Hugging Face checkpoints.
 public final class AttentionWeights {
@@ -151,8 +153,8 @@ public final class LanguageModel {
 
     /// Shows the progress of the evaluations (perplexity, targets, KL) run while it is set, in sequences.
     public var evaluationProgress: ProgressLine?
-    /// RoPE cos/sin tables, cached per length.
-    var ropeCache: RopeTables?
+    /// RoPE cos/sin tables, cached per length; locked, as the parts of a batch split by sequences ask at once.
+    let ropeCache = Mutex<RopeTables?>(nil)
     /// The dense model's fingerprint, kept once computed (and carried by clones).
     var fingerprintCache: String?
     /// Levels applied from a compression database, per kind and block (nil: the weights as loaded).

@@ -1,5 +1,9 @@
+import Synchronization
+
 /// A byte-pair-encoding model as in Hugging Face `tokenizers`: vocabulary, ranked merges, optional
 /// byte fallback (`<0xXX>` tokens for characters outside the vocabulary) and unknown-token handling.
+/// Safe to share between threads: the word cache is behind a lock (`copyWithEmptyCache` gives a thread its own
+/// cache, so that parallel tokenizing does not contend for it).
 final class BPEModel {
     /// Token to id, keys compared scalar by scalar.
     let vocab: [Literal: Int32]
@@ -10,8 +14,8 @@ final class BPEModel {
     let fuseUnknown: Bool
     /// Whole words found in the vocabulary skip merging (`ignore_merges`, used by Llama 3).
     let ignoreMerges: Bool
-    private var byteTokenIds: [Int32?] = []
-    private var cache: [Literal: [Int32]] = [:]
+    private let byteTokenIds: [Int32?]
+    private let cache = Mutex<[Literal: [Int32]]>([:])
 
     struct PairKey: Hashable { let a: Int32, b: Int32 }
 
@@ -60,9 +64,9 @@ final class BPEModel {
     /// Token ids of one pre-tokenized word.
     func encode(_ word: String) -> [Int32] {
         let key = Literal(word)
-        if let hit = cache[key] { return hit }
+        if let hit = cache.withLock({ $0[key] }) { return hit }
         let ids = encodeUncached(word)
-        if cache.count < 100_000 { cache[key] = ids }
+        cache.withLock { if $0.count < 100_000 { $0[key] = ids } }
         return ids
     }
 
