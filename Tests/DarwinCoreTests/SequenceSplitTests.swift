@@ -112,6 +112,34 @@ struct SequenceSplitTests {
         #expect(throws: TensorError.self) { try model.forward(tokens: tokens + [1, 2], batch: 4) }
     }
 
+    /// A part's error comes back from the call once every part has finished; a bad token id in the second part is
+    /// named by its position in the whole batch, as one pass names it.
+    @Test("an error in one part is the call's error, and names what one pass would name")
+    func errorsInParts() throws {
+        Parallel.threads = 2
+        let ran = Mutex<[Int]>([])
+        #expect(throws: TensorError.self) {
+            _ = try Parallel.mapParts(2) { part in
+                ran.withLock { $0.append(part) }
+                if part == 1 { throw TensorError("part 1 failed") }
+                return part
+            }
+        }
+        #expect(ran.withLock { $0.sorted() } == [0, 1])
+        let model = try LanguageModel.random(vocab: 64, hidden: 64, layers: 1, heads: 2, kvHeads: 1, intermediate: 128, std: 0.1, seed: 3)
+        var tokens = (0..<256).map { Int32($0 % 64) }
+        tokens[200] = 64  // the fourth sequence: the second part's
+        #expect(Parallel.sequenceParts(batch: 4) == 2)
+        let expected = "token id 64 at position 201 is outside the vocabulary 0..<64"
+        for call in [{ _ = try model.forward(tokens: tokens, batch: 4) },
+                     { _ = try model.lossAndGradients(inParts: 2, tokens: tokens, batch: 4, ignoreIndex: nil, distillation: nil,
+                                                      trainable: nil, blockDone: nil) }] {
+            do { try call(); Issue.record("no error") } catch let error as TensorError {
+                #expect("\(error)".contains(expected), "\(error)")
+            }
+        }
+    }
+
     @Test("trainers that split sequences or products among the threads take the same steps (per-block updates, accumulation)",
           arguments: [1, 2])
     func trainersAgree(accumulation: Int) throws {

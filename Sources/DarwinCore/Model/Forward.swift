@@ -29,6 +29,7 @@ extension LanguageModel {
         }
         let seq = tokens.count / batch
         if !keepHiddenStates, let parts = Parallel.sequenceParts(batch: batch) {
+            try checkTokenIds(tokens)
             return (try hiddenInParts(tokens, batch: batch, parts: parts), [])
         }
         var x = try embed(tokens)
@@ -56,6 +57,15 @@ extension LanguageModel {
         return out
     }
 
+    /// Throws unless every id is in `0..<vocab`, naming the first bad one by its position in `tokens` (checked on the
+    /// whole batch before it is split by sequences, so that the position is the batch's, not a part's).
+    func checkTokenIds(_ tokens: [Int32]) throws {
+        let vocab = config.vocabSize
+        if let bad = tokens.firstIndex(where: { $0 < 0 || Int($0) >= vocab }) {
+            throw TensorError("forward: token id \(tokens[bad]) at position \(bad + 1) is outside the vocabulary 0..<\(vocab)")
+        }
+    }
+
     /// Floats per token that one block's forward pass holds at once (residual, normed input, q/k/v, context, MLP).
     func blockWorkingFloats() -> Double {
         let widest = blocks.map { b -> Int in
@@ -67,10 +77,8 @@ extension LanguageModel {
 
     /// Gathers embedding rows: `[tokens, hidden]`.
     func embed(_ tokens: [Int32]) throws -> Tensor {
-        let h = config.hiddenSize, vocab = config.vocabSize
-        if let bad = tokens.firstIndex(where: { $0 < 0 || Int($0) >= vocab }) {
-            throw TensorError("forward: token id \(tokens[bad]) at position \(bad + 1) is outside the vocabulary 0..<\(vocab)")
-        }
+        let h = config.hiddenSize
+        try checkTokenIds(tokens)
         let x = Tensor(uninitializedShape: [tokens.count, h])
         for (i, t) in tokens.enumerated() { embedding.convertRows(Int(t)..<(Int(t) + 1), into: x.data + i * h) }
         return x

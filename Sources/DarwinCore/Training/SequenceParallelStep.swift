@@ -49,7 +49,9 @@ extension LanguageModel {
         // whole-batch pass would convert them (two workers must not convert the same weight).
         let trainable = trainable ?? namedParameters.map(\.1)
         let seq = tokens.count / batch, sequences = batch / parts, partTokens = sequences * seq
-        try checkTargets(distillation, batch: batch, seq: seq)  // the whole batch's sequences, as one pass would name them
+        // The whole batch's ids and sequences, as one pass would name them.
+        try checkTokenIds(tokens)
+        try checkTargets(distillation, batch: batch, seq: seq)
         let divisor = distillation == nil ? try LanguageModel.predictedTargets(tokens, seq: seq, ignoreIndex: ignoreIndex) : tokens.count
         let rendezvous = GradientRendezvous(parts: parts, trainable: trainable)
         let result = Gradients(trainable: trainable)
