@@ -6,7 +6,7 @@
 #include <string.h>
 
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
-#include <immintrin.h>
+#include "darwin_exp_lanes.h"
 #define DARWIN_AVX2 __attribute__((target("avx2,fma")))
 
 int darwin_has_avx2_fma(void) {
@@ -14,26 +14,7 @@ int darwin_has_avx2_fma(void) {
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
 
-/// exp on 8 lanes: the same range reduction and polynomial as `VectorMath.exp` in Swift, with fused multiply-adds.
-DARWIN_AVX2 static inline __m256 exp8(__m256 x) {
-    const __m256 magic = _mm256_set1_ps(12582912.0f);
-    __m256 xc = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.7f));
-    __m256 t = _mm256_fmadd_ps(xc, _mm256_set1_ps(1.44269504088896341f), magic);
-    __m256 n = _mm256_sub_ps(t, magic);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), xc);
-    r = _mm256_fmadd_ps(n, _mm256_set1_ps(2.12194440e-4f), r);
-    __m256 z = _mm256_mul_ps(r, r);
-    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-    __m256 y = _mm256_add_ps(_mm256_fmadd_ps(p, z, r), _mm256_set1_ps(1.0f));
-    __m256i ni = _mm256_sub_epi32(_mm256_castps_si256(t), _mm256_set1_epi32(0x4B400000));
-    __m256 scale = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(ni, _mm256_set1_epi32(127)), 23));
-    return _mm256_mul_ps(y, scale);
-}
+DARWIN_DEFINE_EXP(256, DARWIN_AVX2)
 
 DARWIN_AVX2 static inline double sum8(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -48,7 +29,7 @@ DARWIN_AVX2 double darwin_exp_shifted_avx2(const float *x, float *out, long n, f
     double total = 0;
     long i = 0;
     for (; i + 8 <= n; i += 8) {
-        __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), s));
+        __m256 e = darwin_exp_256(_mm256_sub_ps(_mm256_loadu_ps(x + i), s));
         if (out) _mm256_storeu_ps(out + i, e);
         acc = _mm256_add_ps(acc, e);
         if ((i + 8) % 512 == 0) { total += sum8(acc); acc = _mm256_setzero_ps(); }  // keep float partial sums short
@@ -137,7 +118,7 @@ DARWIN_AVX2 void darwin_swiglu_avx2(float *gate, const float *up, long n) {
     long i = 0;
     for (; i + 8 <= n; i += 8) {
         __m256 a = _mm256_loadu_ps(gate + i);
-        __m256 silu = _mm256_div_ps(a, _mm256_add_ps(one, exp8(_mm256_sub_ps(zero, a))));
+        __m256 silu = _mm256_div_ps(a, _mm256_add_ps(one, darwin_exp_256(_mm256_sub_ps(zero, a))));
         _mm256_storeu_ps(gate + i, _mm256_mul_ps(silu, _mm256_loadu_ps(up + i)));
     }
     for (; i < n; i++) { float a = gate[i]; gate[i] = a / (1 + expf(-a)) * up[i]; }

@@ -38,10 +38,15 @@ enum VectorMath {
     /// compiles to SSE for a generic x86-64 target; `DARWIN_PORTABLE_KERNELS=1` forces the portable Swift code.
     static let useAVX2: Bool = darwin_has_avx2_fma() != 0 && getenv("DARWIN_PORTABLE_KERNELS") == nil
 
+    /// Whether the AVX-512 kernels run where they exist (attention, exp, SwiGLU), on top of the AVX2 ones; checked
+    /// once per process. `DARWIN_NO_AVX512=1` keeps the AVX2 kernels (to compare the two widths in one binary).
+    static let useAVX512: Bool = useAVX2 && darwin_has_avx512f() != 0 && getenv("DARWIN_NO_AVX512") == nil
+
     /// `out[i] = exp(x[i] - shift)` for `n` contiguous values; returns their sum in float64.
     @inline(__always)
     static func expShifted(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>?, _ n: Int, shift: Float) -> Double {
-        useAVX2 ? darwin_exp_shifted_avx2(x, out, n, shift) : expShiftedPortable(x, out, n, shift: shift)
+        if useAVX512 { return darwin_exp_shifted_avx512(x, out, n, shift) }
+        return useAVX2 ? darwin_exp_shifted_avx2(x, out, n, shift) : expShiftedPortable(x, out, n, shift: shift)
     }
 
     /// `expShifted` in portable Swift SIMD.

@@ -36,15 +36,18 @@ func secondsAgainstCeiling(_ body: () throws -> Void) throws -> (seconds: Double
     return (time, (before + (try sgemmCeilingNow())) / 2)
 }
 
-/// The cores' arithmetic peak: GFLOP/s of chains of AVX2 fused multiply-adds on `Parallel.threads` threads at once
-/// (nil without AVX2). The sgemm ceiling is a fraction of it; with both cores busy, a smaller one (shared caches
-/// and memory).
+/// The cores' arithmetic peak: GFLOP/s of chains of fused multiply-adds of the widest vectors the CPU has (AVX-512,
+/// else AVX2) on `Parallel.threads` threads at once (nil without AVX2). The sgemm ceiling is a fraction of it; with
+/// both cores busy, a smaller one (shared caches and memory).
 func fmaPeak() -> Double? {
     guard darwin_has_avx2_fma() != 0 else { return nil }
+    let wide = darwin_has_avx512f() != 0
+    let round: (Int) -> Double = wide ? darwin_fma_peak_avx512 : darwin_fma_peak_avx2
+    let flopsPerRound = wide ? 384.0 : 192.0
     let iterations = 50_000_000, threads = Parallel.threads
-    _ = darwin_fma_peak_avx2(1_000_000)
-    let time = seconds { DispatchQueue.concurrentPerform(iterations: threads) { _ in _ = darwin_fma_peak_avx2(iterations) } }
-    return 192 * Double(iterations * threads) / time / 1e9
+    _ = round(1_000_000)
+    let time = seconds { DispatchQueue.concurrentPerform(iterations: threads) { _ in _ = round(iterations) } }
+    return flopsPerRound * Double(iterations * threads) / time / 1e9
 }
 
 /// Wall time of one call of `body`, in seconds.

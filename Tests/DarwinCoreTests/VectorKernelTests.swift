@@ -3,18 +3,19 @@ import Foundation
 import Testing
 @testable import DarwinCore
 
-/// The AVX2 + FMA kernels and their portable Swift counterparts, each against a float64 reference.
-/// The AVX2 side is skipped (and says so) on CPUs without AVX2 and FMA.
-@Suite("vector kernels: AVX2 and portable")
+/// The AVX2 + FMA and AVX-512 kernels and their portable Swift counterparts, each against a float64 reference.
+/// A vector width the CPU lacks is skipped.
+@Suite("vector kernels: AVX-512, AVX2 and portable")
 struct VectorKernelTests {
     static let hasAVX2 = darwin_has_avx2_fma() != 0
+    static let hasAVX512 = hasAVX2 && darwin_has_avx512f() != 0
 
     static func randomValues(_ n: Int, seed: UInt64, range: ClosedRange<Double>) -> [Float] {
         let g = RandomGenerator(seed: seed)
         return (0..<n).map { _ in Float(range.lowerBound + g.uniform() * (range.upperBound - range.lowerBound)) }
     }
 
-    @Test("exp(x - shift) and its float64 sum match libm, lengths not a multiple of 8 included", arguments: [1, 7, 8, 100, 513, 4099])
+    @Test("exp(x - shift) and its float64 sum match libm, lengths not a multiple of 8 or 16 included", arguments: [1, 7, 8, 15, 16, 100, 513, 4099])
     func expShifted(n: Int) {
         let x = Self.randomValues(n, seed: UInt64(n), range: -80...20), shift: Float = 3
         let reference = x.map { Foundation.exp(Double($0 - shift)) }
@@ -25,6 +26,11 @@ struct VectorKernelTests {
         if Self.hasAVX2 {
             kernels.append(("avx2", { x, out in
                 x.withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { darwin_exp_shifted_avx2(xp.baseAddress!, $0.baseAddress!, n, shift) } }
+            }))
+        }
+        if Self.hasAVX512 {
+            kernels.append(("avx512", { x, out in
+                x.withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { darwin_exp_shifted_avx512(xp.baseAddress!, $0.baseAddress!, n, shift) } }
             }))
         }
         for (name, kernel) in kernels {
@@ -53,7 +59,7 @@ struct VectorKernelTests {
         }
     }
 
-    @Test("swiglu: silu(gate) * up", arguments: [5, 64, 1001])
+    @Test("swiglu: silu(gate) * up", arguments: [5, 17, 64, 1001])
     func swiglu(n: Int) {
         let gate = Self.randomValues(n, seed: 7, range: -30...30), up = Self.randomValues(n, seed: 8, range: -2...2)
         let reference = (0..<n).map { i -> Double in let a = Double(gate[i]); return a / (1 + Foundation.exp(-a)) * Double(up[i]) }
@@ -65,6 +71,11 @@ struct VectorKernelTests {
             var fast = gate
             fast.withUnsafeMutableBufferPointer { g in up.withUnsafeBufferPointer { darwin_swiglu_avx2(g.baseAddress!, $0.baseAddress!, n) } }
             outputs.append(("avx2", fast))
+        }
+        if Self.hasAVX512 {
+            var wide = gate
+            wide.withUnsafeMutableBufferPointer { g in up.withUnsafeBufferPointer { darwin_swiglu_avx512(g.baseAddress!, $0.baseAddress!, n) } }
+            outputs.append(("avx512", wide))
         }
         for (name, out) in outputs {
             for i in 0..<n { #expect(Swift.abs(Double(out[i]) - reference[i]) <= 1e-6 * (1 + Swift.abs(reference[i])), "\(name) at \(i)") }
@@ -98,9 +109,10 @@ struct VectorKernelTests {
         return out
     }
 
-    @Test("causal attention: fused AVX2 kernel and sgemm path match float64, uneven head groups and odd lengths, with and without sliding windows",
+    @Test("causal attention: fused AVX-512 and AVX2 kernels and sgemm path match float64, uneven head groups and odd lengths, with and without sliding windows",
           arguments: [(2, 1, 8, [0]), (1, 5, 32, [0, 0, 0, 1, 1, 1]), (1, 9, 8, [0, 0]), (2, 20, 8, [0]), (2, 37, 16, [0, 0, 2, 2, 2]),
-                      (1, 64, 16, [0, 1, 1]), (1, 130, 24, [1, 0, 1]), (1, 70, 64, [0, 1])],  // 20 and 64 positions: key rows padded
+                      (1, 64, 16, [0, 1, 1]), (1, 130, 24, [1, 0, 1]), (1, 70, 64, [0, 1]), (1, 13, 48, [0]), (1, 100, 80, [0, 0])],
+          // 20 and 64 positions: key rows padded; 13: a last block of 1 row; head sizes 48 and 80: a last 16 columns alone
           [nil, 1, 3, 64] as [Int?])
     func attention(shape: (batch: Int, seq: Int, hd: Int, kvOfQuery: [Int]), window: Int?) throws {
         let (batch, seq, hd, kvOfQuery) = shape
@@ -112,9 +124,14 @@ struct VectorKernelTests {
         var results = [("sgemm", LayerKernels.causalAttentionBLAS(q: q, k: k, v: v, kvOfQuery: kvOfQuery, batch: batch, seq: seq, headDim: hd,
                                                                   window: window))]
         if Self.hasAVX2 {
-            results.append(("avx2", LayerKernels.causalAttentionAVX2(q: q, k: k, v: v, kvOfQuery: kvOfQuery, batch: batch, seq: seq, headDim: hd,
-                                                                    window: window)))
+            results.append(("avx2", LayerKernels.causalAttentionFused(q: q, k: k, v: v, kvOfQuery: kvOfQuery, batch: batch, seq: seq, headDim: hd,
+                                                                     window: window, kernel: .avx2)))
         }
+        if Self.hasAVX512 && hd % 16 == 0 {
+            results.append(("avx512", LayerKernels.causalAttentionFused(q: q, k: k, v: v, kvOfQuery: kvOfQuery, batch: batch, seq: seq, headDim: hd,
+                                                                       window: window, kernel: .avx512)))
+        }
+        #expect(results.count == 1 + (Self.hasAVX2 ? 1 : 0) + (Self.hasAVX512 && hd % 16 == 0 ? 1 : 0))
         for (name, out) in results {
             var worst = 0.0
             for i in 0..<reference.count { worst = max(worst, Swift.abs(Double(out.data[i]) - reference[i])) }

@@ -69,4 +69,24 @@ void darwin_adamw_avx2(float *p, const float *g, float *m, float *v, long n, con
 void darwin_causal_attention_head_avx2(const float *q, long ldq, const float *kT, long ldk, const float *v, long ldv,
                                        float *out, long ldo, long seq, long hd, float scale, float *scratch, long window);
 
+/// Whether this CPU (and OS) supports AVX-512F and FMA, which the `*_avx512` kernels below need.
+int darwin_has_avx512f(void);
+/// `darwin_exp_shifted_avx2` on 16 lanes (the same values; the sum adds them in another order). AVX-512 only.
+double darwin_exp_shifted_avx512(const float *x, float *out, long n, float shift);
+/// `darwin_swiglu_avx2` on 16 lanes (the same values). AVX-512 only.
+void darwin_swiglu_avx512(float *gate, const float *up, long n);
+/// `darwin_fma_peak_avx2` with 16-lane fused multiply-adds (384 FLOPs a round). AVX-512 only.
+double darwin_fma_peak_avx512(long iterations);
+
+/// Query rows per block and keys per tile of `darwin_causal_attention_head_avx512`.
+#define DARWIN_ATTENTION_AVX512_ROWS 12
+#define DARWIN_ATTENTION_AVX512_KEY_TILE 32
+/// Causal attention of one query head over `seq` positions, AVX-512 only; `hd` a multiple of 16.
+/// keys: the head's keys in tiles of 32 positions, tile t at keys + t*hd*32 holding hd rows of its 32 keys (key
+/// 32t + c, dimension d at keys[t*hd*32 + d*32 + c]), zero past seq; v: row j at v + j*ldv; q, out: row i at
+/// q + i*ldq, out + i*ldo; scratch: 12 rows of lds >= seq rounded up to 32 floats. `window` as in the AVX2 kernel.
+void darwin_causal_attention_head_avx512(const float *q, long ldq, const float *keys, const float *v, long ldv,
+                                         float *out, long ldo, long seq, long hd, float scale, float *scratch, long lds,
+                                         long window);
+
 #endif

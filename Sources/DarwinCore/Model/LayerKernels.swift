@@ -73,7 +73,9 @@ enum LayerKernels {
     static func swiglu(gate: Tensor, up: Tensor) {
         let g = gate.data, u = up.data
         Parallel.forEachChunk(count: gate.count, minimumChunk: 1 << 14) { range in
-            if VectorMath.useAVX2 {
+            if VectorMath.useAVX512 {
+                darwin_swiglu_avx512(g + range.lowerBound, u + range.lowerBound, range.count)
+            } else if VectorMath.useAVX2 {
                 darwin_swiglu_avx2(g + range.lowerBound, u + range.lowerBound, range.count)
             } else {
                 swigluPortable(g + range.lowerBound, u + range.lowerBound, range.count)
@@ -109,8 +111,9 @@ enum LayerKernels {
     /// i-window+1...i (sliding-window attention). Returns `[batch*seq, nq*hd]`.
     static func causalAttention(q: Tensor, k: Tensor, v: Tensor, kvOfQuery: [Int], batch: Int, seq: Int, headDim hd: Int,
                                 window: Int? = nil) -> Tensor {
-        if VectorMath.useAVX2 && hd % 8 == 0 {
-            return causalAttentionAVX2(q: q, k: k, v: v, kvOfQuery: kvOfQuery, batch: batch, seq: seq, headDim: hd, window: window)
+        if let kernel = FusedAttentionKernel.available(headDim: hd) {
+            return causalAttentionFused(q: q, k: k, v: v, kvOfQuery: kvOfQuery, batch: batch, seq: seq, headDim: hd,
+                                        window: window, kernel: kernel)
         }
         return causalAttentionBLAS(q: q, k: k, v: v, kvOfQuery: kvOfQuery, batch: batch, seq: seq, headDim: hd, window: window)
     }
@@ -118,39 +121,6 @@ enum LayerKernels {
     /// The first key position `row` (0-based) sees under `window`.
     @inline(__always)
     static func firstKey(_ row: Int, window: Int?) -> Int { window.map { max(0, row + 1 - $0) } ?? 0 }
-
-    /// `causalAttention` with the fused AVX2 kernel: per query head, blocks of 6 query rows compute their scores
-    /// against exactly the keys they see, the softmax and the context while the scores are still in L1 cache.
-    static func causalAttentionAVX2(q: Tensor, k: Tensor, v: Tensor, kvOfQuery: [Int], batch: Int, seq: Int, headDim hd: Int,
-                                    window: Int? = nil) -> Tensor {
-        let nq = kvOfQuery.count, nkv = k.shape[1] / hd
-        let out = Tensor(uninitializedShape: [batch * seq, nq * hd])
-        let scale = Float(1 / Double(hd).squareRoot())
-        // Rows of the transposed keys an odd number of 64-byte lines apart: at a power-of-two distance the 16-key
-        // column the scores read would fall into a few L1 cache sets (about 4% of the kernel at 512 positions).
-        let ldk = (((seq + 15) / 16) | 1) * 16
-        // Chunks of one KV head's worth of query heads (their keys are transposed once), handed out dynamically.
-        Parallel.forEachDynamicChunk(count: batch * nq, chunk: max(1, nq / max(nkv, 1))) { range in
-            let keysT = UnsafeMutablePointer<Float>.allocate(capacity: hd * ldk + 6 * ldk)
-            let scratch = keysT + hd * ldk
-            defer { keysT.deallocate() }
-            keysT.initialize(repeating: 0, count: hd * ldk)
-            var transposed = (-1, -1)
-            for pair in range {
-                let b = pair / nq, h = pair % nq, g = kvOfQuery[h]
-                let kvBase = b * seq * nkv * hd + g * hd
-                if transposed != (b, g) {  // heads of one KV head are consecutive: transpose its keys once
-                    let src = k.data + kvBase
-                    for t in 0..<seq { for d in 0..<hd { keysT[d * ldk + t] = src[t * nkv * hd + d] } }
-                    transposed = (b, g)
-                }
-                let qOff = b * seq * nq * hd + h * hd
-                darwin_causal_attention_head_avx2(q.data + qOff, nq * hd, keysT, ldk, v.data + kvBase, nkv * hd,
-                                                  out.data + qOff, nq * hd, seq, hd, scale, scratch, window ?? 0)
-            }
-        }
-        return out
-    }
 
     /// `causalAttention` on sgemm (any CPU, any head size): the query heads that share a KV head are handled
     /// together, their rows of a tile packed into one matrix.
