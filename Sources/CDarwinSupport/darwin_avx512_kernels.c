@@ -6,7 +6,7 @@
 #include <math.h>
 
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
-#include "darwin_exp_lanes.h"
+#include "darwin_vector_lanes.h"
 #define DARWIN_AVX512 __attribute__((target("avx512f,fma")))
 
 int darwin_has_avx512f(void) {
@@ -49,25 +49,7 @@ DARWIN_AVX512 void darwin_swiglu_avx512(float *gate, const float *up, long n) {
     }
 }
 
-DARWIN_AVX512 double darwin_fma_peak_avx512(long iterations) {
-    const __m512 scale = _mm512_set1_ps(0.999f), shift = _mm512_set1_ps(0.001f);
-    // 12 independent chains cover the FMA units' latency (4 cycles x 2 units), as in the AVX2 version
-    __m512 a0 = _mm512_set1_ps(0), a1 = _mm512_set1_ps(1), a2 = _mm512_set1_ps(2), a3 = _mm512_set1_ps(3);
-    __m512 a4 = _mm512_set1_ps(4), a5 = _mm512_set1_ps(5), a6 = _mm512_set1_ps(6), a7 = _mm512_set1_ps(7);
-    __m512 a8 = _mm512_set1_ps(8), a9 = _mm512_set1_ps(9), a10 = _mm512_set1_ps(10), a11 = _mm512_set1_ps(11);
-    for (long k = 0; k < iterations; k++) {
-#define DARWIN_FMA4(x, y, z, w) x = _mm512_fmadd_ps(x, scale, shift); y = _mm512_fmadd_ps(y, scale, shift); \
-        z = _mm512_fmadd_ps(z, scale, shift); w = _mm512_fmadd_ps(w, scale, shift)
-        DARWIN_FMA4(a0, a1, a2, a3); DARWIN_FMA4(a4, a5, a6, a7); DARWIN_FMA4(a8, a9, a10, a11);
-#undef DARWIN_FMA4
-        __asm__ volatile("" : "+v"(a0), "+v"(a1), "+v"(a2), "+v"(a3), "+v"(a4), "+v"(a5), "+v"(a6), "+v"(a7), "+v"(a8),
-                         "+v"(a9), "+v"(a10), "+v"(a11));
-    }
-    __m512 sum = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)),
-                               _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a4, a5), _mm512_add_ps(a6, a7)),
-                                             _mm512_add_ps(_mm512_add_ps(a8, a9), _mm512_add_ps(a10, a11))));
-    return _mm512_cvtss_f32(sum);
-}
+DARWIN_DEFINE_FMA_PEAK(512, DARWIN_AVX512, darwin_fma_peak_avx512, "v")
 
 DARWIN_AVX512 static inline float max_avx512(const float *x, long n) {
     __m512 m = _mm512_set1_ps(-INFINITY);

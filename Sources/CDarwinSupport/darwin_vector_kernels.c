@@ -6,7 +6,7 @@
 #include <string.h>
 
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
-#include "darwin_exp_lanes.h"
+#include "darwin_vector_lanes.h"
 #define DARWIN_AVX2 __attribute__((target("avx2,fma")))
 
 int darwin_has_avx2_fma(void) {
@@ -92,26 +92,7 @@ DARWIN_AVX2 void darwin_adamw_avx2(float *p, const float *g, float *m, float *v,
     memcpy(p + i, tp, rest * sizeof(float)); memcpy(m + i, tm, rest * sizeof(float)); memcpy(v + i, tv, rest * sizeof(float));
 }
 
-DARWIN_AVX2 double darwin_fma_peak_avx2(long iterations) {
-    const __m256 scale = _mm256_set1_ps(0.999f), shift = _mm256_set1_ps(0.001f);
-    // 12 independent chains in registers cover the FMA units' latency (4 cycles x 2 units, with room to spare)
-    __m256 a0 = _mm256_set1_ps(0), a1 = _mm256_set1_ps(1), a2 = _mm256_set1_ps(2), a3 = _mm256_set1_ps(3);
-    __m256 a4 = _mm256_set1_ps(4), a5 = _mm256_set1_ps(5), a6 = _mm256_set1_ps(6), a7 = _mm256_set1_ps(7);
-    __m256 a8 = _mm256_set1_ps(8), a9 = _mm256_set1_ps(9), a10 = _mm256_set1_ps(10), a11 = _mm256_set1_ps(11);
-    for (long k = 0; k < iterations; k++) {
-#define DARWIN_FMA4(x, y, z, w) x = _mm256_fmadd_ps(x, scale, shift); y = _mm256_fmadd_ps(y, scale, shift); \
-        z = _mm256_fmadd_ps(z, scale, shift); w = _mm256_fmadd_ps(w, scale, shift)
-        DARWIN_FMA4(a0, a1, a2, a3); DARWIN_FMA4(a4, a5, a6, a7); DARWIN_FMA4(a8, a9, a10, a11);
-#undef DARWIN_FMA4
-        // every chain opaque to the compiler: none may be folded away (1 is a fixed point of x·0.999 + 0.001)
-        __asm__ volatile("" : "+x"(a0), "+x"(a1), "+x"(a2), "+x"(a3), "+x"(a4), "+x"(a5), "+x"(a6), "+x"(a7), "+x"(a8),
-                         "+x"(a9), "+x"(a10), "+x"(a11));
-    }
-    __m256 sum = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)),
-                               _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a4, a5), _mm256_add_ps(a6, a7)),
-                                             _mm256_add_ps(_mm256_add_ps(a8, a9), _mm256_add_ps(a10, a11))));
-    return _mm256_cvtss_f32(sum);
-}
+DARWIN_DEFINE_FMA_PEAK(256, DARWIN_AVX2, darwin_fma_peak_avx2, "x")
 
 DARWIN_AVX2 void darwin_swiglu_avx2(float *gate, const float *up, long n) {
     const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
