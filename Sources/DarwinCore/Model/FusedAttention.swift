@@ -2,7 +2,7 @@ import CDarwinSupport
 
 /// The fused causal attention kernels of `CDarwinSupport`, by vector width: per query head, a block of query rows
 /// computes its scores against exactly the keys it sees, the softmax and the context while the scores are still in
-/// cache. Each wants the head's keys in its own layout (`keyLayout`).
+/// cache. Each wants the head's keys in its own layout (`arrangeKeys`).
 enum FusedAttentionKernel {
     /// 256-bit: blocks of 6 query rows, keys transposed (`darwin_causal_attention_head_avx2`); head size a multiple of 8.
     case avx2
