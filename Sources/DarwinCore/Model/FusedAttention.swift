@@ -10,6 +10,9 @@ enum FusedAttentionKernel {
     /// (`darwin_causal_attention_head_avx512`); head size a multiple of 16.
     case avx512
 
+    /// Keys per tile and query rows per block of the AVX-512 kernel.
+    private static let keyTile = Int(DARWIN_ATTENTION_AVX512_KEY_TILE), blockRows = Int(DARWIN_ATTENTION_AVX512_ROWS)
+
     /// The widest kernel this CPU runs for head size `hd`; nil where none does (the sgemm path runs then).
     static func available(headDim hd: Int) -> FusedAttentionKernel? {
         if VectorMath.useAVX512 && hd % 16 == 0 { return .avx512 }
@@ -22,18 +25,17 @@ enum FusedAttentionKernel {
         switch self {
         case .avx2: return (hd * avx2KeyStride(seq: seq), 6 * avx2KeyStride(seq: seq))
         case .avx512:
-            let padded = tiles(seq: seq) * Int(DARWIN_ATTENTION_AVX512_KEY_TILE)
-            return (hd * padded, Int(DARWIN_ATTENTION_AVX512_ROWS) * avx512ScratchStride(seq: seq))
+            return (hd * tiles(seq: seq) * Self.keyTile, Self.blockRows * avx512ScratchStride(seq: seq))
         }
     }
 
     /// Rows of the AVX2 kernel's transposed keys are an odd number of 64-byte lines apart: at a power-of-two
     /// distance the 16-key column its scores read would fall into a few L1 cache sets (about 4% of the kernel).
     private func avx2KeyStride(seq: Int) -> Int { (((seq + 15) / 16) | 1) * 16 }
-    private func tiles(seq: Int) -> Int { (seq + Int(DARWIN_ATTENTION_AVX512_KEY_TILE) - 1) / Int(DARWIN_ATTENTION_AVX512_KEY_TILE) }
+    private func tiles(seq: Int) -> Int { (seq + Self.keyTile - 1) / Self.keyTile }
     /// The AVX-512 kernel's score rows: the padded key count and one 64-byte line more, so that its 12 rows do not
     /// fall into the same L1 cache sets at power-of-two lengths.
-    private func avx512ScratchStride(seq: Int) -> Int { tiles(seq: seq) * Int(DARWIN_ATTENTION_AVX512_KEY_TILE) + 16 }
+    private func avx512ScratchStride(seq: Int) -> Int { tiles(seq: seq) * Self.keyTile + 16 }
 
     /// Copies one head's keys (`seq` rows `rowStride` apart, `hd` values each) into `keys` in this kernel's layout;
     /// the padding past `seq` stays as it was (zero).
@@ -43,7 +45,7 @@ enum FusedAttentionKernel {
             let ldk = avx2KeyStride(seq: seq)
             for t in 0..<seq { for d in 0..<hd { keys[d * ldk + t] = src[t * rowStride + d] } }
         case .avx512:
-            let width = Int(DARWIN_ATTENTION_AVX512_KEY_TILE)
+            let width = Self.keyTile
             for t in 0..<seq {
                 let tile = keys + (t / width) * hd * width + t % width
                 for d in 0..<hd { tile[d * width] = src[t * rowStride + d] }
