@@ -78,6 +78,17 @@ void darwin_swiglu_avx512(float *gate, const float *up, long n);
 /// `darwin_fma_peak_avx2` with 16-lane fused multiply-adds (384 FLOPs a round). AVX-512 only.
 double darwin_fma_peak_avx512(long iterations);
 
+/// RMSNorm of one row, AVX-512 only: out = w ⊙ x / sqrt(mean(x²) + eps), the mean in float64.
+void darwin_rmsnorm_row_avx512(const float *x, const float *w, float *out, long n, double eps);
+/// RMSNorm's backward pass for one row, AVX-512 only: dx = r·w⊙dy − x·r³·Σ(w·dy·x)/n with r = 1/sqrt(mean(x²) + eps),
+/// written into dx (or added to it when `accumulate`: the residual's gradient already there); adds dy⊙x·r into the
+/// float64 `dw`. `dx` may not overlap the inputs unless it is `dy` itself.
+void darwin_rmsnorm_backward_row_avx512(const float *x, const float *w, const float *dy, float *dx, double *dw, long n,
+                                        double eps, int accumulate);
+/// SwiGLU's backward pass (a = silu(g)·u), AVX-512 only: du = da·silu(g), dg = da·u·s·(1 + g·(1 − s)) with
+/// s = sigmoid(g). `da` may be `dgate` or `dup` (each element is read before it is written).
+void darwin_swiglu_backward_avx512(const float *gate, const float *up, const float *da, float *dgate, float *dup, long n);
+
 /// Query rows per block and keys per tile of `darwin_causal_attention_head_avx512`.
 #define DARWIN_ATTENTION_AVX512_ROWS 12
 #define DARWIN_ATTENTION_AVX512_KEY_TILE 32

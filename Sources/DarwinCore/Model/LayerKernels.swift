@@ -46,12 +46,16 @@ enum LayerKernels {
         let p = x.data, q = out.data, w = weight.data
         Parallel.forEachChunk(count: rows, minimumChunk: max(1, 4096 / max(n, 1))) { range in
             for r in range {
-                let row = p + r * n, dst = q + r * n
-                let scale = Float(1 / (sumOfSquares(row, n) / Double(n) + eps).squareRoot())
-                for i in 0..<n { dst[i] = w[i] * (row[i] * scale) }
+                if VectorMath.useAVX512 { darwin_rmsnorm_row_avx512(p + r * n, w, q + r * n, n, eps) } else { rmsNormRow(p + r * n, w, q + r * n, n, eps: eps) }
             }
         }
         return out
+    }
+
+    /// RMSNorm of one row of `n` values in portable Swift.
+    static func rmsNormRow(_ row: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ n: Int, eps: Double) {
+        let scale = Float(1 / (sumOfSquares(row, n) / Double(n) + eps).squareRoot())
+        for i in 0..<n { dst[i] = w[i] * (row[i] * scale) }
     }
 
     /// Σ x² of `n` values in float64, in four independent sums (one running sum would wait on each addition).

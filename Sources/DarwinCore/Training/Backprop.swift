@@ -25,7 +25,8 @@ extension LanguageModel {
     /// (the loss of `transformers` with `labels = input_ids`); targets equal to `ignoreIndex` are left out.
     /// With `distillation` targets (made by the dense model on these sequences) the loss is instead the mean KL
     /// from them over all positions, as `klDivergence` computes it (top-k targets: on their support, renormalised).
-    /// The head and loss run on chunks of tokens (`headChunkRows`, or `headChunkRows` given here). With `recompute`
+    /// The head and loss run on chunks of tokens (`headChunkRows`, larger when activations are kept:
+    /// `headChunkRows(besides:)`; or `headChunkRows` given here). With `recompute`
     /// (by default: when the activations of all blocks would take more than 1 GiB, or an eighth of the memory available) only
     /// each block's input is kept during the forward pass and the block's activations are recomputed just before its
     /// backward pass: one more forward pass of compute (a step about 35% slower) for the activation memory of one
@@ -48,7 +49,8 @@ extension LanguageModel {
         let activations = Double(activationBytes(tokens: tokens.count))
         let recomputing = recompute ?? (activations > min(Double(1 << 30), MemoryLimit.availableBytes(for: activations) / 8))
         let kept = recomputing ? Double(tokens.count * config.hiddenSize * 4 * blocks.count) : activations
-        let head = 8 * Double(min(tokens.count, chunkRows ?? headChunkRows) * config.vocabSize)
+        let headRows = chunkRows ?? (recomputing ? headChunkRows : headChunkRows(besides: kept))
+        let head = 8 * Double(min(tokens.count, headRows) * config.vocabSize)
         try MemoryLimit.require(kept + head + 8 * Double(tokens.count) * blockWorkingFloats(), for: "a training step of \(tokens.count) tokens")
         var saved: [BlockActivations] = []
         for block in blocks {
@@ -59,7 +61,7 @@ extension LanguageModel {
         let finalInput = x
         let normed = LayerKernels.rmsNorm(finalInput, finalNorm, eps: config.rmsNormEps)
         let (loss, dNormed) = try headLossAndGradient(normed, tokens: tokens, batch: batch, seq: seq, ignoreIndex: ignoreIndex,
-                                                      distillation: distillation, grads: grads, chunkRows: chunkRows,
+                                                      distillation: distillation, grads: grads, chunkRows: headRows,
                                                       lossDivisor: lossDivisor)
         var dx = try BackwardKernels.rmsNorm(finalInput, finalNorm, eps: config.rmsNormEps, dy: dNormed, grads: grads)
         // The forward pass's large blocks (full-width MLP products, the head's logits) and its freed heap pages are
@@ -168,7 +170,7 @@ extension LanguageModel {
             }
             let context = LayerKernels.causalAttention(q: q, k: k, v: v, kvOfQuery: a.kvOfQuery, batch: batch, seq: seq, headDim: a.headDim,
                                                        window: block.window)
-            x = try x.binary(.add, try LayerKernels.linear(context, a.o, a.oBias))
+            x = try residual(x, plus: context, a.o, a.oBias)
             acts.attentionNormed = h; acts.q = q; acts.k = k; acts.v = v; acts.context = context
         }
         acts.afterAttention = x
@@ -176,7 +178,7 @@ extension LanguageModel {
         switch mlp {
         case .kept:
             let (h, gate, up, act) = try mlpActivations(block, m, x)
-            x = try x.binary(.add, try LayerKernels.linear(act, m.down, m.downBias))
+            x = try residual(x, plus: act, m.down, m.downBias)
             acts.mlpNormed = h; acts.gate = gate; acts.up = up; acts.activation = act
         case .chunked(let requestedRows):
             let chunk = rowsPerMLPChunk(m, requested: requestedRows)
@@ -186,13 +188,21 @@ extension LanguageModel {
             for first in stride(from: 0, to: x.shape[0], by: chunk) {
                 let n = min(chunk, x.shape[0] - first), rows = try x.narrow(0, first, n)
                 let (_, _, _, act) = try mlpActivations(block, m, rows)
-                try rows.binaryInPlace(.add, try LayerKernels.linear(act, m.down, m.downBias))
+                try LayerKernels.linear(act, m.down, m.downBias, addingInto: rows)
             }
             return BlockActivations(input: acts.input, afterAttention: acts.input)
         case .skipped:
             break
         }
         return acts
+    }
+
+    /// `x + input Wᵀ + b` in a new tensor (`x` is kept for the backward pass): a copy of `x` into which the product
+    /// accumulates (sgemm's beta = 1), instead of a zeroed product output and a third tensor for the sum.
+    private func residual(_ x: Tensor, plus input: Tensor, _ weight: Weight, _ bias: Tensor?) throws -> Tensor {
+        let sum = x.clone()
+        try LayerKernels.linear(input, weight, bias, addingInto: sum)
+        return sum
     }
 
     /// The MLP's activations for input rows `x` (before the norm): the normed input, gate, up and SwiGLU output.
@@ -202,26 +212,26 @@ extension LanguageModel {
         return (h, gate, up, LayerKernels.swigluOutput(gate: gate, up: up))
     }
 
-    /// One block backward: gradient of the block input from the gradient of its output. `mlpDone` is called once
-    /// the MLP's gradients (and its norm's) are complete, before the attention half.
+    /// One block backward: gradient of the block input from the gradient of its output (`dOut`, which the residual
+    /// connections' gradients are added into in place when it is contiguous). `mlpDone` is called once the MLP's
+    /// gradients (and its norm's) are complete, before the attention half.
     func trainingBackward(_ block: TransformerBlock, _ acts: BlockActivations, _ dOut: Tensor, batch: Int, seq: Int,
                           rope: RopeTables, grads: Gradients, mlpChunkRows: Int? = nil, mlpDone: (() throws -> Void)? = nil) throws -> Tensor {
         try Interrupt.check()
-        var dx = dOut
+        var dx = dOut.contiguous()
         if let m = block.mlp {
             if let gate = acts.gate, let up = acts.up {
                 let h = acts.mlpNormed ?? LayerKernels.rmsNorm(acts.afterAttention, block.postAttentionNorm, eps: config.rmsNormEps)
                 let act = acts.activation ?? LayerKernels.swigluOutput(gate: gate, up: up)
-                dx = try dx.binary(.add, try mlpBackward(block, m, acts.afterAttention, h, gate, up, act, dy: dx, grads: grads))
+                try mlpBackward(block, m, acts.afterAttention, h, gate, up, act, dy: dx, grads: grads)
             } else {
                 // Chunks of rows: forward and backward of the MLP, its weight gradients accumulating chunk by chunk.
                 let rows = dx.shape[0], chunk = rowsPerMLPChunk(m, requested: mlpChunkRows)
-                dx = dx.contiguous()
                 for first in stride(from: 0, to: rows, by: chunk) {
                     let n = min(chunk, rows - first)
                     let x = try acts.afterAttention.narrow(0, first, n), dy = try dx.narrow(0, first, n)
                     let (h, gate, up, act) = try mlpActivations(block, m, x)
-                    try dy.binaryInPlace(.add, try mlpBackward(block, m, x, h, gate, up, act, dy: dy, grads: grads))
+                    try mlpBackward(block, m, x, h, gate, up, act, dy: dy, grads: grads)
                 }
             }
             try mlpDone?()
@@ -239,7 +249,7 @@ extension LanguageModel {
             let dh = try BackwardKernels.linear(h, a.q, a.qBias, dy: dq2, grads: grads)
             _ = try BackwardKernels.linear(h, a.k, a.kBias, dy: dk2, grads: grads, addingInto: dh)
             _ = try BackwardKernels.linear(h, a.v, a.vBias, dy: dv, grads: grads, addingInto: dh)
-            dx = try dx.binary(.add, try BackwardKernels.rmsNorm(acts.input, block.inputNorm, eps: config.rmsNormEps, dy: dh, grads: grads))
+            dx = try BackwardKernels.rmsNorm(acts.input, block.inputNorm, eps: config.rmsNormEps, dy: dh, grads: grads, addingInto: dx)
         }
         return dx
     }
@@ -253,14 +263,15 @@ extension LanguageModel {
     }
 
     /// The MLP's backward pass for its input rows `x` (before the norm; `h` after it) and the recorded gate, up and
-    /// activation: accumulates the weight gradients, returns the gradient of `x`. Overwrites `act` (no longer needed
-    /// once the down projection's gradient is in) with the gradient of `up`: two fewer `[rows, width]` buffers.
+    /// activation: accumulates the weight gradients and adds the gradient of `x` into `dy` (the residual connection
+    /// carries `dy` to `x` too). Overwrites `act` (no longer needed once the down projection's gradient is in) with
+    /// the gradient of `up`: two fewer `[rows, width]` buffers.
     private func mlpBackward(_ block: TransformerBlock, _ m: MLPWeights, _ x: Tensor, _ h: Tensor, _ gate: Tensor, _ up: Tensor,
-                             _ act: Tensor, dy: Tensor, grads: Gradients) throws -> Tensor {
+                             _ act: Tensor, dy: Tensor, grads: Gradients) throws {
         let da = try BackwardKernels.linear(act, m.down, m.downBias, dy: dy, grads: grads)
         let (dg, du) = BackwardKernels.swiglu(gate: gate, up: up, da: da, into: act.isContiguous ? (da, act) : nil)
         let dh = try BackwardKernels.linear(h, m.gate, m.gateBias, dy: dg, grads: grads)
         _ = try BackwardKernels.linear(h, m.up, m.upBias, dy: du, grads: grads, addingInto: dh)
-        return try BackwardKernels.rmsNorm(x, block.postAttentionNorm, eps: config.rmsNormEps, dy: dh, grads: grads)
+        _ = try BackwardKernels.rmsNorm(x, block.postAttentionNorm, eps: config.rmsNormEps, dy: dh, grads: grads, addingInto: dy)
     }
 }

@@ -1,3 +1,5 @@
+import CDarwinSupport
+import COpenBLAS
 import Foundation
 
 /// Backward passes of the forward building blocks.
@@ -20,34 +22,57 @@ enum BackwardKernels {
         return dx
     }
 
-    /// For `y = w ⊙ x · r` (RMSNorm, r = 1/sqrt(mean(x²) + eps)): accumulates dw, returns dx. Rows in parallel,
-    /// each worker summing its own part of dw (float64) before they are added up.
-    static func rmsNorm(_ x: Tensor, _ weight: Tensor, eps: Double, dy: Tensor, grads: Gradients) throws -> Tensor {
+    /// For `y = w ⊙ x · r` (RMSNorm, r = 1/sqrt(mean(x²) + eps)): accumulates dw, returns dx, or adds dx into `sum`
+    /// (the gradient the residual connection already carries, contiguous and of `x`'s shape) and returns `sum`: no
+    /// separate dx to write and add. Rows in parallel, each worker summing its own part of dw (float64) before they are
+    /// added up.
+    static func rmsNorm(_ x: Tensor, _ weight: Tensor, eps: Double, dy: Tensor, grads: Gradients, addingInto sum: Tensor? = nil) throws -> Tensor {
         let rows = x.shape[0], n = x.shape[1]
-        let dx = Tensor(uninitializedShape: x.shape)
+        let accumulate = sum.map { $0.isContiguous && $0.shape == x.shape } ?? false
+        let dx = accumulate ? sum! : Tensor(uninitializedShape: x.shape)
         let workers = max(1, min(Parallel.threads, rows / 64))
         let partial = UnsafeMutablePointer<Double>.allocate(capacity: workers * n)
         partial.initialize(repeating: 0, count: workers * n)
         defer { partial.deallocate() }
-        let px = x.data, pdy = dy.data, pdx = dx.data, w = weight.data
+        let xc = x.contiguous(), dyc = dy.contiguous()
+        let px = xc.data, pdy = dyc.data, pdx = dx.data, w = weight.data
         let chunk = (rows + workers - 1) / workers
         Parallel.forEachChunk(count: workers, minimumChunk: 1) { range in
             for worker in range {
-                let dw = partial + worker * n
                 for r in (worker * chunk)..<min(rows, (worker + 1) * chunk) {
-                    let row = px + r * n, g = pdy + r * n, out = pdx + r * n
-                    var dot = 0.0
-                    let rstd = 1 / (LayerKernels.sumOfSquares(row, n) / Double(n) + eps).squareRoot()
-                    for i in 0..<n { dot += Double(w[i]) * Double(g[i]) * Double(row[i]); dw[i] += Double(g[i]) * Double(row[i]) * rstd }
-                    let c = rstd * rstd * rstd * dot / Double(n)
-                    for i in 0..<n { out[i] = Float(rstd * Double(w[i]) * Double(g[i]) - Double(row[i]) * c) }
+                    rmsNormRow(px + r * n, w, dy: pdy + r * n, dx: pdx + r * n, dw: partial + worker * n, n, eps: eps, accumulate: accumulate)
                 }
             }
         }
         var dw = [Float](repeating: 0, count: n)
         for i in 0..<n { var t = 0.0; for worker in 0..<workers { t += partial[worker * n + i] }; dw[i] = Float(t) }
         try grads.accumulate(weight, try Tensor(dw, shape: [n]))
+        if let sum, !accumulate { try sum.binaryInPlace(.add, dx); return sum }
         return dx
+    }
+
+    /// RMSNorm's backward pass for one row: writes (or with `accumulate` adds) dx, adds into the float64 `dw`.
+    @inline(__always)
+    static func rmsNormRow(_ row: UnsafeMutablePointer<Float>, _ w: UnsafeMutablePointer<Float>, dy g: UnsafeMutablePointer<Float>,
+                           dx out: UnsafeMutablePointer<Float>, dw: UnsafeMutablePointer<Double>, _ n: Int, eps: Double, accumulate: Bool) {
+        if VectorMath.useAVX512 {
+            darwin_rmsnorm_backward_row_avx512(row, w, g, out, dw, n, eps, accumulate ? 1 : 0)
+        } else {
+            rmsNormRowPortable(row, w, dy: g, dx: out, dw: dw, n, eps: eps, accumulate: accumulate)
+        }
+    }
+
+    /// `rmsNormRow` in portable Swift (float64 throughout, rounded once per element).
+    static func rmsNormRowPortable(_ row: UnsafeMutablePointer<Float>, _ w: UnsafeMutablePointer<Float>, dy g: UnsafeMutablePointer<Float>,
+                                   dx out: UnsafeMutablePointer<Float>, dw: UnsafeMutablePointer<Double>, _ n: Int, eps: Double, accumulate: Bool) {
+        var dot = 0.0
+        let rstd = 1 / (LayerKernels.sumOfSquares(row, n) / Double(n) + eps).squareRoot()
+        for i in 0..<n { dot += Double(w[i]) * Double(g[i]) * Double(row[i]); dw[i] += Double(g[i]) * Double(row[i]) * rstd }
+        let c = rstd * rstd * rstd * dot / Double(n)
+        for i in 0..<n {
+            let d = Float(rstd * Double(w[i]) * Double(g[i]) - Double(row[i]) * c)
+            out[i] = accumulate ? out[i] + d : d
+        }
     }
 
     /// For `a = silu(g) ⊙ u`: returns (dg, du), eight lanes at a time, written into `outputs` when given (contiguous
@@ -56,23 +81,34 @@ enum BackwardKernels {
         let (dg, du) = outputs ?? (Tensor(uninitializedShape: gate.shape), Tensor(uninitializedShape: up.shape))
         let g = gate.data, u = up.data, d = da.data, pg = dg.data, pu = du.data
         Parallel.forEachChunk(count: gate.count, minimumChunk: 1 << 14) { range in
-            var i = range.lowerBound
-            func load(_ p: UnsafeMutablePointer<Float>) -> SIMD8<Float> { UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self) }
-            while i + 8 <= range.upperBound {
-                let gv = load(g), uv = load(u), dv = load(d)
-                let s = 1 / (1 + VectorMath.exp(-gv))
-                UnsafeMutableRawPointer(pu + i).storeBytes(of: dv * gv * s, as: SIMD8<Float>.self)
-                UnsafeMutableRawPointer(pg + i).storeBytes(of: dv * uv * s * (1 + gv * (1 - s)), as: SIMD8<Float>.self)
-                i += 8
-            }
-            while i < range.upperBound {
-                let s = 1 / (1 + Foundation.exp(-g[i]))
-                pu[i] = d[i] * g[i] * s
-                pg[i] = d[i] * u[i] * s * (1 + g[i] * (1 - s))
-                i += 1
+            let start = range.lowerBound
+            if VectorMath.useAVX512 {
+                darwin_swiglu_backward_avx512(g + start, u + start, d + start, pg + start, pu + start, range.count)
+            } else {
+                swigluPortable(gate: g + start, up: u + start, da: d + start, dGate: pg + start, dUp: pu + start, range.count)
             }
         }
         return (dg, du)
+    }
+
+    /// `swiglu`'s backward pass on `n` values in portable Swift, eight lanes at a time.
+    static func swigluPortable(gate g: UnsafeMutablePointer<Float>, up u: UnsafeMutablePointer<Float>, da d: UnsafeMutablePointer<Float>,
+                               dGate pg: UnsafeMutablePointer<Float>, dUp pu: UnsafeMutablePointer<Float>, _ n: Int) {
+        var i = 0
+        func load(_ p: UnsafeMutablePointer<Float>) -> SIMD8<Float> { UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self) }
+        while i + 8 <= n {
+            let gv = load(g), uv = load(u), dv = load(d)
+            let s = 1 / (1 + VectorMath.exp(-gv))
+            UnsafeMutableRawPointer(pu + i).storeBytes(of: dv * gv * s, as: SIMD8<Float>.self)
+            UnsafeMutableRawPointer(pg + i).storeBytes(of: dv * uv * s * (1 + gv * (1 - s)), as: SIMD8<Float>.self)
+            i += 8
+        }
+        while i < n {
+            let s = 1 / (1 + Foundation.exp(-g[i]))
+            pu[i] = d[i] * g[i] * s
+            pg[i] = d[i] * u[i] * s * (1 + g[i] * (1 - s))
+            i += 1
+        }
     }
 
     /// Causal GQA attention backward (within a sliding `window` when given). Recomputes the probabilities from `q`, `k` (RoPE applied), returns
@@ -113,8 +149,7 @@ enum BackwardKernels {
                         // dS = P ⊙ (dP - rowsum(dP ⊙ P)), zero beyond the causal limit.
                         for r in 0..<rows {
                             let pr = p + r * keys, dr = dp + r * keys, length = first + r + 1
-                            var s: Float = 0
-                            for j in 0..<length { s += pr[j] * dr[j] }
+                            let s = cblas_sdot(Int32(length), pr, 1, dr, 1)  // vectorised: a running float sum is not
                             for j in 0..<length { dr[j] = pr[j] * (dr[j] - s) }
                             if length < keys { (dr + length).update(repeating: 0, count: keys - length) }
                         }
