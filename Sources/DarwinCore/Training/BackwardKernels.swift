@@ -75,8 +75,9 @@ enum BackwardKernels {
         }
     }
 
-    /// For `a = silu(g) ⊙ u`: returns (dg, du), eight lanes at a time, written into `outputs` when given (contiguous
-    /// tensors of gate's shape; `da` itself may be one of them: each element is read before it is written).
+    /// For `a = silu(g) ⊙ u`: returns (dg, du), sixteen lanes at a time with AVX-512, else eight, written into
+    /// `outputs` when given (contiguous tensors of gate's shape; `da` itself may be one of them: each element is read
+    /// before it is written).
     static func swiglu(gate: Tensor, up: Tensor, da: Tensor, into outputs: (Tensor, Tensor)? = nil) -> (Tensor, Tensor) {
         let (dg, du) = outputs ?? (Tensor(uninitializedShape: gate.shape), Tensor(uninitializedShape: up.shape))
         let g = gate.data, u = up.data, d = da.data, pg = dg.data, pu = du.data
