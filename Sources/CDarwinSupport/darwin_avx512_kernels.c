@@ -7,7 +7,6 @@
 
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
 #include "darwin_vector_lanes.h"
-#define DARWIN_AVX512 __attribute__((target("avx512f,fma")))
 
 int darwin_has_avx512f(void) {
     __builtin_cpu_init();
@@ -15,9 +14,6 @@ int darwin_has_avx512f(void) {
 }
 
 DARWIN_DEFINE_EXP(512, DARWIN_AVX512)
-
-/// The mask of the first `count` (0 to 16) lanes.
-static inline __mmask16 first_lanes(long count) { return (__mmask16)((1u << count) - 1); }
 
 DARWIN_AVX512 double darwin_exp_shifted_avx512(const float *x, float *out, long n, float shift) {
     const __m512 s = _mm512_set1_ps(shift);
@@ -31,7 +27,7 @@ DARWIN_AVX512 double darwin_exp_shifted_avx512(const float *x, float *out, long 
         if ((i + 16) % 512 == 0) { total += _mm512_reduce_add_ps(acc); acc = _mm512_setzero_ps(); }  // short float sums
     }
     if (i < n) {  // the last 1 to 15 values, masked
-        const __mmask16 m = first_lanes(n - i);
+        const __mmask16 m = darwin_first_lanes16(n - i);
         __m512 e = darwin_exp_512(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), s));
         if (out) _mm512_mask_storeu_ps(out + i, m, e);
         acc = _mm512_add_ps(acc, _mm512_maskz_mov_ps(m, e));
@@ -42,7 +38,7 @@ DARWIN_AVX512 double darwin_exp_shifted_avx512(const float *x, float *out, long 
 DARWIN_AVX512 void darwin_swiglu_avx512(float *gate, const float *up, long n) {
     const __m512 one = _mm512_set1_ps(1.0f), zero = _mm512_setzero_ps();
     for (long i = 0; i < n; i += 16) {
-        const __mmask16 m = n - i >= 16 ? (__mmask16)0xFFFF : first_lanes(n - i);
+        const __mmask16 m = darwin_first_lanes16(n - i);
         __m512 a = _mm512_maskz_loadu_ps(m, gate + i);
         __m512 silu = _mm512_div_ps(a, _mm512_add_ps(one, darwin_exp_512(_mm512_sub_ps(zero, a))));
         _mm512_mask_storeu_ps(gate + i, m, _mm512_mul_ps(silu, _mm512_maskz_loadu_ps(m, up + i)));
@@ -55,7 +51,10 @@ DARWIN_AVX512 static inline float max_avx512(const float *x, long n) {
     __m512 m = _mm512_set1_ps(-INFINITY);
     long i = 0;
     for (; i + 16 <= n; i += 16) m = _mm512_max_ps(m, _mm512_loadu_ps(x + i));
-    if (i < n) m = _mm512_mask_max_ps(m, first_lanes(n - i), m, _mm512_maskz_loadu_ps(first_lanes(n - i), x + i));
+    if (i < n) {
+        const __mmask16 tail = darwin_first_lanes16(n - i);
+        m = _mm512_mask_max_ps(m, tail, m, _mm512_maskz_loadu_ps(tail, x + i));
+    }
     return _mm512_reduce_max_ps(m);
 }
 

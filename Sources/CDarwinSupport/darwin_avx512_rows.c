@@ -6,12 +6,8 @@
 
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
 #include "darwin_vector_lanes.h"
-#define DARWIN_AVX512 __attribute__((target("avx512f,fma")))
 
 DARWIN_DEFINE_EXP(512, DARWIN_AVX512)
-
-/// The mask of the first `count` (0 to 16) lanes.
-static inline __mmask16 lanes(long count) { return count >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << count) - 1); }
 
 /// The 16 float lanes of `v` as two vectors of 8 doubles.
 #define LOW_DOUBLES(v) _mm512_cvtps_pd(_mm512_castps512_ps256(v))
@@ -21,7 +17,7 @@ static inline __mmask16 lanes(long count) { return count >= 16 ? (__mmask16)0xFF
 DARWIN_AVX512 static inline double inverse_rms(const float *x, long n, double eps) {
     __m512d s0 = _mm512_setzero_pd(), s1 = _mm512_setzero_pd();
     for (long i = 0; i < n; i += 16) {
-        const __m512 v = _mm512_maskz_loadu_ps(lanes(n - i), x + i);
+        const __m512 v = _mm512_maskz_loadu_ps(darwin_first_lanes16(n - i), x + i);
         const __m512d lo = LOW_DOUBLES(v), hi = HIGH_DOUBLES(v);
         s0 = _mm512_fmadd_pd(lo, lo, s0);
         s1 = _mm512_fmadd_pd(hi, hi, s1);
@@ -32,7 +28,7 @@ DARWIN_AVX512 static inline double inverse_rms(const float *x, long n, double ep
 DARWIN_AVX512 void darwin_rmsnorm_row_avx512(const float *x, const float *w, float *out, long n, double eps) {
     const __m512 scale = _mm512_set1_ps((float)inverse_rms(x, n, eps));
     for (long i = 0; i < n; i += 16) {
-        const __mmask16 m = lanes(n - i);
+        const __mmask16 m = darwin_first_lanes16(n - i);
         const __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), scale);
         _mm512_mask_storeu_ps(out + i, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, w + i), v));
     }
@@ -44,7 +40,7 @@ DARWIN_AVX512 void darwin_rmsnorm_backward_row_avx512(const float *x, const floa
     __m512d d0 = _mm512_setzero_pd(), d1 = _mm512_setzero_pd();  // Σ w·dy·x
     const __m512d rv = _mm512_set1_pd(r);
     for (long i = 0; i < n; i += 16) {
-        const __mmask16 m = lanes(n - i);
+        const __mmask16 m = darwin_first_lanes16(n - i);
         const __m512 gx = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, dy + i), _mm512_maskz_loadu_ps(m, x + i));
         const __m512 wgx = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, w + i), gx);
         d0 = _mm512_add_pd(d0, LOW_DOUBLES(wgx));
@@ -57,7 +53,7 @@ DARWIN_AVX512 void darwin_rmsnorm_backward_row_avx512(const float *x, const floa
     const double c = r * r * r * _mm512_reduce_add_pd(_mm512_add_pd(d0, d1)) / (double)n;
     const __m512 rf = _mm512_set1_ps((float)r), cf = _mm512_set1_ps((float)c);
     for (long i = 0; i < n; i += 16) {
-        const __mmask16 m = lanes(n - i);
+        const __mmask16 m = darwin_first_lanes16(n - i);
         __m512 g = _mm512_mul_ps(_mm512_mul_ps(rf, _mm512_maskz_loadu_ps(m, w + i)), _mm512_maskz_loadu_ps(m, dy + i));
         g = _mm512_fnmadd_ps(_mm512_maskz_loadu_ps(m, x + i), cf, g);
         if (accumulate) g = _mm512_add_ps(g, _mm512_maskz_loadu_ps(m, dx + i));
@@ -69,7 +65,7 @@ DARWIN_AVX512 void darwin_swiglu_backward_avx512(const float *gate, const float 
                                                 long n) {
     const __m512 one = _mm512_set1_ps(1.0f), zero = _mm512_setzero_ps();
     for (long i = 0; i < n; i += 16) {
-        const __mmask16 m = lanes(n - i);
+        const __mmask16 m = darwin_first_lanes16(n - i);
         const __m512 g = _mm512_maskz_loadu_ps(m, gate + i), u = _mm512_maskz_loadu_ps(m, up + i), d = _mm512_maskz_loadu_ps(m, da + i);
         const __m512 s = _mm512_div_ps(one, _mm512_add_ps(one, darwin_exp_512(_mm512_sub_ps(zero, g))));
         const __m512 ds = _mm512_mul_ps(d, s);

@@ -52,4 +52,12 @@
         return _mm##W##_cvtss_f32(sum);                                                                          \
     }
 
+// Shared by the AVX-512 files: their functions' target attribute, and the mask of a vector's first lanes.
+#define DARWIN_AVX512 __attribute__((target("avx512f,fma")))
+
+/// The mask of the first `count` lanes of a 16-lane vector (all 16 when `count` is 16 or more).
+static inline __mmask16 darwin_first_lanes16(long count) {
+    return count >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << count) - 1);
+}
+
 #endif

@@ -38,8 +38,8 @@ enum VectorMath {
     /// compiles to SSE for a generic x86-64 target; `DARWIN_PORTABLE_KERNELS=1` forces the portable Swift code.
     static let useAVX2: Bool = darwin_has_avx2_fma() != 0 && getenv("DARWIN_PORTABLE_KERNELS") == nil
 
-    /// Whether the AVX-512 kernels run where they exist (attention, exp, SwiGLU), on top of the AVX2 ones; checked
-    /// once per process. `DARWIN_NO_AVX512=1` keeps the AVX2 kernels (to compare the two widths in one binary).
+    /// Whether the AVX-512 kernels run where they exist (attention, exp, SwiGLU, RMSNorm), on top of the AVX2 ones;
+    /// checked once per process. `DARWIN_NO_AVX512=1` keeps the AVX2 kernels (to compare the two widths in one binary).
     static let useAVX512: Bool = useAVX2 && darwin_has_avx512f() != 0 && getenv("DARWIN_NO_AVX512") == nil
 
     /// `out[i] = exp(x[i] - shift)` for `n` contiguous values; returns their sum in float64.

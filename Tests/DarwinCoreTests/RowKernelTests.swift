@@ -7,7 +7,6 @@ import Testing
 /// against float64. The AVX-512 kernels are skipped on a CPU without AVX-512.
 @Suite("row kernels of a training step: AVX-512 and portable")
 struct RowKernelTests {
-    static let hasAVX512 = darwin_has_avx2_fma() != 0 && darwin_has_avx512f() != 0
     static let eps = 1e-5
 
     /// Lengths below, at and beyond one 16-lane vector, and a hidden size.
@@ -21,7 +20,7 @@ struct RowKernelTests {
         let reference = (0..<n).map { Double(w[$0]) * Double(x[$0]) * r }
         var kernels: [(String, (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> Void)] = [
             ("portable", { LayerKernels.rmsNormRow($0, $1, $2, n, eps: Self.eps) })]
-        if Self.hasAVX512 { kernels.append(("avx512", { darwin_rmsnorm_row_avx512($0, $1, $2, n, Self.eps) })) }
+        if VectorKernelTests.hasAVX512 { kernels.append(("avx512", { darwin_rmsnorm_row_avx512($0, $1, $2, n, Self.eps) })) }
         for (name, kernel) in kernels {
             var out = [Float](repeating: .nan, count: n + 1)  // one more: nothing is written past the row
             x.withUnsafeMutableBufferPointer { xp in w.withUnsafeMutableBufferPointer { wp in
@@ -50,7 +49,7 @@ struct RowKernelTests {
                             UnsafeMutablePointer<Double>, Bool) -> Void
         var kernels: [(String, Kernel)] = [("portable", {
             BackwardKernels.rmsNormRowPortable($0, $1, dy: $2, dx: $3, dw: $4, n, eps: Self.eps, accumulate: $5) })]
-        if Self.hasAVX512 {
+        if VectorKernelTests.hasAVX512 {
             kernels.append(("avx512", { darwin_rmsnorm_backward_row_avx512($0, $1, $2, $3, $4, n, Self.eps, $5 ? 1 : 0) }))
         }
         for (name, kernel) in kernels {
@@ -86,7 +85,7 @@ struct RowKernelTests {
         }
         typealias Kernel = (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> Void
         var kernels: [(String, Kernel)] = [("portable", { BackwardKernels.swigluPortable(gate: $0, up: $1, da: $2, dGate: $2, dUp: $3, n) })]
-        if Self.hasAVX512 { kernels.append(("avx512", { darwin_swiglu_backward_avx512($0, $1, $2, $2, $3, n) })) }
+        if VectorKernelTests.hasAVX512 { kernels.append(("avx512", { darwin_swiglu_backward_avx512($0, $1, $2, $2, $3, n) })) }
         for (name, kernel) in kernels {
             var dg = da + [.nan], du = [Float](repeating: .nan, count: n + 1)  // da is overwritten with dgate
             gate.withUnsafeMutableBufferPointer { gp in up.withUnsafeMutableBufferPointer { upp in dg.withUnsafeMutableBufferPointer { dgp in

@@ -46,7 +46,11 @@ enum LayerKernels {
         let p = x.data, q = out.data, w = weight.data
         Parallel.forEachChunk(count: rows, minimumChunk: max(1, 4096 / max(n, 1))) { range in
             for r in range {
-                if VectorMath.useAVX512 { darwin_rmsnorm_row_avx512(p + r * n, w, q + r * n, n, eps) } else { rmsNormRow(p + r * n, w, q + r * n, n, eps: eps) }
+                if VectorMath.useAVX512 {
+                    darwin_rmsnorm_row_avx512(p + r * n, w, q + r * n, n, eps)
+                } else {
+                    rmsNormRow(p + r * n, w, q + r * n, n, eps: eps)
+                }
             }
         }
         return out
