@@ -15,17 +15,13 @@ public final class TensorStorage {
 
     /// Allocates `count` uninitialised floats.
     public init(count: Int) {
-        _ = TensorStorage.mallocTuned
         self.count = count
         // malloc + manual alignment rather than memalign: glibc's memalign trims the block it returns, so a freed
         // buffer is too small for the next request of the same size and the heap grows instead of reusing it.
         let bytes = max(count, 1) * MemoryLayout<Float>.stride + 64
-        let reused = LargeBlockCache.take(bytes: bytes)
-        guard let raw = reused ?? malloc(bytes) else {
+        guard let raw = TensorStorage.allocateBlock(bytes: bytes) else {
             fatalError("darwinhost: out of memory allocating a tensor of \(count) floats")
         }
-        // A block from the cache was advised when it was first allocated.
-        if reused == nil && bytes >= TensorStorage.hugePageBytes { darwin_advise_huge_pages(raw, bytes) }
         block = raw
         blockBytes = bytes
         let aligned = (Int(bitPattern: raw) + 63) & ~63
@@ -48,8 +44,23 @@ public final class TensorStorage {
     /// Applies the allocator settings once, before the first tensor buffer is allocated.
     private static let mallocTuned: Void = darwin_tune_malloc()
 
+    /// A heap block of `bytes` for float32 data: a kept block of that size when there is one, else a new one (asking
+    /// for huge pages when large); nil when memory runs out. Give it back with `releaseBlock`.
+    static func allocateBlock(bytes: Int) -> UnsafeMutableRawPointer? {
+        _ = TensorStorage.mallocTuned
+        if let reused = LargeBlockCache.take(bytes: bytes) { return reused }  // advised when it was first allocated
+        guard let raw = malloc(bytes) else { return nil }
+        if bytes >= TensorStorage.hugePageBytes { darwin_advise_huge_pages(raw, bytes) }
+        return raw
+    }
+
+    /// Keeps a block from `allocateBlock` for reuse when it is large and there is room, else frees it.
+    static func releaseBlock(_ block: UnsafeMutableRawPointer, bytes: Int) {
+        if !LargeBlockCache.keep(block, bytes: bytes) { free(block) }
+    }
+
     deinit {
-        if !LargeBlockCache.keep(block, bytes: blockBytes) { free(block) }
+        TensorStorage.releaseBlock(block, bytes: blockBytes)
         LiveTensorCounter.storages.add(-1, ordering: .relaxed)
         LiveTensorCounter.bytes.add(-count * 4, ordering: .relaxed)
     }

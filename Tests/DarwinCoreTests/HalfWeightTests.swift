@@ -34,6 +34,18 @@ struct HalfWeightTests {
         #expect(try w.selecting(columns: columns).floatTensor().toArray() == (try w.floatTensor().indexSelect(1, columns)).toArray())
     }
 
+    @Test("a converted tile has at least 8 times the product's rows, between 32 and 64 MiB of float32")
+    func tileSizes() {
+        let mib = 1 << 20
+        func tileBytes(_ columns: Int, _ rows: Int) -> Int { WeightProducts.tileRows(columns: columns, productRows: rows) * columns * 4 }
+        #expect(tileBytes(2048, 1024) == 64 * mib)  // Llama-3.2-1B's MLP, 1024 rows per worker: the whole weight
+        #expect(tileBytes(2048, 256) == 32 * mib)
+        #expect(tileBytes(2048, 3000) == 64 * mib)  // never above 64 MiB
+        #expect(WeightProducts.tileRows(columns: 896, productRows: 110) == (8 << 20) / 896)  // a memory-lean head chunk
+        #expect(WeightProducts.tileRows(columns: 4096, productRows: 400) == 8 * 400)
+        #expect(WeightProducts.tileRows(columns: 1 << 20, productRows: 1) == 64)  // never below 64 rows
+    }
+
     @Test("bf16 and f16 checkpoints load in 16 bits: half the bytes, the float32 load's logits and fingerprint",
           arguments: [bf16, f16])
     func sameLogits(family: String) throws {
