@@ -6,13 +6,13 @@ import Glibc
 /// `A W`. A 16-bit weight is converted to float32 a tile of rows at a time; the conversion is exact, so the results
 /// equal those of the float32 weight.
 enum WeightProducts {
-    /// Float32 elements of one converted tile of a 16-bit weight, at least (32 MiB: large enough for sgemm to run at
+    /// The fewest float32 elements of one converted tile of a 16-bit weight (32 MiB: large enough for sgemm to run at
     /// speed, small next to the weight).
     static let tileElements = 8 << 20
-    /// ... and at most (64 MiB).
+    /// The most float32 elements of one converted tile (64 MiB).
     static let largestTileElements = 16 << 20
 
-    /// Rows of a converted tile of a 16-bit weight with `columns` columns, in a product with `rows` rows of `A`.
+    /// Rows of a converted tile of a 16-bit weight with `n` columns, in a product with `m` rows of `A`.
     /// sgemm packs `A` again for every tile, so a tile gets at least 8 times as many rows as `A` (up to
     /// `largestTileElements`): at Llama-3.2-1B shape, 1024 rows per worker, a KL pass took 3–4% less time with the
     /// MLP's 64 MiB weights in one tile than in two. Products with few rows (the LM head's chunks in a memory-lean
