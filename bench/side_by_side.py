@@ -16,8 +16,9 @@ back (which side goes first alternates), and reports the median and quartiles of
 
     python3 bench/side_by_side.py --threads 2 --shape smollm2-360m --interleave 3
 
-does the same on a random checkpoint of a real shape (4 x 512 tokens; darwinhost with its bf16 weights as loaded,
-PyTorch in float32), written by `darwin-bench scale --shape NAME` first when it is not in --dir.
+does the same on a random checkpoint of a real shape (4 x 512 tokens unless --batch and --seq say otherwise;
+darwinhost with its bf16 weights as loaded, PyTorch in float32), written by `darwin-bench scale --shape NAME` first
+when it is not in --dir.
 """
 import argparse, os, re, statistics, subprocess, sys, tempfile, time
 
@@ -113,8 +114,10 @@ def main():
     ap.add_argument("--interleave", type=int, default=0, metavar="PAIRS",
                     help="alternate single calls of both programs kept running, PAIRS pairs per operation")
     ap.add_argument("--gap", type=float, default=0.5, help="seconds of rest before each interleaved call")
-    ap.add_argument("--shape", help="a real shape (smollm2-360m, qwen2.5-0.5b, llama-3.2-1b) at 4 x 512 tokens, interleaved; "
+    ap.add_argument("--shape", help="a real shape (smollm2-360m, qwen2.5-0.5b, llama-3.2-1b) at --batch x --seq tokens, interleaved; "
                                     "its checkpoint comes from `darwin-bench scale --shape NAME` in --dir")
+    ap.add_argument("--batch", type=int, default=4, help="sequences per call with --shape")
+    ap.add_argument("--seq", type=int, default=512, help="tokens per sequence with --shape")
     ap.add_argument("--dir", default=os.path.join(tempfile.gettempdir(), "darwin-real-shapes"))
     ap.add_argument("--ops", default="forward,kl,train", help="interleaved operations, comma-separated")
     a = ap.parse_args()
@@ -125,7 +128,7 @@ def main():
         model = os.path.join(a.dir, a.shape)
         if not os.path.exists(os.path.join(model, "config.json")):
             run([bench, "scale", "--shape", a.shape, "--dir", a.dir])  # writes the random checkpoint (and measures it)
-        interleaved(bench, a.threads, max(a.interleave, 3), a.gap, ["--model", model, "--batch", "4", "--seq", "512"], a.ops.split(","))
+        interleaved(bench, a.threads, max(a.interleave, 3), a.gap, ["--model", model, "--batch", str(a.batch), "--seq", str(a.seq)], a.ops.split(","))
         return
     if a.interleave > 0:
         interleaved(bench, a.threads, a.interleave, a.gap, operations=a.ops.split(","))

@@ -76,6 +76,43 @@ struct RecomputeTests {
         _ = try kept.step(tokens: tokens, batch: 2)
         #expect(!kept.holdsHeapPages)
     }
+
+    @Test("a block reservation keeps freed blocks of its size apart from the cache's capacity and misses, up to its count")
+    func blockReservation() throws {
+        let elements = (33 << 20) / 4 + 13, bytes = TensorStorage.blockBytes(count: elements)  // a size no other test uses
+        var reservation: BlockReservation? = BlockReservation(tensorsOf: elements, count: 2)
+        var addresses: Set<Int> = []
+        do {
+            let three = (0..<3).map { _ in Tensor(uninitializedShape: [elements]) }
+            addresses = Set(three.map { Int(bitPattern: $0.data) })
+        }
+        #expect(LargeBlockCache.reservedBlocks(bytes: bytes) == 2)
+        // Neither a release of the cache nor a miss of another size frees them.
+        LargeBlockCache.releaseAll()
+        #expect(LargeBlockCache.take(bytes: bytes + 4096) == nil)
+        #expect(LargeBlockCache.reservedBlocks(bytes: bytes) == 2)
+        let again = Tensor(uninitializedShape: [elements])
+        #expect(addresses.contains(Int(bitPattern: again.data)) && LargeBlockCache.reservedBlocks(bytes: bytes) == 1)
+        reservation = nil
+        #expect(reservation == nil && LargeBlockCache.reservedBlocks(bytes: bytes) == 0)
+    }
+
+    @Test("a trainer that keeps activations keeps its head's weight gradient blocks for the next step; recomputing steps do not")
+    func vocabularyGradientBlocksKept() throws {
+        // A head of 8192 × 1024 floats: 32 MiB, large enough for the block cache.
+        let model = try LanguageModel.random(vocab: 8192, hidden: 1024, layers: 1, heads: 8, kvHeads: 4, intermediate: 32, headDim: 16, std: 0.02, seed: 9)
+        let bytes = TensorStorage.blockBytes(count: model.lmHead.count), tokens = (0..<16).map { Int32($0 * 511 % 8192) }
+        let trainer = Trainer(model: model, settings: OptimizerSettings())
+        trainer.recompute = false
+        let first = try trainer.step(tokens: tokens, batch: 2)
+        let kept = LargeBlockCache.reservedBlocks(bytes: bytes)
+        #expect(kept >= 1 && kept <= max(1, Parallel.threads))
+        let second = try trainer.step(tokens: tokens, batch: 2)
+        #expect(second < first && LargeBlockCache.reservedBlocks(bytes: bytes) == kept)
+        trainer.recompute = true
+        _ = try trainer.step(tokens: tokens, batch: 2)
+        #expect(LargeBlockCache.reservedBlocks(bytes: bytes) == 0)
+    }
 }
 
 @Suite("training: optimizers and learning")

@@ -36,6 +36,9 @@ public final class Trainer {
     private var heapHold: HeapRetention?
     /// True while this trainer keeps the heap's freed pages for its next step (after a step that kept activations).
     var holdsHeapPages: Bool { heapHold != nil }
+    /// Held with `heapHold`: the blocks of the head's and the embedding's weight gradients, kept for the next step.
+    /// At Qwen2.5-0.5B each is 545 MB per worker, too large for the block cache, and was mapped afresh every step.
+    private var vocabularyGradientBlocks: BlockReservation?
 
     /// Trains `model`'s parameters whose names match `include` (all when nil). The trained parameters are copied
     /// first into float32 masters, so training a `clone()` never changes the model it was cloned from; the others
@@ -79,6 +82,7 @@ public final class Trainer {
     public func step(tokens: [Int32], batch: Int, distillation: (target: TargetDistribution, firstSequence: Int)? = nil) throws -> Double {
         let recompute = recomputing(tokens: tokens.count)
         heapHold = recompute ? nil : heapHold ?? HeapRetention()
+        vocabularyGradientBlocks = recompute ? nil : vocabularyGradientBlocks ?? model.vocabularyGradientReservation()
         if accumulation == 1 && optimizer.settings.clipNorm == nil {
             // Each block's parameters are updated as soon as its backward pass has completed their gradients, which
             // are then freed: only one block's gradients exist at a time (same result as one update at the end).
@@ -129,6 +133,12 @@ extension Trainer {
 }
 
 extension LanguageModel {
+    /// A reservation for the `[vocabulary, hidden]` weight gradients a step keeping its activations has live at once:
+    /// the head's (which tied embeddings share) and an untied embedding's, one each per worker of a split batch.
+    func vocabularyGradientReservation() -> BlockReservation {
+        BlockReservation(tensorsOf: lmHead.count, count: max(1, Parallel.threads) * (tiedEmbeddings ? 1 : 2))
+    }
+
     /// Gives this model its own float32 copy of the parameters named in `trained` (all when nil) (keeping tied embeddings tied)
     /// and its own unit objects, so in-place updates of those do not reach models it shares weights with: the float32
     /// master weights of training. Other parameters stay shared, in their format.
