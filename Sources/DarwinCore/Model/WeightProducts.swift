@@ -109,10 +109,10 @@ enum WeightProducts {
     private static func forEachTile(_ w: HalfMatrix, tileRows requested: Int,
                                     _ body: (UnsafeMutablePointer<Float>, Int, Int) -> Void) throws {
         let n = w.columns, tileRows = max(1, min(w.rows, requested))
-        // Through the tensors' block cache (with a tensor's 64 bytes of alignment slack, so that tiles and tensors of
+        // Through the tensors' block cache, sized as a tensor's block of as many floats (so that tiles and tensors of
         // one size reuse each other's blocks): 32 MiB is glibc's mmap threshold here, and a fresh mapping per product
         // was faulted in and cleared again every time (a KL pass at Llama-3.2-1B shape took 4% less time without).
-        let bytes = max(tileRows * n, 1) * MemoryLayout<Float>.stride + 64
+        let bytes = TensorStorage.blockBytes(count: tileRows * n)
         guard let block = TensorStorage.allocateBlock(bytes: bytes) else {
             throw TensorError("not enough memory for a [\(tileRows), \(n)] float32 tile of a 16-bit weight")
         }
