@@ -1,4 +1,5 @@
 import COpenBLAS
+import Foundation
 
 /// A matrix operand as OpenBLAS wants it: a pointer, whether it is transposed, and its leading dimension.
 struct GemmOperand {
@@ -28,6 +29,17 @@ struct GemmOperand {
     func droppingColumns(_ columns: Int) -> GemmOperand {
         GemmOperand(pointer: pointer + (transposed ? columns * leadingDimension : columns), transposed: transposed, leadingDimension: leadingDimension)
     }
+}
+
+/// The BLAS library the process runs on, as it names itself (`openblas_get_config`: version, build options and the
+/// kernels chosen for this CPU). The library is found when the process starts, so a newer OpenBLAS first on the
+/// library path (Debian 13's 0.3.29, say) is the one used, without rebuilding darwinhost.
+public enum BLASLibrary {
+    /// For example "OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH NO_AFFINITY SkylakeX MAX_THREADS=64".
+    public static let description: String = {
+        guard let config = openblas_get_config() else { return "OpenBLAS" }
+        return String(cString: config).trimmingCharacters(in: .whitespacesAndNewlines)
+    }()
 }
 
 /// OpenBLAS is made single-threaded once, before the first product: darwinhost owns all threads.

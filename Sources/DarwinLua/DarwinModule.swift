@@ -3,7 +3,7 @@ import CLuaGlue
 import DarwinCore
 import Foundation
 
-/// The `darwin` global: version, threads, clock, random generators, and the submodules (`darwin.tensor`).
+/// The `darwin` global: version, BLAS library, threads, clock, random generators, and the submodules (`darwin.tensor`).
 enum DarwinModule {
     static func install(into host: LuaHost) throws {
         try host.defineClass(DirectoryLock.self, name: "darwin.Lock", methods: [
@@ -15,6 +15,8 @@ enum DarwinModule {
         host.pushModule("darwin", functions)
         host.push(string: LuaHost.version)
         host.rawSetField(tableIndex: -2, "version")
+        host.push(string: BLASLibrary.description)
+        host.rawSetField(tableIndex: -2, "blas")
         host.pushGlobal("tensor")
         host.rawSetField(tableIndex: -2, "tensor")
         let table = lua_gettop(host.state)

@@ -40,7 +40,7 @@ enum ServeMode {
             "train": { try step(keepingActivations: false) },  // as users get it: activations recomputed when large
             "train_kept": { try step(keepingActivations: true) },  // every block's activations kept, as PyTorch does
         ]
-        print("ready \(name) threads=\(Parallel.threads) tokens=\(batch * seq)")
+        print("ready \(name) threads=\(Parallel.threads) tokens=\(batch * seq) (\(BLASLibrary.description))")
         fflush(stdout)
         while let line = readLine() {
             let command = line.trimmingCharacters(in: .whitespaces)

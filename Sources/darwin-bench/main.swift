@@ -47,7 +47,7 @@ func benchMain() throws {
                           float32Weights: args.contains("--float32-weights"), threadSplit: threadSplit)
         return
     }
-    print("darwin-bench: threads=\(Parallel.threads) (build with -c release for meaningful numbers)")
+    print("darwin-bench: threads=\(Parallel.threads), \(BLASLibrary.description) (build with -c release for meaningful numbers)")
     var rows: [BenchRow] = []
     if suite == "matmul" || suite == "all" { rows += try TensorBenchmarks.matmul(size: size, repeats: repeats) }
     if suite == "elementwise" || suite == "all" { rows += try TensorBenchmarks.elementwise(count: 1 << 22, repeats: repeats) }

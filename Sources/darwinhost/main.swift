@@ -20,7 +20,7 @@ func main() -> Int32 {
     }
     if options.showHelp { print(CommandLineOptions.usage); return 0 }
     if options.showVersion {
-        print("darwinhost \(darwinVersion) (Lua 5.4, OpenBLAS)")
+        print("darwinhost \(darwinVersion) (Lua 5.4, \(BLASLibrary.description))")
         print("stdlib: \(StdlibLocator.locate() ?? "not found (set \(StdlibLocator.environmentVariable))")")
         return 0
     }
