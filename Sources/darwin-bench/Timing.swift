@@ -38,7 +38,8 @@ func secondsAgainstCeiling(_ body: () throws -> Void) throws -> (seconds: Double
 
 /// The cores' arithmetic peak: GFLOP/s of chains of fused multiply-adds of the widest vectors the CPU has (AVX-512,
 /// else AVX2) on `Parallel.threads` threads at once (nil without AVX2). The sgemm ceiling is a fraction of it; with
-/// both cores busy, a smaller one (shared caches and memory).
+/// both cores busy, a smaller one (shared caches and memory). The best of three rounds: right after a product on
+/// OpenBLAS's own threads, its idle threads still spin for a while (one round then read 0.72 of the peak).
 func fmaPeak() -> Double? {
     guard darwin_has_avx2_fma() != 0 else { return nil }
     let wide = darwin_has_avx512f() != 0
@@ -46,7 +47,7 @@ func fmaPeak() -> Double? {
     let flopsPerRound = wide ? 384.0 : 192.0
     let iterations = 50_000_000, threads = Parallel.threads
     _ = round(1_000_000)
-    let time = seconds { DispatchQueue.concurrentPerform(iterations: threads) { _ in _ = round(iterations) } }
+    let time = (0..<3).map { _ in seconds { DispatchQueue.concurrentPerform(iterations: threads) { _ in _ = round(iterations) } } }.min()!
     return flopsPerRound * Double(iterations * threads) / time / 1e9
 }
 
