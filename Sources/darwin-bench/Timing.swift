@@ -21,10 +21,12 @@ func sgemmCeiling(size n: Int, repeats: Int) throws -> Double {
 
 /// The sgemm ceiling at this moment: the faster of OpenBLAS's own threads and darwinhost's split of a product over
 /// its workers (`Tensor.matmul`), each the median GFLOP/s of 15 products of 1024³ (about half a second in all).
+/// OpenBLAS's threads go first: they spin for a while after their last product, and the split's medians absorb
+/// that better than the timed work that follows.
 func sgemmCeilingNow() throws -> Double {
     let a = try Tensor.randn([1024, 1024]), b = try Tensor.randn([1024, 1024])
-    let split = 2.0 * Double(1 << 30) / (try medianSeconds(repeats: 15) { _ = try a.matmul(b) }) / 1e9
-    return max(split, try sgemmCeiling(size: 1024, repeats: 15))
+    let threaded = try sgemmCeiling(size: 1024, repeats: 15)
+    return max(threaded, 2.0 * Double(1 << 30) / (try medianSeconds(repeats: 15) { _ = try a.matmul(b) }) / 1e9)
 }
 
 /// The seconds of one call of `body` and the mean sgemm ceiling (`sgemmCeilingNow`) measured right before and right
