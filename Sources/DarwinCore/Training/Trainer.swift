@@ -31,14 +31,13 @@ public final class Trainer {
 
     /// The tensors trained (float32 masters).
     private let trainable: [Tensor]
-    /// Held while steps keep their activations: each step then reuses the previous one's heap pages instead of
-    /// faulting them in again (released with the trainer, or when a step recomputes).
-    private var heapHold: HeapRetention?
+    /// Held while steps keep their activations (released with the trainer, or when a step recomputes): the heap's
+    /// freed pages, which each step then reuses instead of faulting them in again, and the blocks of the head's and
+    /// the embedding's weight gradients (at Qwen2.5-0.5B each is 545 MB per worker, too large for the block cache,
+    /// and was mapped afresh every step).
+    private var keptStepMemory: (heap: HeapRetention, vocabularyGradients: BlockReservation)?
     /// True while this trainer keeps the heap's freed pages for its next step (after a step that kept activations).
-    var holdsHeapPages: Bool { heapHold != nil }
-    /// Held with `heapHold`: the blocks of the head's and the embedding's weight gradients, kept for the next step.
-    /// At Qwen2.5-0.5B each is 545 MB per worker, too large for the block cache, and was mapped afresh every step.
-    private var vocabularyGradientBlocks: BlockReservation?
+    var holdsHeapPages: Bool { keptStepMemory != nil }
 
     /// Trains `model`'s parameters whose names match `include` (all when nil). The trained parameters are copied
     /// first into float32 masters, so training a `clone()` never changes the model it was cloned from; the others
@@ -81,8 +80,11 @@ public final class Trainer {
     @discardableResult
     public func step(tokens: [Int32], batch: Int, distillation: (target: TargetDistribution, firstSequence: Int)? = nil) throws -> Double {
         let recompute = recomputing(tokens: tokens.count)
-        heapHold = recompute ? nil : heapHold ?? HeapRetention()
-        vocabularyGradientBlocks = recompute ? nil : vocabularyGradientBlocks ?? model.vocabularyGradientReservation()
+        if recompute {
+            keptStepMemory = nil
+        } else if keptStepMemory == nil {
+            keptStepMemory = (HeapRetention(), model.vocabularyGradientReservation())
+        }
         if accumulation == 1 && optimizer.settings.clipNorm == nil {
             // Each block's parameters are updated as soon as its backward pass has completed their gradients, which
             // are then freed: only one block's gradients exist at a time (same result as one update at the end).
