@@ -33,9 +33,10 @@ struct GemmOperand {
 
 /// The BLAS library the process runs on, as it names itself (`openblas_get_config`: version, build options and the
 /// kernels chosen for this CPU). The library is found when the process starts, so a newer OpenBLAS first on the
-/// library path (Debian 13's 0.3.29, say) is the one used, without rebuilding darwinhost.
+/// library path (Debian 13's 0.3.29, say), or Intel's MKL behind OpenBLAS's interface (`scripts/setup-mkl.sh`), is
+/// the one used, without rebuilding darwinhost.
 public enum BLASLibrary {
-    /// For example "OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH NO_AFFINITY SkylakeX MAX_THREADS=64".
+    /// For example "OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH NO_AFFINITY SkylakeX MAX_THREADS=64", or "MKL 2026.2 (...)".
     public static let description: String = {
         guard let config = openblas_get_config() else { return "OpenBLAS" }
         return String(cString: config).trimmingCharacters(in: .whitespacesAndNewlines)
