@@ -6,8 +6,9 @@
 #     scripts/setup-mkl.sh && . .build/mkl/env.sh && darwinhost --version    # "... (Lua 5.4, MKL 2026.2 (...))"
 #
 # Measured on an AVX-512 Xeon (docs/performance.md, "Intel's MKL behind OpenBLAS's interface"): training steps about
-# 7% and KL evaluations about 5% faster than with Debian 12's OpenBLAS, the compression database about 10% slower. MKL keeps the buffers of finished calls for reuse, which makes a training step about 3% faster and a
-# memory-lean one's peak about 0.07 GiB higher; MKL_DISABLE_FAST_MM=1 in the environment trades that back.
+# 7% and KL evaluations about 5% faster than with Debian 12's OpenBLAS, the compression database about 10% slower.
+# MKL keeps the buffers of finished calls for reuse, which makes a training step about 3% faster and a memory-lean
+# one's peak about 0.07 GiB higher; MKL_DISABLE_FAST_MM=1 in the environment trades that back.
 # MKL is Intel's, under the Intel Simplified Software License (DIR/LICENSE.txt).
 set -eu
 version="2026.2.0"
