@@ -99,9 +99,11 @@ struct RecomputeTests {
 
     @Test("a trainer that keeps activations keeps its head's weight gradient blocks for the next step; recomputing steps do not")
     func vocabularyGradientBlocksKept() throws {
-        // A head of 8192 × 1024 floats: 32 MiB, large enough for the block cache.
-        let model = try LanguageModel.random(vocab: 8192, hidden: 1024, layers: 1, heads: 8, kvHeads: 4, intermediate: 32, headDim: 16, std: 0.02, seed: 9)
-        let bytes = TensorStorage.blockBytes(count: model.lmHead.count), tokens = (0..<16).map { Int32($0 * 511 % 8192) }
+        // A head of 8209 × 1024 floats: over 32 MiB, large enough for the block cache, and of a size no other test's
+        // tensors or weight tiles have (the cache is the process's, and tests run in parallel: a 32 MiB tile
+        // elsewhere could take a kept block between the two counts).
+        let model = try LanguageModel.random(vocab: 8209, hidden: 1024, layers: 1, heads: 8, kvHeads: 4, intermediate: 32, headDim: 16, std: 0.02, seed: 9)
+        let bytes = TensorStorage.blockBytes(count: model.lmHead.count), tokens = (0..<16).map { Int32($0 * 511 % 8209) }
         let trainer = Trainer(model: model, settings: OptimizerSettings())
         trainer.recompute = false
         let first = try trainer.step(tokens: tokens, batch: 2)
