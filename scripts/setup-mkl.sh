@@ -30,8 +30,9 @@ wanted = re.compile(r"libmkl_(core|intel_lp64|gnu_thread|def|mc3|avx2|avx512|avx
 with zipfile.ZipFile(wheel) as archive:
     for entry in archive.namelist():
         name = os.path.basename(entry)
-        if wanted.match(name) or name == "LICENSE.txt":
-            destination = os.path.join(target, "lib" if name.endswith(tuple("0123456789")) else "", name)
+        library = wanted.match(name) is not None
+        if library or name == "LICENSE.txt":
+            destination = os.path.join(target, "lib" if library else "", name)
             with archive.open(entry) as source, open(destination + ".part", "wb") as out:
                 out.write(source.read())
             os.replace(destination + ".part", destination)
