@@ -8,7 +8,7 @@ local o = cli.parse({
   name = "scripts/uniform.lua",
   about = "Uniform structured pruning baseline: one level for every attention and MLP unit.",
   options = cli.with(cli.input_options, cli.with({
-    {"database", "string", "uniform-out/database", "compression database directory (built when missing)"},
+    {"database", "string", nil, "compression database directory (built when missing; default: OUTPUT/database, or uniform-out/database without --output)"},
     {"level", "number", 3, "level of every unit, or a fraction of parameters to remove (the nearest level)"},
     {"levels", "integer", 10, "compression steps per kind when building the database"},
     {"seqlen", "integer", 256, "sequence length"},
@@ -24,7 +24,7 @@ local inputs = pipeline.inputs(o)
 local model, calib, eval = inputs.model, inputs.calibration, inputs.eval
 local build_levels, lists = pipeline.database_levels(model, o)
 local level = pipeline.target_level(model, o.level, o.levels, false, lists)
-build_levels.path = o.database
+build_levels.path = o.database or (o.output or "uniform-out") .. "/database"
 local db = darwin.database.build(model, calib, build_levels)
 local g = genome.at_level(db, level)
 local pruned = model:clone()

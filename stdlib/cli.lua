@@ -110,6 +110,20 @@ end
 
 --- Parses `args` (the script's `arg` table) against `spec`; returns a table of option values.
 -- Booleans may be given bare (`--resume`) or with a value. Unknown options and bad values are errors.
+--- Refuses an --output whose model folders (`model`, `model-padded`) or itself would be the input checkpoint
+-- (--model), which saving the pruned model would replace: checked before any work.
+function cli.check_output(spec, values)
+  if type(values.model) ~= "string" or type(values.output) ~= "string" then return end
+  local input = darwin.realpath(values.model)
+  if not input then return end
+  for _, path in ipairs({values.output, values.output .. "/model", values.output .. "/model-padded"}) do
+    if darwin.realpath(path) == input then
+      error(string.format("%s: --output %s would put the pruned model in %s, which is the input checkpoint --model %s; choose another output directory",
+        spec.name, values.output, path, values.model), 0)
+    end
+  end
+end
+
 function cli.parse(spec, args)
   local values, known = {}, {}
   for _, o in ipairs(spec.options) do
@@ -161,6 +175,7 @@ function cli.parse(spec, args)
   for _, o in ipairs(spec.options) do
     if o[5] == "required" and values[o[1]] == nil then error(spec.name .. ": option --" .. o[1] .. " is required (see --help)", 0) end
   end
+  cli.check_output(spec, values)
   return values
 end
 

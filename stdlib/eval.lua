@@ -45,7 +45,9 @@ end
 
 local function strings(list, what)
   for k, s in ipairs(list) do
-    if type(s) ~= "string" then error(string.format("field '%s' entry %d must be a string, got %s", what, k, type(s)), 0) end
+    if type(s) ~= "string" then
+      error(string.format("field '%s' entry %d must be a string, got %s", what, k, s == json.null and "null" or type(s)), 0)
+    end
   end
   return list
 end

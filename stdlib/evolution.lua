@@ -70,7 +70,14 @@ function evolution.run(o)
   local state = {generation = 0, parent = genome.validate(genome.copy(o.parent), o.db, "the initial parent"), log = {},
                  settings = o.settings}
   local saved = o.state and read_file(o.state)
-  if saved and not saved:find("%S") then saved = nil end  -- an empty file (os.tmpname's) holds no search
+  if saved and not saved:find("%S") then
+    -- An empty file (os.tmpname's) holds no search. A search writes its state whole (write then rename), so asked to
+    -- resume from one, something else made it: say so rather than start again from scratch.
+    if o.resume then
+      error(string.format("%s is empty: it holds no saved search to resume (a search writes its state whole); remove it, or run without --resume", o.state), 0)
+    end
+    saved = nil
+  end
   if saved and not o.resume and not o.overwrite then
     error(string.format("%s holds a saved search: resume it (--resume) or start again over it (--overwrite)", o.state), 0)
   end

@@ -1,7 +1,13 @@
 --- json: encoding and decoding of the JSON subset used for search state and logs
--- (objects, arrays, strings, numbers, booleans, null as nil). Arrays are Lua sequences; an empty table
--- encodes as []. Integers round-trip exactly (64-bit); other numbers with 17 significant digits.
+-- (objects, arrays, strings, numbers, booleans, null). Arrays are Lua sequences; an empty table encodes as [].
+-- A null member of an object is an absent key; a null entry of an array is `json.null`, so that the entries after it
+-- keep their positions (`["a", null, "b"]` has three entries). Integers round-trip exactly (64-bit); other numbers
+-- with 17 significant digits.
 local json = {}
+
+--- The value of a null array entry (encoded back as null).
+json.null = setmetatable({}, {__name = "json.null", __tostring = function() return "null" end,
+                              __newindex = function() error("json.null is read-only", 2) end})
 
 local escapes = {['"'] = '\\"', ["\\"] = "\\\\", ["\b"] = "\\b", ["\f"] = "\\f", ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t"}
 
@@ -11,7 +17,7 @@ end
 
 local function encode(v, out)
   local t = type(v)
-  if t == "nil" then out[#out + 1] = "null"
+  if t == "nil" or v == json.null then out[#out + 1] = "null"
   elseif t == "boolean" then out[#out + 1] = tostring(v)
   elseif t == "number" then
     if v ~= v or v == math.huge or v == -math.huge then error("json.encode: cannot encode " .. tostring(v), 3) end
@@ -110,8 +116,13 @@ decode_value = function(s, i)
     local arr = {}
     i = skip(s, i + 1)
     if s:sub(i, i) == "]" then return arr, i + 1 end
+    local n = 0
     while true do
-      arr[#arr + 1], i = decode_value(s, i)
+      local v
+      v, i = decode_value(s, i)
+      n = n + 1
+      if v == nil then v = json.null end
+      arr[n] = v
       i = skip(s, i)
       local d = s:sub(i, i)
       if d == "]" then return arr, i + 1 end
@@ -124,8 +135,9 @@ decode_value = function(s, i)
   elseif s:sub(i, i + 3) == "null" then return nil, i + 4
   else
     local num = s:match("^-?%d+%.?%d*[eE]?[-+]?%d*", i)
-    if not num or num == "" then decode_error(s, i, "unexpected character '" .. c .. "'") end
-    return math.tointeger(tonumber(num)) or tonumber(num), i + #num
+    local value = num and tonumber(num)
+    if not value then decode_error(s, i, c == "" and "unexpected end of text" or "unexpected character '" .. c .. "'") end
+    return math.tointeger(value) or value, i + #num
   end
 end
 

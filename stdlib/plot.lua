@@ -9,39 +9,61 @@ local function escape(s)
   return (tostring(s):gsub("&", "&amp;"):gsub("<", "&lt;"):gsub(">", "&gt;"):gsub('"', "&quot;"))
 end
 
---- About `count` round tick values covering [lo, hi] (1, 2 or 5 times a power of ten apart).
+--- [lo, hi] widened where it is empty or too narrow for a double to tell points apart (1e308 and 1e308 + 1).
+local function widened(lo, hi)
+  local magnitude = math.max(math.abs(lo), math.abs(hi))
+  if hi - lo > magnitude * 1e-9 then return lo, hi end
+  local d = math.max(magnitude * 1e-3, 0.5)
+  return lo - d, hi + d
+end
+
+--- About `count` round tick values covering [lo, hi] (1, 2 or 5 times a power of ten apart). Where no such
+-- steps exist (a span beyond the largest double), the two ends alone.
 function plot.ticks(lo, hi, count)
   count = count or 5
-  if hi <= lo then hi = lo + 1 end
+  lo, hi = widened(lo, hi)
   local raw = (hi - lo) / count
+  if not (raw > 0 and raw < math.huge) then return {lo, hi}, hi - lo end
   local magnitude = 10 ^ math.floor(math.log(raw, 10))
   local step = magnitude
   for _, m in ipairs({1, 2, 5, 10}) do
     if m * magnitude >= raw then step = m * magnitude; break end
   end
+  local first, last = math.ceil(lo / step - 1e-9), math.floor(hi / step + 1e-9)
+  if not (last - first < 10 * count) then return {lo, hi}, hi - lo end
   local out = {}
-  for k = math.ceil(lo / step - 1e-9), math.floor(hi / step + 1e-9) do out[#out + 1] = k * step end
+  for k = first, last do out[#out + 1] = k * step end
   return out, step
 end
 
 local function format_tick(v, step)
-  if step >= 1 then return string.format("%d", math.floor(v + 0.5)) end
-  local digits = math.max(0, -math.floor(math.log(step, 10) + 1e-9))
+  if step >= 1 and math.abs(v) < 2^53 then return string.format("%d", math.floor(v + 0.5)) end
+  local digits = step > 0 and math.max(0, -math.floor(math.log(step, 10) + 1e-9)) or 99
+  if digits > 12 or step >= 1 then return string.format("%.6g", v) end
   return string.format("%." .. digits .. "f", v)
+end
+
+--- True for a point both of whose coordinates are finite numbers (NaN and infinities are not drawn).
+local function drawable(p)
+  local x, y = p[1], p[2]
+  return type(x) == "number" and type(y) == "number" and x == x and y == y and math.abs(x) < math.huge and math.abs(y) < math.huge
 end
 
 local function bounds(series)
   local x0, x1, y0, y1 = math.huge, -math.huge, math.huge, -math.huge
   for _, s in ipairs(series) do
     for _, p in ipairs(s.points) do
-      x0, x1 = math.min(x0, p[1]), math.max(x1, p[1])
-      y0, y1 = math.min(y0, p[2]), math.max(y1, p[2])
+      if drawable(p) then
+        x0, x1 = math.min(x0, p[1]), math.max(x1, p[1])
+        y0, y1 = math.min(y0, p[2]), math.max(y1, p[2])
+      end
     end
   end
-  if x0 == math.huge then error("plot: no points to draw", 3) end
-  if x1 == x0 then x1 = x0 + 1 end
-  if y1 == y0 then y0, y1 = y0 - 0.5, y1 + 0.5 end
+  if x0 == math.huge then error("plot: no points with finite coordinates to draw", 3) end
+  x0, x1 = widened(x0, x1)
+  y0, y1 = widened(y0, y1)
   local pad = (y1 - y0) * 0.05
+  if pad == math.huge then pad = 0 end  -- a span beyond the largest double: no room to pad
   return x0, x1, y0 - pad, y1 + pad
 end
 
@@ -73,9 +95,13 @@ function plot.svg(series, o)
   add('<rect x="%d" y="%d" width="%d" height="%d" fill="none" stroke="#333"/>', left, top, width - left - right, height - top - bottom)
   for i, s in ipairs(series) do
     local color, coords = s.color or palette[(i - 1) % #palette + 1], {}
-    for k, p in ipairs(s.points) do coords[k] = string.format("%.1f,%.1f", px(p[1]), py(p[2])) end
+    for _, p in ipairs(s.points) do
+      if drawable(p) then coords[#coords + 1] = string.format("%.1f,%.1f", px(p[1]), py(p[2])) end
+    end
     add('<polyline fill="none" stroke="%s" stroke-width="2"%s points="%s"/>', color, s.dashed and ' stroke-dasharray="6,4"' or "", table.concat(coords, " "))
-    for _, p in ipairs(s.points) do add('<circle cx="%.1f" cy="%.1f" r="2.5" fill="%s"/>', px(p[1]), py(p[2]), color) end
+    for _, p in ipairs(s.points) do
+      if drawable(p) then add('<circle cx="%.1f" cy="%.1f" r="2.5" fill="%s"/>', px(p[1]), py(p[2]), color) end
+    end
     add('<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="%s" stroke-width="2"%s/>', width - right + 12, top + 10 + 18 * (i - 1),
       width - right + 36, top + 10 + 18 * (i - 1), color, s.dashed and ' stroke-dasharray="6,4"' or "")
     add('<text x="%d" y="%d">%s</text>', width - right + 42, top + 14 + 18 * (i - 1), escape(s.name))

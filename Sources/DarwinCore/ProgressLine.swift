@@ -85,8 +85,12 @@ public final class ProgressLine {
         return parts.joined(separator: "  ")
     }
 
-    /// Whole numbers without a fraction, others with one decimal.
-    static func number(_ x: Double) -> String { x == x.rounded() ? String(Int(x)) : String(format: "%.1f", x) }
+    /// Whole numbers without a fraction, others with one decimal; beyond 10^15 (where a double has no fraction left
+    /// and an `Int` may not hold it) in exponent form.
+    static func number(_ x: Double) -> String {
+        guard Swift.abs(x) < 1e15 else { return String(format: "%.3g", x) }
+        return x == x.rounded() ? String(Int(x)) : String(format: "%.1f", x)
+    }
 
     /// `unit` without a plural `s` ("blocks" → "block").
     static func singular(_ unit: String) -> String { unit.hasSuffix("s") && unit.count > 1 ? String(unit.dropLast()) : unit }

@@ -26,6 +26,13 @@ public final class Tensor {
         self.init(storage: TensorStorage(count: Shape.count(shape)), shape: shape, strides: Shape.contiguousStrides(shape))
     }
 
+    /// A new contiguous tensor of `shape` whose size comes from a caller (sizes, broadcasting, products): checked
+    /// first, so that a negative, overflowing or impossible shape is a clear error naming `op`, never a trap.
+    public convenience init(checkedShape shape: [Int], op: String) throws {
+        _ = try Shape.checkedCount(shape, op: op)
+        self.init(uninitializedShape: shape)
+    }
+
     /// A new contiguous tensor of `shape` filled with `value`.
     public convenience init(shape: [Int], repeating value: Float) {
         self.init(storage: TensorStorage(count: Shape.count(shape), repeating: value), shape: shape,

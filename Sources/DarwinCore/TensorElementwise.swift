@@ -41,7 +41,7 @@ extension Tensor {
     /// `op(self, other)` with broadcasting, into a new tensor.
     public func binary(_ op: BinaryOp, _ other: Tensor) throws -> Tensor {
         let outShape = try Shape.broadcast(shape, other.shape, op: op.rawValue)
-        let out = Tensor(uninitializedShape: outShape)
+        let out = try Tensor(checkedShape: outShape, op: op.rawValue)
         op.run(out: out, self, other)
         return out
     }

@@ -68,10 +68,11 @@ func formatFixed(_ v: Float, digits: Int) -> String {
     return (negative ? "-" : "") + String(whole) + "." + frac
 }
 
-/// `v` as `d.dddde±XX`.
+/// `v` as `d.dddde±XX` (zero as `0.0000e+00`; callers print NaN and infinities themselves).
 func formatScientific(_ v: Float) -> String {
     var e = 0
     var m = Double(Swift.abs(v))
+    guard m > 0, m.isFinite else { return (v.sign == .minus ? "-" : "") + "0.0000e+00" }
     while m >= 10 { m /= 10; e += 1 }
     while m < 1 { m *= 10; e -= 1 }
     if (m * 10000).rounded() >= 100000 { m /= 10; e += 1 }

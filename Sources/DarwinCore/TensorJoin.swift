@@ -14,11 +14,13 @@ extension Tensor {
             guard a == b else {
                 throw TensorError("cat: tensor \(i + 1) has shape \(TensorError.show(t.shape)), which does not match \(TensorError.show(first.shape)) outside dimension \(d + 1)")
             }
-            total += t.shape[d]
+            let (sum, overflow) = total.addingReportingOverflow(t.shape[d])
+            guard !overflow else { throw TensorError("cat: the joined size of dimension \(d + 1) overflows") }
+            total = sum
         }
         var outShape = first.shape
         outShape[d] = total
-        let out = Tensor(uninitializedShape: outShape)
+        let out = try Tensor(checkedShape: outShape, op: "cat")
         var start = 0
         for t in tensors where t.shape[d] > 0 {
             try out.narrow(d, start, t.shape[d]).copyElements(from: t)

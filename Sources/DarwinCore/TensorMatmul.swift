@@ -32,7 +32,7 @@ extension Tensor {
         do { batch = try Shape.broadcast(batchA, batchB, op: op) } catch {
             throw TensorError("\(op): batch dimensions of \(TensorError.show(shapes.0)) and \(TensorError.show(shapes.1)) cannot be broadcast")
         }
-        let out = Tensor(uninitializedShape: batch + [m, n])
+        let out = try Tensor(checkedShape: batch + [m, n], op: op)
         if out.count == 0 { return out }
         if k == 0 { return out.fill(0) }
         // [.., m, k] x [k, n] with a contiguous left operand: one large GEMM over all rows.

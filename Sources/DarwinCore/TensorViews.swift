@@ -8,7 +8,9 @@ extension Tensor {
         guard unknown.count <= 1, !newShape.contains(where: { $0 < -1 }) else {
             throw TensorError("reshape: invalid target shape \(TensorError.show(newShape)) (at most one -1, no other negative sizes)")
         }
-        let known = newShape.filter { $0 != -1 }.reduce(1, *)
+        guard let known = Shape.checkedProduct(newShape.filter { $0 != -1 }) else {
+            throw TensorError("reshape: cannot reshape \(TensorError.show(shape)) (\(count) elements) into \(TensorError.show(newShape))")
+        }
         if let u = unknown.first {
             guard known > 0, count % known == 0 else {
                 throw TensorError("reshape: cannot reshape \(TensorError.show(shape)) (\(count) elements) into \(TensorError.show(newShape))")
@@ -75,7 +77,7 @@ extension Tensor {
         }
         var sh = shape
         sh[d] = indices.count
-        let out = Tensor(uninitializedShape: sh)
+        let out = try Tensor(checkedShape: sh, op: "index_select")
         for (j, i) in indices.enumerated() {
             let dst = try out.select(d, j), src = try select(d, i)
             dst.copyElements(from: src)
@@ -106,6 +108,8 @@ extension Tensor {
 
     /// Repeats size-1 dimensions to `target` without copying (stride 0), like `torch.expand`.
     public func expand(_ target: [Int]) throws -> Tensor {
+        // The view's size is checked as if it were materialised: most operations on it copy it.
+        _ = try Shape.checkedCount(target, op: "expand")
         let full = try Shape.broadcast(shape, target, op: "expand")
         guard full == target else {
             throw TensorError("expand: shape \(TensorError.show(shape)) cannot be expanded to \(TensorError.show(target))")

@@ -61,6 +61,11 @@ enum DarwinModule {
         }),
         ("mkdir", { c in try FileSystem.makeDirectory(try c.string(1)); return 0 }),
         ("remove", { c in try FileSystem.remove(try c.string(1)); return 0 }),
+        ("realpath", { c in
+            // The absolute path with links resolved, or nil when nothing is there (to tell whether two paths are one).
+            if let path = FileSystem.canonicalPath(try c.string(1)) { c.push(path) } else { c.pushNil() }
+            return 1
+        }),
         ("exists", { c in if let kind = FileSystem.kind(try c.string(1)) { c.push(kind) } else { c.pushNil() }; return 1 }),
         ("list", { c in
             let names = try FileSystem.list(try c.string(1))

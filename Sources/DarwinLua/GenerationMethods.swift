@@ -32,7 +32,7 @@ enum GenerationMethods {
             guard let source = model.source else { throw LuaError("model:generate: a text prompt needs {tokenizer = tok}") }
             tokenizer = try Tokenizer(path: source)
         }
-        let prompt = text ? tokenizer!.encode(try c.string(2)) : try c.tokenSequences(2).first ?? []
+        let prompt = text ? try tokenizer!.encodeStoppable(try c.string(2)) : try c.tokenSequences(2).first ?? []
         let ids = try model.generate(prompt: prompt, maxTokens: maxTokens, sampling: sampling, stop: Set(stop.map { Int32($0) }))
         let L = c.host.state
         if text { c.push(tokenizer!.decode(ids)) }

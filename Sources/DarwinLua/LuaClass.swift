@@ -36,9 +36,10 @@ extension LuaHost {
         classNames[ObjectIdentifier(type)] = name
         let L = state
         var methods = methods
-        if !methods.contains(where: { $0.0 == "close" }) {
-            methods.append(("close", { call in call.host.releaseObject(at: 1); return 0 }))
-        }
+        // close, __close and __gc check their self like every method does (a FILE* or another class's object as self
+        // is an argument error, never a read of foreign memory).
+        let release: LuaFunction = { call in try call.host.releaseObject(call, ofClass: name); return 0 }
+        if !methods.contains(where: { $0.0 == "close" }) { methods.append(("close", release)) }
         luaL_newmetatable(L, name)
         pushModule(namespace ?? name, methods)
         lua_pushvalue(L, -1)
@@ -53,14 +54,14 @@ extension LuaHost {
         }
         rawSetField(tableIndex: -2, "__index")
         // __close (and `close` below): release the Swift object now, without waiting for the collector.
-        pushFunction("\(namespace ?? name).close") { call in call.host.releaseObject(at: 1); return 0 }
+        pushFunction("\(namespace ?? name).close", release)
         rawSetField(tableIndex: -2, "__close")
         for (field, body) in metamethods {
             // Operators are named after the operation in messages: `__add` reports as `tensor.add`.
             pushFunction("\(namespace ?? name).\(field.hasPrefix("__") ? String(field.dropFirst(2)) : field)", body)
             rawSetField(tableIndex: -2, field)
         }
-        pushFunction("\(name).__gc") { call in call.host.releaseObject(at: 1); return 0 }
+        pushFunction("\(name).__gc", release)
         rawSetField(tableIndex: -2, "__gc")
         darwin_pop(L, 1)
     }
@@ -77,10 +78,11 @@ extension LuaHost {
         noteMemoryHandedToLua(bytes: bytes)
     }
 
-    /// Releases the object of the bound userdata at `index` (once; later calls and `__gc` do nothing).
-    func releaseObject(at index: Int32) {
-        guard className(at: index) != nil, let slot = lua_touserdata(state, index)?.assumingMemoryBound(to: BoundObjectSlot.self),
-              let object = slot.pointee.object else { return }
+    /// Releases the object of argument 1 of `call`, a userdata of class `name` (once; later calls and `__gc` do
+    /// nothing). Anything else as self is an argument error.
+    func releaseObject(_ call: LuaCall, ofClass name: String) throws {
+        guard call.count >= 1, let slot = boundSlot(at: 1, ofClass: name) else { throw call.argumentError(1, name) }
+        guard let object = slot.pointee.object else { return }
         slot.pointee.object = nil
         noteMemoryReleased(bytes: slot.pointee.bytes)
         Unmanaged<AnyObject>.fromOpaque(object).release()
@@ -88,19 +90,28 @@ extension LuaHost {
 
     /// True when the value at `index` is a bound userdata whose object was closed.
     func isClosedObject(at index: Int32) -> Bool {
-        guard className(at: index) != nil, let slot = lua_touserdata(state, index)?.assumingMemoryBound(to: BoundObjectSlot.self) else { return false }
+        guard let name = className(at: index), classNames.values.contains(name), let slot = boundSlot(at: index, ofClass: name) else {
+            return false
+        }
         return slot.pointee.object == nil
+    }
+
+    /// The slot of the userdata at `index` when its metatable is the one registered for class `name` (the check
+    /// `luaL_testudata` makes) and its size is a slot's, else nil: the only way Swift reads a userdata's memory.
+    func boundSlot(at index: Int32, ofClass name: String) -> UnsafeMutablePointer<BoundObjectSlot>? {
+        guard let raw = luaL_testudata(state, index, name), lua_rawlen(state, index) == MemoryLayout<BoundObjectSlot>.size else { return nil }
+        return raw.assumingMemoryBound(to: BoundObjectSlot.self)
     }
 
     /// The Swift object of type `T` at stack slot `index`, or nil (never raises).
     public func object<T: AnyObject>(at index: Int32, as type: T.Type) -> T? {
-        guard let name = classNames[ObjectIdentifier(type)],
-              let raw = luaL_testudata(state, index, name),
-              let object = raw.assumingMemoryBound(to: BoundObjectSlot.self).pointee.object else { return nil }
+        guard let name = classNames[ObjectIdentifier(type)], let object = boundSlot(at: index, ofClass: name)?.pointee.object else {
+            return nil
+        }
         return Unmanaged<AnyObject>.fromOpaque(object).takeUnretainedValue() as? T
     }
 
-    /// The registered class name of the userdata at `index`, if it is one of ours.
+    /// The `__name` of the userdata at `index`'s metatable (a class of ours, or another library's such as `FILE*`).
     func className(at index: Int32) -> String? {
         guard lua_type(state, index) == LUA_TUSERDATA, lua_getmetatable(state, index) != 0 else { return nil }
         lua_pushstring(state, "__name")

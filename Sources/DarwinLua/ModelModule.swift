@@ -189,7 +189,7 @@ enum TextModule {
         ("encode", { c in
             let tok = try c.object(1, as: Tokenizer.self)
             let add = try LuaOptions(c, 3, allowed: ["add_special_tokens"]).boolean("add_special_tokens") ?? true
-            c.push(integers: tok.encode(try c.string(2), addSpecialTokens: add).map(Int.init)); return 1
+            c.push(integers: try tok.encodeStoppable(try c.string(2), addSpecialTokens: add).map(Int.init)); return 1
         }),
         ("decode", { c in
             let tok = try c.object(1, as: Tokenizer.self)

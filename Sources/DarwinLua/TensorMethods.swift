@@ -17,13 +17,17 @@ enum TensorMethods {
             c.push(Double(try t.value(at: try c.integerList(from: 2).map { $0 - 1 }))); return 1
         }),
         ("set", { c in
+            // t:set(i1, ..., iN, value) or t:set({i1, ..., iN}, value): the indices are integers, the value any number.
             let t = try c.tensor(1)
-            var args = try c.integerList(from: 2, allowTrailing: true).map(Double.init)
-            if c.count == Int32(args.count) + 2 { args.append(try c.number(c.count)) }  // value after indices
-            guard args.count == t.rank + 1 else {
-                throw LuaError("set: expected \(t.rank) indices and a value, got \(args.count) numbers")
+            let indices: [Int], valueAt: Int32
+            if c.isTable(2) { indices = try c.integerList(from: 2); valueAt = 3 } else {
+                indices = try (0..<Int32(t.rank)).map { try c.integer($0 + 2) }
+                valueAt = Int32(t.rank) + 2
             }
-            try t.setValue(Float(args.removeLast()), at: args.map { Int($0) - 1 })
+            guard c.count == valueAt else {
+                throw LuaError("set: expected \(t.rank) indices and a value, got \(c.count - 1) arguments")
+            }
+            try t.setValue(Float(try c.number(valueAt)), at: indices.map { $0 - 1 })
             return 0
         }),
         ("item", { c in c.push(Double(try c.tensor(1).item())); return 1 }),

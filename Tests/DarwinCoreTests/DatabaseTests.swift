@@ -177,6 +177,31 @@ struct DatabaseTests {
 
 @Suite("exporting pruned models")
 struct ExportTests {
+    @Test("one build per directory at a time; a build with other calibration is refused from its start; a bad manifest is an error")
+    func concurrentBuilds() throws {
+        let dir = try TestFiles.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let model = try ModelLoader.load(directory: Fixtures.model(DatabaseTests.family))
+        var builder = DatabaseBuilder(model: model, steps: 4)
+        // Another build holding the directory (an flock: another open of the file conflicts even in this process).
+        let held = try DirectoryLock(directory: dir.path, name: ".database.lock")
+        #expect { try builder.build(model: model, calibration: DatabaseTests.calibration(model), path: dir.path) } throws: {
+            "\($0)".contains("is in use by another darwinhost run")
+        }
+        held.release()
+        // A build stopped before its first block has recorded its settings: one with other calibration is refused.
+        builder.maxNewBlocks = 0
+        #expect(try builder.build(model: model, calibration: DatabaseTests.calibration(model), path: dir.path).manifest.blocks.isEmpty)
+        builder.maxNewBlocks = nil
+        #expect { try builder.build(model: model, calibration: DatabaseTests.calibration(model, count: 5), path: dir.path) } throws: {
+            "\($0)".contains("a database built with a different calibration")
+        }
+        try Data("{".utf8).write(to: dir.appendingPathComponent(PruningDatabase.manifestName))
+        #expect { try builder.build(model: model, calibration: DatabaseTests.calibration(model), path: dir.path) } throws: {
+            "\($0)".contains("manifest is not a darwinhost database manifest")
+        }
+    }
+
     @Test("saving over a sharded checkpoint replaces it whole: no stale index or shard, other files kept, nothing left behind")
     func saveOverSharded() throws {
         let dir = try TestFiles.tempDir()

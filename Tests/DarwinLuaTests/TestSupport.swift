@@ -27,6 +27,18 @@ enum TestSupport {
 
     /// Runs `/bin/sh -c script` with `$0` the darwinhost executable and `$1...` the `arguments` (for what Process
     /// cannot pass: resource limits, non-UTF-8 bytes); returns (exited normally with status 0, stdout, stderr).
+    /// Reads a child's standard output and error to their ends at once (error on another thread): reading one to its
+    /// end first deadlocks when the child fills the other pipe's buffer (64 KiB) meanwhile.
+    static func readToEnd(_ out: Pipe, _ err: Pipe) -> (Data, Data) {
+        final class Box: @unchecked Sendable { var data = Data() }
+        let errors = Box(), done = DispatchSemaphore(value: 0)
+        let handle = err.fileHandleForReading
+        Thread.detachNewThread { errors.data = handle.readDataToEndOfFile(); done.signal() }
+        let output = out.fileHandleForReading.readDataToEndOfFile()
+        done.wait()
+        return (output, errors.data)
+    }
+
     static func runShell(_ script: String, arguments: [String], directory: URL? = nil) throws -> (ok: Bool, out: String, err: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
@@ -36,7 +48,7 @@ enum TestSupport {
         process.standardOutput = out
         process.standardError = err
         try process.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+        let (o, e) = readToEnd(out, err)
         process.waitUntilExit()
         return (process.terminationReason == .exit && process.terminationStatus == 0, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
     }
@@ -64,7 +76,7 @@ enum TestSupport {
             if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         }
         try input.fileHandleForWriting.close()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+        let (o, e) = readToEnd(out, err)
         process.waitUntilExit()
         return (process.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
     }

@@ -1,7 +1,10 @@
 -- Seeded fuzzing of darwinhost's bindings and file readers, run as a child process by the test suite:
 --   darwinhost Tests/fuzz/fuzz.lua ROOT CALLS FILES SEED      (in a scratch directory: calls may write files)
--- Every call runs under pcall: the process must end normally, whatever the arguments or the file contents.
--- The last line says how many calls and files were tried.
+-- Every call runs under pcall: the process must end normally, whatever the arguments or the file contents. Methods
+-- are also called with other classes' objects, closed objects, FILE* and any other value as self, and each class's
+-- close, __close and __gc with everything but a live object of their own class. Each call is written to
+-- `fuzz-calls.log` before it runs (the last line names the call that crashed or hung); a call taking over 60 s fails.
+-- The last line says how many calls and files were tried, and the slowest call.
 local root, call_count, file_count, seed = arg[1], tonumber(arg[2]), tonumber(arg[3]), tonumber(arg[4])
 local rng = darwin.generator(seed)
 local fixtures = root .. "/Tests/Fixtures"
@@ -18,6 +21,10 @@ local targets = model:targets(ids, {topk = 4})
 local db = darwin.database.build(model, {{1, 2, 3, 4, 5, 6, 7, 8}, {8, 7, 6, 5, 4, 3, 2, 1}}, {path = "db", levels = 2, quiet = true})
 local manifest = read("db/manifest.json")
 local trainer = darwin.trainer(model:clone(), {lr = 1e-3})
+local progress = darwin.progress("fuzz", 10)
+local generator = darwin.generator(7)  -- the one calls get; `rng` drives the fuzzer and is never handed out
+local closed = tensor.zeros(3); closed:close()
+local closed_model = model:clone(); closed_model:close()
 local deep = {}
 do local d = deep; for _ = 1, 60 do d[1] = {}; d = d[1] end end
 local selfref = {}
@@ -28,7 +35,9 @@ local values = {
   {1, "x"}, deep, selfref, {attention = {1, 1}, mlp = {1, 1}}, {attention = {0 / 0}, mlp = {}}, {seqlen = 0 / 0, count = -1},
   {topk = 2^40}, {batch_size = 0}, {lr = 0 / 0, clip = -1}, {levels = 0}, function() end, coroutine.create(function() end),
   tensor.zeros(2, 3), tensor.ones(4), tensor.arange(0, 6):reshape(2, 3), tensor.zeros(0), ids, model, tok, db, targets,
-  trainer, rng, string.rep("\xff\xfe", 3),
+  trainer, generator, string.rep("\xff\xfe", 3), 2^63, -2^63 - 1e5, math.maxinteger, math.mininteger, 1e15, 3e9, 2^40,
+  string.rep("a", 100000), progress, closed, closed_model, io.stdout, {seqlen = 2^40, count = 2^40}, {topk = 0 / 0},
+  {2^63, 1}, {-1, -1}, {dtype = "q8_0"}, {format = "gguf"},
 }
 local value_count = #values + 1  -- the last slot stands for nil
 
@@ -40,23 +49,51 @@ for _, module in ipairs{{"tensor", tensor}, {"darwin", darwin}, {"darwin.data", 
     if type(f) == "function" and name ~= "set_threads" and name ~= "remove" then functions[#functions + 1] = {module[1] .. "." .. name, f} end
   end
 end
-for _, object in ipairs{ids, model, tok, db, targets, trainer, rng} do
-  for name, f in pairs(getmetatable(object).__methods or {}) do
-    -- close() would leave the shared objects unusable for the rest of the run (closing is tested elsewhere).
-    if name ~= "close" then functions[#functions + 1] = {"method " .. name, f, object} end
+for _, object in ipairs{ids, model, tok, db, targets, trainer, generator, progress} do
+  local meta = getmetatable(object)
+  for name, f in pairs(meta.__methods or {}) do
+    -- close() on the shared objects would leave them unusable for the rest of the run: it is called with every
+    -- other self instead (a closed object's methods are fuzzed through `closed` and `closed_model`).
+    local foreign_only = name == "close"
+    functions[#functions + 1] = {meta.__name .. ":" .. name, f, object, foreign_only}
   end
+  for _, field in ipairs({"__gc", "__close"}) do functions[#functions + 1] = {meta.__name .. "." .. field, meta[field], object, true} end
 end
 table.sort(functions, function(a, b) return a[1] < b[1] end)
 
-local calls, failures = 0, {}
+local calls, failures, slowest, slowest_call = 0, {}, 0, ""
+local log = assert(io.open("fuzz-calls.log", "w"))
+log:setvbuf("line")
+local function describe(v)
+  local kind = type(v)
+  if kind == "number" or kind == "boolean" then return tostring(v) end
+  if kind == "string" then return #v > 20 and string.format("string(%d)", #v) or string.format("%q", v) end
+  local meta = getmetatable(v)
+  return kind == "userdata" and type(meta) == "table" and tostring(meta.__name) or kind
+end
 local function call_once(entry)
   local args, n = {}, rng:integer(0, 4)
   for i = 1, n do
     local k = rng:integer(1, value_count)
     args[i] = values[k]  -- nil when k is past the end
   end
-  if entry[3] and rng:uniform() < 0.8 then table.insert(args, 1, entry[3]); n = n + 1 end
+  if entry[3] and rng:uniform() < 0.8 then
+    local self = entry[3]
+    if entry[4] or rng:uniform() < 0.1 then  -- another value as self
+      repeat self = values[rng:integer(1, #values)] until self ~= entry[3]
+    end
+    table.insert(args, 1, self); n = n + 1
+  elseif entry[4] and n > 0 and args[1] == entry[3] then
+    args[1] = nil  -- close and the finalizers never get the shared object itself
+  end
+  local shown = {}
+  for i = 1, n do shown[i] = describe(args[i]) end
+  log:write(calls + 1, " ", entry[1], "(", table.concat(shown, ", "), ")\n")
+  local started = darwin.clock()
   local ok, err = pcall(entry[2], table.unpack(args, 1, n))
+  local seconds = darwin.clock() - started
+  if seconds > slowest then slowest, slowest_call = seconds, entry[1] end
+  if seconds > 60 then failures[#failures + 1] = string.format("%s took %.1f s", entry[1], seconds) end
   if not ok and type(err) ~= "string" then failures[#failures + 1] = entry[1] .. " raised a " .. type(err) end
   calls = calls + 1
 end
@@ -169,4 +206,6 @@ end
 write("db/manifest.json", manifest)
 
 if #failures > 0 then error("errors that are not strings:\n" .. table.concat(failures, "\n")) end
+log:close()
+print(string.format("slowest call: %s, %.2f s", slowest_call, slowest))
 print(string.format("fuzz: %d calls of %d functions, %d mutated files", calls, #functions, files))

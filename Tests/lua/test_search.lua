@@ -60,6 +60,12 @@ interrupted.generations, interrupted.resume = 3, true
 local resumed_best, resumed_log = evolution.run(interrupted)
 check.eq(genome.key(resumed_best), genome.key(best), "resumed search ends where the uninterrupted one does")
 check.eq(resumed_log[3].stages[2].scores[1], log[3].stages[2].scores[1], "same fitness after resume")
+-- An empty state file holds no search: resuming from it is an error, not a silent fresh start.
+local empty = os.tmpname()
+interrupted.state = empty
+check.raises(function() evolution.run(interrupted) end, "is empty: it holds no saved search to resume")
+os.remove(empty)
+interrupted.state = state
 
 -- Errors in user modules name the module and the bad value.
 local bad = {}

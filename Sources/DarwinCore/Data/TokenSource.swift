@@ -1,3 +1,4 @@
+import CDarwinSupport
 import CZlib
 import Foundation
 
@@ -24,24 +25,26 @@ public enum TokenSource {
             // "\r\n" is one Character in Swift: CRLF files split on it as well as on "\n".
             for (i, line) in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }).enumerated() {
                 if line.allSatisfy({ $0 == " " || $0 == "\t" }) { continue }
+                try Interrupt.check()
                 guard let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any],
                       let doc = object["text"] as? String else {
                     throw FormatError(file: path, "line \(i + 1): expected a JSON object with a string field 'text'")
                 }
                 if let separator, !out.isEmpty { out.append(separator) }
-                out.append(contentsOf: tokenizer.encode(doc, addSpecialTokens: false))
+                out.append(contentsOf: try tokenizer.encodeStoppable(doc, addSpecialTokens: false))
             }
             return out
         }
-        return tokenizeInParallel(text, tokenizer)
+        return try tokenizeInParallel(text, tokenizer)
     }
 
     /// Tokenizes long text in line-aligned chunks on all threads. A chunk ends only after a newline that is preceded
     /// and followed by characters other than whitespace ("x\ny"): there the supported pre-tokenizers always split the
     /// same way whether or not the text goes on (at "  \n" + end of text, `\s+(?!\S)` would take the spaces and the
     /// newline together), so the ids equal those of one whole-text call. `chunkBytes` is the target chunk size.
-    static func tokenizeInParallel(_ text: String, _ tokenizer: Tokenizer, chunkBytes: Int = 1 << 18) -> [Int32] {
-        guard tokenizer.splitsAfterNewlines else { return tokenizer.encode(text, addSpecialTokens: false) }
+    /// Ctrl-C stops it between chunks.
+    static func tokenizeInParallel(_ text: String, _ tokenizer: Tokenizer, chunkBytes: Int = 1 << 18) throws -> [Int32] {
+        guard tokenizer.splitsAfterNewlines else { return try tokenizer.encodeStoppable(text, addSpecialTokens: false) }
         let utf8 = Array(text.utf8)
         guard !utf8.isEmpty else { return [] }
         func isSpace(_ b: UInt8) -> Bool { b == 0x0A || b == 0x0D || b == 0x20 || b == 0x09 || b == 0x0B || b == 0x0C }
@@ -58,11 +61,12 @@ public enum TokenSource {
             let base = out.baseAddress!
             Parallel.forEachChunk(count: chunks, minimumChunk: 1, enabled: chunks > 1) { range in
                 let worker = tokenizers[range.lowerBound * tokenizers.count / chunks]
-                for c in range {
+                for c in range where darwin_interrupt_pending() == 0 {
                     base[c] = worker.encode(String(decoding: utf8[bounds[c]..<bounds[c + 1]], as: UTF8.self), addSpecialTokens: false)
                 }
             }
         }
+        try Interrupt.check()
         return results.flatMap { $0 }
     }
 
@@ -97,13 +101,19 @@ enum NumpyArray {
         guard data.count >= 10, data.prefix(6) == Data([0x93] + Array("NUMPY".utf8)) else {
             throw FormatError(file: file, "not a .npy file (missing the \\x93NUMPY magic)")
         }
+        // Versions 1 (a 2-byte header length) and 2 and 3 (4 bytes); the fields are read only once they are there.
         let major = data[6]
-        let headerLength = major == 1 ? Int(data[8]) | Int(data[9]) << 8 : Int(data[8]) | Int(data[9]) << 8 | Int(data[10]) << 16 | Int(data[11]) << 24
-        let start = (major == 1 ? 10 : 12) + headerLength
-        guard major == 1 || data.count >= 12, start <= data.count else {
+        guard (1...3).contains(major) else { throw FormatError(file: file, "unsupported .npy version \(major) (expected 1, 2 or 3)") }
+        let lengthBytes = major == 1 ? 2 : 4
+        guard data.count >= 8 + lengthBytes else {
+            throw FormatError(file: file, "the file ends (\(data.count) bytes) inside the .npy header length")
+        }
+        let headerLength = (0..<lengthBytes).reduce(0) { $0 | Int(data[8 + $1]) << (8 * $1) }
+        let start = 8 + lengthBytes + headerLength
+        guard start <= data.count else {
             throw FormatError(file: file, "header of \(headerLength) bytes runs past the end of the file (\(data.count) bytes)")
         }
-        let header = String(decoding: data[(major == 1 ? 10 : 12)..<min(start, data.count)], as: UTF8.self)
+        let header = String(decoding: data[(8 + lengthBytes)..<start], as: UTF8.self)
         guard header.contains("'fortran_order': False") else { throw FormatError(file: file, "only C-order arrays are supported") }
         let kinds: [(String, Int)] = [("<i2", 2), ("<u2", 2), ("<i4", 4), ("<u4", 4), ("<i8", 8), ("<u8", 8), ("|u1", 1)]
         guard let (kind, size) = kinds.first(where: { header.contains("'descr': '\($0.0)'") }) else {
@@ -141,6 +151,11 @@ public enum SequenceSampler {
     /// samples windows), or consecutive non-overlapping windows from the start (evaluation).
     public static func sequences(_ tokens: [Int32], length: Int, count: Int, mode: Mode, seed: UInt64) throws -> [[Int32]] {
         guard length > 0, count > 0 else { throw TensorError("sequences: length and count must be positive") }
+        // The sequences are materialised (and handed to Lua as tables of numbers): refuse what cannot fit.
+        guard let total = Shape.checkedProduct([count, length]) else {
+            throw TensorError("sequences: \(count) sequences of \(length) tokens are more than an address space holds")
+        }
+        try MemoryLimit.require(Double(total) * 24, for: "\(count) sequences of \(length) tokens")
         guard tokens.count >= length else {
             throw TensorError("sequences: the data has \(tokens.count) tokens, fewer than one sequence of \(length)")
         }

@@ -9,11 +9,12 @@ public final class DirectoryLock {
     public let directory: String
     private var descriptor: Int32
 
-    /// Creates `directory` if needed and locks it; throws when another process holds the lock.
-    public init(directory: String) throws {
+    /// Creates `directory` if needed and locks it; throws when another process holds the lock. `name` is the lock
+    /// file's: one directory can hold a run's lock (`.lock`) and a database build's (`.database.lock`).
+    public init(directory: String, name: String = ".lock") throws {
         self.directory = directory
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let path = directory + "/.lock"
+        let path = directory + "/" + name
         descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else { throw FormatError(file: path, "cannot open the lock file (errno \(errno))") }
         guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
@@ -47,6 +48,13 @@ public enum FileSystem {
         do { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) } catch {
             throw FormatError(file: path, "cannot create the directory (\(error.localizedDescription))")
         }
+    }
+
+    /// The absolute path of `path` with links and `.`/`..` resolved (`realpath`), or nil when it does not exist.
+    public static func canonicalPath(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
     }
 
     /// Removes a file or a directory with its contents; a missing path is fine.

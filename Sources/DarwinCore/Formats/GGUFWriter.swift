@@ -22,13 +22,22 @@ public enum GGMLType: UInt32, CaseIterable {
     /// Bytes of `count` elements (a multiple of `blockSize`).
     func byteCount(_ count: Int) -> Int { count / blockSize * blockBytes }
 
+    /// The largest magnitude a float16 holds (and so the largest Q8_0 scale).
+    static let float16Max: Float = 65504
+
     /// Appends `values` in this type to `out` (little-endian; Q8_0 as ggml's `quantize_row_q8_0_ref` does it).
-    func encode(_ values: UnsafeBufferPointer<Float>, into out: inout Data) {
+    /// Refuses values the type cannot hold instead of writing them as something else: finite values beyond float16's
+    /// range in f16 (they would become inf), and in Q8_0 NaN, infinities, and blocks whose scale exceeds float16.
+    /// `name` is the tensor's, for the message.
+    func encode(_ values: UnsafeBufferPointer<Float>, into out: inout Data, name: String) throws {
         switch self {
         case .f32: out.append(values)
         case .f16, .bf16:
             var bits = [UInt16](repeating: 0, count: values.count)
             for i in values.indices {
+                if self == .f16, values[i].isFinite, abs(values[i]) > GGMLType.float16Max {
+                    throw TensorError("tensor '\(name)' holds \(values[i]), beyond float16's range (±65504): f16 would store it as inf; save as bf16 or f32")
+                }
                 bits[i] = (self == .f16 ? Float16(values[i]).bitPattern : HalfPrecision.floatToBF16(values[i])).littleEndian
             }
             bits.withUnsafeBufferPointer { out.append($0) }
@@ -36,7 +45,15 @@ public enum GGMLType: UInt32, CaseIterable {
             var block = [UInt8](repeating: 0, count: 34)
             for start in stride(from: 0, to: values.count, by: 32) {
                 var amax: Float = 0
-                for i in start..<(start + 32) { amax = max(amax, abs(values[i])) }
+                for i in start..<(start + 32) {
+                    guard values[i].isFinite else {
+                        throw TensorError("tensor '\(name)' holds \(values[i]) (the model has diverged?): q8_0 cannot store NaN or infinite values; save as f32, f16 or bf16")
+                    }
+                    amax = max(amax, abs(values[i]))
+                }
+                guard amax / 127 <= GGMLType.float16Max else {
+                    throw TensorError("tensor '\(name)' holds \(amax), too large for a q8_0 block (its float16 scale would overflow); save as f32 or bf16")
+                }
                 let scale = amax / 127, inverse = scale != 0 ? 1 / scale : 0
                 let scaleBits = Float16(scale).bitPattern
                 block[0] = UInt8(scaleBits & 0xFF); block[1] = UInt8(scaleBits >> 8)
@@ -51,7 +68,8 @@ public enum GGMLType: UInt32, CaseIterable {
 enum TensorStream {
     /// `fill(tensorIndex, chunk)` provides the float32 values of tensor `tensorIndex` in order; chunks are a whole
     /// number of every type's blocks, so quantized types see whole blocks.
-    static func write(_ tensors: [(count: Int, type: GGMLType)], to handle: FileHandle, alignment: Int,
+    /// Ctrl-C stops it between chunks (the caller's temporary file is then removed).
+    static func write(_ tensors: [(name: String, count: Int, type: GGMLType)], to handle: FileHandle, alignment: Int,
                       fill: (Int, UnsafeMutableBufferPointer<Float>) -> Void) throws {
         let chunkSize = 1 << 20
         let chunk = UnsafeMutableBufferPointer<Float>.allocate(capacity: chunkSize)
@@ -60,9 +78,10 @@ enum TensorStream {
             var left = tensor.count
             while left > 0 {
                 let part = UnsafeMutableBufferPointer(rebasing: chunk[0..<min(left, chunkSize)])
+                try Interrupt.check()
                 fill(index, part)
                 var out = Data(capacity: part.count * 4)
-                tensor.type.encode(UnsafeBufferPointer(part), into: &out)
+                try tensor.type.encode(UnsafeBufferPointer(part), into: &out, name: tensor.name)
                 try handle.write(contentsOf: out)
                 left -= part.count
             }
@@ -111,7 +130,7 @@ public enum GGUFWriter {
         head.append(Data(count: padded(head.count) - head.count))
         try AtomicFile.stream(to: path) { handle in
             try handle.write(contentsOf: head)
-            try TensorStream.write(entries.map { (Shape.count($0.shape), $0.type) }, to: handle, alignment: alignment, fill: fill)
+            try TensorStream.write(entries.map { ($0.name, Shape.count($0.shape), $0.type) }, to: handle, alignment: alignment, fill: fill)
         }
     }
 

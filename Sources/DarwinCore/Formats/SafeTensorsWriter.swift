@@ -19,9 +19,10 @@ public enum SafeTensorsWriter {
         let layout = try header(tensors.map { ($0.0, $0.1.shape) }, metadata: metadata, precision: precision)
         var out = Data(capacity: layout.header.count + layout.dataBytes)
         out.append(layout.header)
-        for (_, t) in tensors {
+        for (name, t) in tensors {
+            try Interrupt.check()
             let c = t.contiguous()
-            precision.elementType.encode(UnsafeBufferPointer(start: c.data, count: c.count), into: &out)
+            try precision.elementType.encode(UnsafeBufferPointer(start: c.data, count: c.count), into: &out, name: name)
         }
         try AtomicFile.write(out, to: path)
     }
@@ -33,7 +34,7 @@ public enum SafeTensorsWriter {
         let layout = try header(entries, metadata: metadata, precision: precision)
         try AtomicFile.stream(to: path) { handle in
             try handle.write(contentsOf: layout.header)
-            try TensorStream.write(entries.map { (Shape.count($0.1), precision.elementType) }, to: handle, alignment: 1, fill: fill)
+            try TensorStream.write(entries.map { ($0.0, Shape.count($0.1), precision.elementType) }, to: handle, alignment: 1, fill: fill)
         }
     }
 
@@ -57,27 +58,21 @@ public enum SafeTensorsWriter {
     }
 }
 
-/// Atomic file replacement: write a temporary sibling, flush, rename over the target.
+/// Atomic file replacement: write a temporary sibling, flush, rename over the target. Only a regular file (or a
+/// new name) is ever replaced: a directory, device, pipe or socket at the path is refused. A temporary left by a
+/// process that was killed while writing the same file is removed the next time that file is written.
 public enum AtomicFile {
     /// Writes `data` to `path` so that readers see either the old or the new file, never a partial one.
     public static func write(_ data: Data, to path: String) throws {
-        let url = URL(fileURLWithPath: path)
-        let temp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
-        do {
-            try data.write(to: temp)
-            if rename(temp.path, url.path) != 0 {
-                throw FormatError(file: path, "cannot rename temporary file into place (errno \(errno))")
-            }
-        } catch {
-            try? FileManager.default.removeItem(at: temp)
-            throw error as? FormatError ?? FormatError(file: path, "cannot write: \(error.localizedDescription)")
-        }
+        try stream(to: path) { handle in try handle.write(contentsOf: data) }
     }
 
     /// Runs `body` on a temporary file beside `path`, for files written piece by piece, and renames it into place;
     /// removes it on failure.
     public static func stream(to path: String, _ body: (FileHandle) throws -> Void) throws {
-        let temp = path + ".tmp-\(getpid())"
+        try checkReplaceable(path)
+        removeStaleTemporaries(of: path)
+        let temp = temporaryPath(of: path, pid: getpid())
         guard FileManager.default.createFile(atPath: temp, contents: nil), let handle = FileHandle(forWritingAtPath: temp) else {
             throw FormatError(file: path, "cannot create a temporary file beside it")
         }
@@ -88,7 +83,35 @@ public enum AtomicFile {
         } catch {
             try? handle.close()
             try? FileManager.default.removeItem(atPath: temp)
-            throw error as? FormatError ?? FormatError(file: path, "cannot write: \(error.localizedDescription)")
+            if error is FormatError || error is TensorError { throw error }
+            throw FormatError(file: path, "cannot write: \(error.localizedDescription)")
+        }
+    }
+
+    /// Refuses a path that holds something other than a regular file (followed through links).
+    static func checkReplaceable(_ path: String) throws {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return }  // nothing there (or a dangling link): a new file
+        guard info.st_mode & S_IFMT == S_IFREG else {
+            throw FormatError(file: path, "exists and is not a regular file (a directory, device, pipe or socket); nothing was written")
+        }
+    }
+
+    /// The temporary sibling process `pid` writes `path` through: `DIR/.NAME.tmp-PID`.
+    static func temporaryPath(of path: String, pid: Int32) -> String {
+        let url = URL(fileURLWithPath: path)
+        return url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(pid)").path
+    }
+
+    /// Removes temporaries of `path` whose writer no longer runs (killed during a write): siblings named
+    /// `.NAME.KIND-PID` (`tmp` for files, `saving` and `old` for checkpoint directories).
+    public static func removeStaleTemporaries(of path: String, kind: String = "tmp") {
+        let url = URL(fileURLWithPath: path)
+        let prefix = ".\(url.lastPathComponent).\(kind)-"
+        let folder = url.deletingLastPathComponent().path
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] where name.hasPrefix(prefix) {
+            guard let pid = Int32(name.dropFirst(prefix.count)), pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else { continue }
+            try? FileManager.default.removeItem(atPath: folder + "/" + name)
         }
     }
 }

@@ -12,6 +12,10 @@ public enum ModelSaver {
         let fm = FileManager.default
         let target = URL(fileURLWithPath: directory).standardizedFileURL.resolvingSymlinksInPath()
         try checkReplaceable(target)
+        if let source = model.source, URL(fileURLWithPath: source).standardizedFileURL.resolvingSymlinksInPath() == target {
+            throw FormatError(file: target.path, "is the checkpoint this model was loaded from; saving would replace it. Choose another directory")
+        }
+        AtomicFile.removeStaleTemporaries(of: target.path, kind: "saving")  // never ".old-": that may be the only copy
         let temp = target.deletingLastPathComponent().appendingPathComponent(".\(target.lastPathComponent).saving-\(getpid())")
         try? fm.removeItem(at: temp)
         try fm.createDirectory(at: temp, withIntermediateDirectories: true)

@@ -11,7 +11,10 @@ extension LanguageModel {
         ]
         let config = try ModelConfig(JSONFields(file: "(random model)", object: raw))
         let g = RandomGenerator(seed: seed)
-        func w(_ shape: [Int]) throws -> Tensor { try Tensor.randn(shape, generator: g).binaryInPlace(.mul, scalar: std) }
+        func w(_ shape: [Int]) throws -> Tensor {
+            try Interrupt.check()  // a real-shape model takes seconds to fill
+            return try Tensor.randn(shape, generator: g).binaryInPlace(.mul, scalar: std)
+        }
         let groups = heads / kvHeads
         let blocks = try (0..<layers).map { _ in
             TransformerBlock(

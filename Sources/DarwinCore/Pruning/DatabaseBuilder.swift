@@ -52,12 +52,18 @@ public struct DatabaseBuilder {
             }
         }
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        // One build per directory at a time: a second one (another calibration, another model) would interleave its
+        // blocks with the first's. The ranks of a shared build write parts of their own and are not locked out.
+        let lock = share == nil ? try DirectoryLock(directory: path, name: ".database.lock") : nil
+        defer { lock?.release() }
         var manifest = DatabaseManifest(
             modelFingerprint: model.fingerprint, modelSource: model.source ?? "(memory)", relDamp: relDamp,
             calibrationSequences: calibration.count, calibrationLength: seq, calibrationFingerprint: tokensFingerprint(calibration),
             attentionLevels: attentionLevels, mlpLevels: mlpLevels, attentionStructures: model.config.headCount,
             mlpStructures: model.config.intermediateSize, blocks: [], blockCount: model.blocks.count)
-        if let existing = try? PruningDatabase(path: path) {
+        // A manifest that cannot be read is an error, not a reason to build over it.
+        let existingManifest = FileManager.default.fileExists(atPath: path + "/" + PruningDatabase.manifestName)
+        if existingManifest, let existing = Optional(try PruningDatabase(path: path)) {
             try checkResumable(existing.manifest, manifest, path: path)
             manifest.blocks = existing.manifest.blocks
             if manifest.blocks.count >= model.blocks.count {
@@ -67,6 +73,10 @@ public struct DatabaseBuilder {
             }
             progress?.baseline = Double(min(manifest.blocks.count, model.blocks.count))
             progress?.update(progress?.baseline ?? 0)
+        }
+        if share == nil && !existingManifest {
+            // Recorded before the first block, so that a later build with other settings is refused from the start.
+            try AtomicFile.write(try JSONEncoder.pretty.encode(manifest), to: path + "/" + PruningDatabase.manifestName)
         }
         // Blocks already built (by any process of a shared build, in any earlier job), and this process's own.
         var done = Set(manifest.blocks.map(\.index)), mine: [DatabaseManifest.Block] = []

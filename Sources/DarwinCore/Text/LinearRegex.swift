@@ -3,9 +3,10 @@
 /// (Oniguruma, used by `tokenizers`) on patterns without backreferences, whatever their nesting: `(a*)*b` on a long
 /// run of `a` takes as long as `a*b`. Supported: literals and escapes (`\n \t \xHH \x{H..} \uHHHH`), `.`, classes
 /// with ranges and negation, `\s \S \d \D \w \W \p{..} \P{..}` (general categories), groups (`(..)`, `(?:..)`,
-/// `(?i:..)`, `(?i)`), alternation, quantifiers `* + ? {n} {n,} {n,m}` and their lazy forms, and a lookahead of one
-/// character (`(?!X)`, `(?=X)`, as in GPT-2's `\s+(?!\S)`). Anything else is an `unsupported` error, so the caller can
-/// fall back to another engine.
+/// `(?i:..)`, `(?i)`), alternation, quantifiers `* + ? {n} {n,} {n,m}` and their lazy forms, a lookahead of one
+/// character (`(?!X)`, `(?=X)`, as in GPT-2's `\s+(?!\S)`), and the anchors `^ $` (of a line, as in Oniguruma's
+/// Ruby syntax), `\A \z \Z` (of the text) and `\b \B` (word boundaries). Anything else (backreferences, longer
+/// lookarounds, possessive quantifiers) is an `unsupported` error: those need backtracking, whose time has no bound.
 struct LinearRegex {
     /// What a pattern uses that this engine does not implement (the caller may use another engine).
     struct Unsupported: Error { let what: String }
@@ -91,6 +92,26 @@ struct LinearRegex {
         case alternation([Node])
         case repeated(Node, min: Int, max: Int?, greedy: Bool)
         case lookahead(ScalarTest, negated: Bool)
+        case anchor(Anchor)
+    }
+
+    /// Zero-width assertions about the position between two scalars.
+    enum Anchor {
+        case lineStart, lineEnd, textStart, textEnd, textEndOrFinalNewline, wordBoundary, notWordBoundary
+
+        /// Whether the assertion holds before scalar `i` of `s`.
+        func holds(at i: Int, in s: [Unicode.Scalar]) -> Bool {
+            switch self {
+            case .lineStart: return i == 0 || s[i - 1] == "\n"
+            case .lineEnd: return i == s.count || s[i] == "\n"
+            case .textStart: return i == 0
+            case .textEnd: return i == s.count
+            case .textEndOrFinalNewline: return i == s.count || (i == s.count - 1 && s[i] == "\n")
+            case .wordBoundary, .notWordBoundary:
+                let before = i > 0 && NamedClass.word.contains(s[i - 1]), after = i < s.count && NamedClass.word.contains(s[i])
+                return (before != after) == (self == .wordBoundary)
+            }
+        }
     }
 
     /// One instruction of the compiled program.
@@ -99,6 +120,7 @@ struct LinearRegex {
         case split(Int, Int)    // both, the first preferred
         case jump(Int)
         case assertNext(ScalarTest, negated: Bool)
+        case assert(Anchor)
         case accept
     }
 
@@ -130,6 +152,7 @@ struct LinearRegex {
         case .empty: break
         case .test(let t): p.append(.consume(t))
         case .lookahead(let t, let negated): p.append(.assertNext(t, negated: negated))
+        case .anchor(let a): p.append(.assert(a))
         case .concat(let nodes): for n in nodes { try compile(n, into: &p) }
         case .alternation(let branches):
             var jumps: [Int] = []
@@ -209,6 +232,7 @@ struct LinearRegex {
             case .assertNext(let test, let negated):
                 let holds = i < s.count && test.contains(s[i])
                 if holds != negated { stack.append(pc + 1) }
+            case .assert(let anchor): if anchor.holds(at: i, in: s) { stack.append(pc + 1) }
             case .consume, .accept: list.threads.append((pc, start))
             }
         }
@@ -286,7 +310,10 @@ extension LinearRegex {
                     bounds = counted
                 default: return node
                 }
-                if case .lookahead = node { throw unsupported("a quantified lookahead") }
+                switch node {
+                case .lookahead, .anchor: throw unsupported("a quantified assertion")
+                default: break
+                }
                 var greedy = true
                 if peek == "?" { greedy = false; i += 1 } else if peek == "+" { throw unsupported("a possessive quantifier") }
                 if let max = bounds.1, max < bounds.0 { throw unsupported("a repetition {\(bounds.0),\(max)}") }
@@ -317,8 +344,19 @@ extension LinearRegex {
             case "(": return try group()
             case "[": return .test(try characterClass())
             case ".": i += 1; return .test(ScalarTest(items: [.scalar("\n")], negated: true))
+            case "^": i += 1; return .anchor(.lineStart)
+            case "$": i += 1; return .anchor(.lineEnd)
+            case "\\" where i + 1 < scalars.count && "AzZbB".unicodeScalars.contains(scalars[i + 1]):
+                let kind = scalars[i + 1]
+                i += 2
+                switch kind {
+                case "A": return .anchor(.textStart)
+                case "z": return .anchor(.textEnd)
+                case "Z": return .anchor(.textEndOrFinalNewline)
+                case "b": return .anchor(.wordBoundary)
+                default: return .anchor(.notWordBoundary)
+                }
             case "\\": return .test(try escape(inClass: false))
-            case "^", "$": throw unsupported("an anchor '\(c)'")
             case "*", "+", "?": throw unsupported("a quantifier with nothing to repeat")
             default: i += 1; return .test(literal(c))
             }

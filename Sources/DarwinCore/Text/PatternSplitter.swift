@@ -27,85 +27,22 @@ enum ScalarClass {
     @inline(__always) static func isNewline(_ s: Unicode.Scalar) -> Bool { s == "\r" || s == "\n" }
 }
 
-/// The general case: any pattern, through the linear-time engine (`LinearRegex`), or, for what that engine does not
-/// support, through Swift's `Regex` with Unicode-scalar semantics.
+/// The general case: any pattern the linear-time engine (`LinearRegex`) runs. A pattern it does not (a backreference,
+/// a lookaround longer than one character, a possessive quantifier) is refused when the tokenizer loads, naming the
+/// pattern and the construct: those need a backtracking engine, whose time on some text has no bound (`(a*){20}\1b`
+/// on a run of `a`), and no real pre-tokenizer pattern uses them.
 struct RegexSplitter: PatternSplitter {
-    private enum Engine { case linear(LinearRegex), backtracking(Regex<AnyRegexOutput>) }
-    private let engine: Engine
+    private let engine: LinearRegex
 
     init(pattern: String) throws {
         do {
-            engine = .linear(try LinearRegex(pattern: pattern))
+            engine = try LinearRegex(pattern: pattern)
         } catch let unsupported as LinearRegex.Unsupported {
-            if let group = RegexSplitter.nestedRepetition(in: pattern) {
-                throw TensorError("tokenizer: pattern \(pattern) repeats a group that itself repeats or alternates (\(group)) and uses \(unsupported.what), which the linear-time engine does not support: matching could take exponential time on some text, so it is refused")
-            }
-            engine = .backtracking(try Regex(pattern).matchingSemantics(.unicodeScalar))
+            throw TensorError("tokenizer: the Split pattern \(pattern) uses \(unsupported.what), which needs a backtracking regex engine whose time has no bound on some text; darwinhost runs patterns in linear time and refuses this one")
         }
     }
 
-    /// True when the pattern runs on the linear-time engine.
-    var isLinear: Bool { if case .linear = engine { return true } else { return false } }
-
-    /// The first group that is repeated without bound (`*`, `+`, `{n,}`) while containing an unbounded repetition
-    /// or an alternation itself, like `(a*)*` or `(a|a)*`: the shapes behind catastrophic backtracking (Swift's
-    /// engine has no step limit to stop it; patterns the linear engine runs are not at risk). Real pre-tokenizer patterns have none: their alternations are at the top
-    /// level or in groups that are not repeated.
-    static func nestedRepetition(in pattern: String) -> String? {
-        let chars = Array(pattern)
-        var stack: [(start: Int, repeats: Bool, alternates: Bool)] = []
-        var i = 0
-        func unboundedQuantifier(at j: Int) -> Bool {
-            guard j < chars.count else { return false }
-            if chars[j] == "*" || chars[j] == "+" { return true }
-            guard chars[j] == "{", let close = chars[j...].firstIndex(of: "}") else { return false }
-            return chars[j..<close].contains(",") && chars[close - 1] == ","
-        }
-        while i < chars.count {
-            switch chars[i] {
-            case "\\": i += 1
-            case "[":  // a character class: skip to its closing bracket
-                i += 1
-                if i < chars.count && chars[i] == "^" { i += 1 }
-                if i < chars.count && chars[i] == "]" { i += 1 }
-                while i < chars.count && chars[i] != "]" { if chars[i] == "\\" { i += 1 }; i += 1 }
-            case "(": stack.append((i, false, false))
-            case "|": if !stack.isEmpty { stack[stack.count - 1].alternates = true }
-            case ")":
-                if let group = stack.popLast() {
-                    if group.repeats || group.alternates, unboundedQuantifier(at: i + 1) {
-                        return String(chars[group.start...min(i + 1, chars.count - 1)])
-                    }
-                    if group.repeats || unboundedQuantifier(at: i + 1), !stack.isEmpty { stack[stack.count - 1].repeats = true }
-                    if group.alternates, !stack.isEmpty { stack[stack.count - 1].alternates = true }  // ((a|a)c)+ too
-                }
-            default:
-                if unboundedQuantifier(at: i), !stack.isEmpty { stack[stack.count - 1].repeats = true }
-            }
-            i += 1
-        }
-        return nil
-    }
-
-    func matches(in scalars: [Unicode.Scalar]) -> [Range<Int>] {
-        switch engine {
-        case .linear(let linear): return linear.matches(in: scalars)
-        case .backtracking(let regex): return RegexSplitter.matches(of: regex, in: scalars)
-        }
-    }
-
-    /// The non-empty matches of Swift's `Regex`, in scalar offsets.
-    static func matches(of regex: Regex<AnyRegexOutput>, in scalars: [Unicode.Scalar]) -> [Range<Int>] {
-        var text = String.UnicodeScalarView()
-        text.append(contentsOf: scalars)
-        let string = String(text)
-        var out: [Range<Int>] = []
-        for m in string.matches(of: regex) where !m.range.isEmpty {
-            let lo = string.unicodeScalars.distance(from: string.unicodeScalars.startIndex, to: m.range.lowerBound)
-            out.append(lo..<(lo + string.unicodeScalars[m.range].count))
-        }
-        return out
-    }
+    func matches(in scalars: [Unicode.Scalar]) -> [Range<Int>] { engine.matches(in: scalars) }
 }
 
 /// Hand-written scanners for the split patterns of GPT-2 and Llama 3 / Qwen2 byte-level tokenizers,

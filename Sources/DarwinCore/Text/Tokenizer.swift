@@ -128,6 +128,16 @@ public final class Tokenizer {
 
     /// Encodes `text`; with `addSpecialTokens` the post-processor's tokens (e.g. BOS) are added, as in `tokenizers`.
     public func encode(_ text: String, addSpecialTokens: Bool = true) -> [Int32] {
+        encode(text, addSpecialTokens: addSpecialTokens, poll: {})
+    }
+
+    /// `encode` that stops with an "interrupted" error at Ctrl-C (checked between pre-tokenized pieces), for text
+    /// of any length given from a script.
+    public func encodeStoppable(_ text: String, addSpecialTokens: Bool = true) throws -> [Int32] {
+        try encode(text, addSpecialTokens: addSpecialTokens, poll: Interrupt.check)
+    }
+
+    private func encode(_ text: String, addSpecialTokens: Bool, poll: () throws -> Void) rethrows -> [Int32] {
         var ids: [Int32] = []
         var isFirst = true
         for segment in addedTokens.split(text) {
@@ -139,7 +149,10 @@ public final class Tokenizer {
                     case .added(let id): ids.append(id)
                     case .text(let s):
                         let pieces = preTokenizer?.apply(s, isFirst: isFirst) ?? [s]
-                        for p in pieces where !p.isEmpty { ids.append(contentsOf: model.encode(p)) }
+                        for p in pieces where !p.isEmpty {
+                            try poll()
+                            ids.append(contentsOf: model.encode(p))
+                        }
                     }
                     isFirst = false
                 }
