@@ -108,8 +108,6 @@ function cli.with(options, extra)
   return out
 end
 
---- Parses `args` (the script's `arg` table) against `spec`; returns a table of option values.
--- Booleans may be given bare (`--resume`) or with a value. Unknown options and bad values are errors.
 --- Refuses an --output whose model folders (`model`, `model-padded`) or itself would be the input checkpoint
 -- (--model), which saving the pruned model would replace: checked before any work.
 function cli.check_output(spec, values)
@@ -124,6 +122,8 @@ function cli.check_output(spec, values)
   end
 end
 
+--- Parses `args` (the script's `arg` table) against `spec`; returns a table of option values.
+-- Booleans may be given bare (`--resume`) or with a value. Unknown options and bad values are errors.
 function cli.parse(spec, args)
   local values, known = {}, {}
   for _, o in ipairs(spec.options) do

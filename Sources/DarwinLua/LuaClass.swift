@@ -53,7 +53,7 @@ extension LuaHost {
             try call(nargs: 2, nresults: 1)
         }
         rawSetField(tableIndex: -2, "__index")
-        // __close (and `close` below): release the Swift object now, without waiting for the collector.
+        // __close (like `close` above): release the Swift object now, without waiting for the collector.
         pushFunction("\(namespace ?? name).close", release)
         rawSetField(tableIndex: -2, "__close")
         for (field, body) in metamethods {

@@ -25,7 +25,6 @@ public enum TokenSource {
             // "\r\n" is one Character in Swift: CRLF files split on it as well as on "\n".
             for (i, line) in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }).enumerated() {
                 if line.allSatisfy({ $0 == " " || $0 == "\t" }) { continue }
-                try Interrupt.check()
                 guard let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any],
                       let doc = object["text"] as? String else {
                     throw FormatError(file: path, "line \(i + 1): expected a JSON object with a string field 'text'")

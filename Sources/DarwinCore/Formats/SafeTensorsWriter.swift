@@ -72,7 +72,7 @@ public enum AtomicFile {
     public static func stream(to path: String, _ body: (FileHandle) throws -> Void) throws {
         try checkReplaceable(path)
         removeStaleTemporaries(of: path)
-        let temp = temporaryPath(of: path, pid: getpid())
+        let temp = temporaryPath(of: path)
         guard FileManager.default.createFile(atPath: temp, contents: nil), let handle = FileHandle(forWritingAtPath: temp) else {
             throw FormatError(file: path, "cannot create a temporary file beside it")
         }
@@ -97,14 +97,14 @@ public enum AtomicFile {
         }
     }
 
-    /// The temporary sibling process `pid` writes `path` through: `DIR/.NAME.tmp-PID`.
-    static func temporaryPath(of path: String, pid: Int32) -> String {
+    /// The sibling this process writes `path` through: `DIR/.NAME.KIND-PID` (`tmp` for files; `saving` and `old`
+    /// for checkpoint directories).
+    public static func temporaryPath(of path: String, kind: String = "tmp") -> String {
         let url = URL(fileURLWithPath: path)
-        return url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(pid)").path
+        return url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(kind)-\(getpid())").path
     }
 
-    /// Removes temporaries of `path` whose writer no longer runs (killed during a write): siblings named
-    /// `.NAME.KIND-PID` (`tmp` for files, `saving` and `old` for checkpoint directories).
+    /// Removes the `temporaryPath` siblings of `path` of this kind whose writer no longer runs (killed during a write).
     public static func removeStaleTemporaries(of path: String, kind: String = "tmp") {
         let url = URL(fileURLWithPath: path)
         let prefix = ".\(url.lastPathComponent).\(kind)-"

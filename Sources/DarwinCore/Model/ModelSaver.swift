@@ -16,7 +16,7 @@ public enum ModelSaver {
             throw FormatError(file: target.path, "is the checkpoint this model was loaded from; saving would replace it. Choose another directory")
         }
         AtomicFile.removeStaleTemporaries(of: target.path, kind: "saving")  // never ".old-": that may be the only copy
-        let temp = target.deletingLastPathComponent().appendingPathComponent(".\(target.lastPathComponent).saving-\(getpid())")
+        let temp = URL(fileURLWithPath: AtomicFile.temporaryPath(of: target.path, kind: "saving"))
         try? fm.removeItem(at: temp)
         try fm.createDirectory(at: temp, withIntermediateDirectories: true)
         do {
@@ -80,7 +80,7 @@ public enum ModelSaver {
         }
         if darwin_exchange_paths(temp.path, target.path) != 0 {
             // No atomic exchange here: move the old directory aside first, so a crash leaves one of the two whole.
-            let old = target.deletingLastPathComponent().appendingPathComponent(".\(target.lastPathComponent).old-\(getpid())")
+            let old = URL(fileURLWithPath: AtomicFile.temporaryPath(of: target.path, kind: "old"))
             guard rename(target.path, old.path) == 0, rename(temp.path, target.path) == 0 else {
                 throw FormatError(file: target.path, "cannot move the saved checkpoint into place (errno \(errno))")
             }

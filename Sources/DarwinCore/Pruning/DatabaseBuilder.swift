@@ -63,7 +63,8 @@ public struct DatabaseBuilder {
             mlpStructures: model.config.intermediateSize, blocks: [], blockCount: model.blocks.count)
         // A manifest that cannot be read is an error, not a reason to build over it.
         let existingManifest = FileManager.default.fileExists(atPath: path + "/" + PruningDatabase.manifestName)
-        if existingManifest, let existing = Optional(try PruningDatabase(path: path)) {
+        if existingManifest {
+            let existing = try PruningDatabase(path: path)
             try checkResumable(existing.manifest, manifest, path: path)
             manifest.blocks = existing.manifest.blocks
             if manifest.blocks.count >= model.blocks.count {

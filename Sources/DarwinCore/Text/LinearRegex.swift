@@ -8,7 +8,7 @@
 /// Ruby syntax), `\A \z \Z` (of the text) and `\b \B` (word boundaries). Anything else (backreferences, longer
 /// lookarounds, possessive quantifiers) is an `unsupported` error: those need backtracking, whose time has no bound.
 struct LinearRegex {
-    /// What a pattern uses that this engine does not implement (the caller may use another engine).
+    /// What a pattern uses that this engine does not implement (`RegexSplitter` refuses such patterns).
     struct Unsupported: Error { let what: String }
 
     /// A test of one scalar.
